@@ -1,0 +1,277 @@
+"""Run configuration: pydantic models read from YAML, with `--set key=value` overrides.
+
+Everything a training run needs is data in one `RunConfig` (model, method, data, train), so a run
+directory's `config.yaml` reproduces it exactly. Bad input fails here, before any model loads,
+with one message that names the file, the field and a fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from astraios import methods
+
+
+class ConfigError(ValueError):
+    """A config problem, worded for the user: where it is, what is wrong, how to fix it."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Strict):
+    name: str = Field(
+        "tiny-gptbigcode-s",
+        description="tiny-gptbigcode-{xs,s,m,l}, tiny-llama-{xs,s,m,l}, starcoderbase-{1b,3b,7b,15b}, "
+        "a Hub id or a local directory",
+    )
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit)")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="weights dtype; auto = bf16 frozen bases on a GPU, fp32 otherwise"
+    )
+    load_in_8bit: bool | Literal["auto"] = Field(
+        "auto", description="8-bit base weights for PEFT methods (needs CUDA + bitsandbytes); auto falls back"
+    )
+    trust_remote_code: bool = False
+    gradient_checkpointing: bool = False
+
+
+class DataSource(Strict):
+    path: str = Field(description="`astraios-sample`, a Hub dataset id, or a local jsonl/json/parquet file or directory")
+    format: Literal["auto", "prompt_completion", "commitpackft", "oasst"] = "auto"
+    subset: str | None = Field(None, description="Hub dataset config, e.g. `python` for bigcode/commitpackft")
+    split: str = "train"
+    limit: int | None = Field(None, gt=0, description="use at most this many records of this source")
+
+
+class DataConfig(Strict):
+    sources: list[DataSource] = Field(default_factory=lambda: [DataSource(path="astraios-sample")], min_length=1)
+    seq_len: int = Field(2048, ge=16, description="tokens per training sequence")
+    packing: bool = Field(False, description="concatenate examples (EOS-separated) into full seq_len blocks")
+    loss_on: Literal["answer", "all"] = Field("answer", description="answer tokens only, or every token")
+    test_size: float = Field(0.05, gt=0, description="held-out share (< 1) or count (>= 1) of examples")
+    seed: int = Field(0, description="seed of the train/test split")
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources_shorthand(cls, value: Any) -> Any:
+        # `sources: [bigcode/guanaco-commits]` is short for `[{path: bigcode/guanaco-commits}]`.
+        if isinstance(value, (str, dict)):
+            value = [value]
+        if isinstance(value, list):
+            return [{"path": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("test_size")
+    @classmethod
+    def _test_size_fraction_or_count(cls, value: float) -> float:
+        if value >= 1 and value != int(value):
+            raise ValueError("a test_size of 1 or more is a count of examples and must be a whole number")
+        return value
+
+
+class TrainConfig(Strict):
+    output_dir: str = Field("runs/{model}-{method}", description="run directory; {model} and {method} are filled in")
+    max_steps: int = Field(200, gt=0, description="optimiser steps")
+    global_batch_size: int = Field(32, gt=0, description="sequences per optimiser step, over all devices")
+    micro_batch_size: int = Field(1, gt=0, description="sequences per forward pass on one device")
+    learning_rate: float | None = Field(None, gt=0, description="default: the method's (1e-4 PEFT, 1e-6 full)")
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    warmup_steps: int = Field(12, ge=0)
+    weight_decay: float = Field(0.05, ge=0)
+    max_grad_norm: float | None = Field(1.0, gt=0, description="gradient clipping; null to disable")
+    adam_beta1: float = Field(0.9, ge=0, lt=1)
+    adam_beta2: float = Field(0.999, ge=0, lt=1)
+    adam_epsilon: float = Field(1e-8, gt=0)
+    seed: int = 0
+    eval_every: int = Field(10, gt=0, description="held-out test loss every N steps")
+    eval_batch_size: int = Field(4, gt=0)
+    save_every: int = Field(10, gt=0, description="checkpoint every N steps")
+    keep_checkpoints: int = Field(2, gt=0, description="most recent checkpoints kept")
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto", description="autocast; auto = bf16 on a bf16-capable GPU, none on CPU"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.global_batch_size % self.micro_batch_size:
+            raise ValueError(
+                f"global_batch_size ({self.global_batch_size}) must be a multiple of micro_batch_size "
+                f"({self.micro_batch_size})"
+            )
+        if self.warmup_steps > self.max_steps:
+            raise ValueError(f"warmup_steps ({self.warmup_steps}) exceeds max_steps ({self.max_steps})")
+        return self
+
+
+class RunConfig(Strict):
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    method: methods.config_type() = Field(default_factory=lambda: methods.get("lora").config_class())
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _method_fits_model(self):
+        method = methods.get(self.method.name)
+        if self.model.load_in_8bit is True and not method.parameter_efficient:
+            raise ValueError(
+                "model.load_in_8bit is true but full fine-tuning cannot train 8-bit weights; "
+                "set model.load_in_8bit: auto (ignored for full) or false"
+            )
+        return self
+
+    @property
+    def learning_rate(self) -> float:
+        return self.train.learning_rate or methods.get(self.method.name).default_learning_rate
+
+    def output_dir(self) -> Path:
+        short_model = Path(self.model.name.rstrip("/")).name
+        return Path(self.train.output_dir.format(model=short_model, method=self.method.name))
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading and error messages
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Read a YAML run config (or the defaults when `path` is None) and apply `key=value` overrides."""
+    source = str(path) if path is not None else "<defaults>"
+    raw = _read_yaml(Path(path)) if path is not None else {}
+    override_keys = {}
+    for override in overrides:
+        key, value = _parse_override(override)
+        _set_dotted(raw, key, value, override)
+        override_keys[key] = override
+    return validate_config(raw, source, override_keys)
+
+
+def validate_config(raw: dict, source: str = "<config>", override_keys: dict[str, str] | None = None) -> RunConfig:
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source, override_keys or {})) from None
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file. Fix: check the path (examples live in configs/).")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(
+            f"{path}:{where}: invalid YAML ({problem}). Fix: check indentation and quoting there."
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping with sections model/method/data/train, "
+            f"not a {type(data).__name__}."
+        )
+    return data
+
+
+def _parse_override(override: str) -> tuple[str, Any]:
+    key, sep, value = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {override}: expected key=value, e.g. --set train.max_steps=20")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def _set_dotted(raw: dict, key: str, value: Any, override: str) -> None:
+    node = raw
+    parts = key.split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {override}: `{part}` is not a section, so `{key}` cannot be set")
+        node = child
+    node[parts[-1]] = value
+
+
+def _section_fields(loc: tuple) -> list[str]:
+    """Valid keys of the config section at a (raw pydantic) location, for 'did you mean' hints."""
+    model: type[BaseModel] | None = RunConfig
+    parts = list(loc)
+    while parts and model is not None:
+        part = parts.pop(0)
+        if model is RunConfig and part == "method":
+            # The method section's class depends on its `name`, which pydantic puts in the location.
+            tag = parts.pop(0) if parts and parts[0] in methods.METHODS else None
+            model = methods.get(tag).config_class if tag else None
+        elif not isinstance(part, int):  # integers index list items (data.sources.0)
+            field = model.model_fields.get(part)
+            model = _section_class(field.annotation) if field else None
+    return list(model.model_fields) if model else []
+
+
+def _section_class(annotation) -> type[BaseModel] | None:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _section_class(arg)
+        if found:
+            return found
+    return None
+
+
+def _display_loc(loc: tuple) -> tuple:
+    # Tagged unions put the tag in the location (`method.lora.r`); users wrote `method.r`.
+    if len(loc) > 1 and loc[0] == "method" and loc[1] in methods.METHODS:
+        return (loc[0], *loc[2:])
+    return loc
+
+
+def _hint(error: dict, loc: tuple) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        valid = _section_fields(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        guess = f"did you mean `{close[0]}`? " if close else ""
+        return f"unknown key. Fix: {guess}remove it or use one of: {', '.join(valid)}"
+    if kind == "missing":
+        return f"required. Fix: add `{loc[-1]}: <value>`"
+    if kind in {"union_tag_invalid", "union_tag_not_found"}:
+        return f"unknown or missing method name. Fix: set `name:` to one of: {', '.join(methods.METHODS)}"
+    if kind == "literal_error":
+        return f"{error['msg']} (got {error.get('input')!r}). Fix: use one of those values"
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        return f"{error['msg']} (got {error.get('input')!r}). Fix: use a value that satisfies that bound"
+    if kind == "too_short":
+        return f"{error['msg']}. Fix: give at least {ctx.get('min_length', 1)} item(s)"
+    if kind == "value_error":
+        return f"{error['msg'].removeprefix('Value error, ')}"
+    return f"{error['msg']} (got {error.get('input')!r}). Fix: give a value of the expected type"
+
+
+def _describe(error: ValidationError, source: str, override_keys: dict[str, str]) -> str:
+    lines = []
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        shown = _display_loc(loc)
+        field = ".".join(str(part) for part in shown) or "<top level>"
+        origin = override_keys.get(field)
+        where = f"--set {origin}" if origin else source
+        lines.append(f"{where}: field `{field}`: {_hint(item, loc)}")
+    count = len(lines)
+    header = f"invalid config ({count} problem{'s' if count > 1 else ''}):\n" if count > 1 else ""
+    return header + "\n".join(lines)

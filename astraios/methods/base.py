@@ -1,0 +1,110 @@
+"""The protocol every tuning method follows, and the helpers they share.
+
+A method is one module that defines a pydantic config (its hyper-parameters, with the study's
+defaults) and a `Method` record: how to apply it to a base model, save only what it trains, and
+load that back onto a fresh base. Heavy libraries (peft) are imported inside those functions so
+that reading and validating a config stays fast and never loads a model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+METHOD_FILE = "astraios_method.json"
+
+
+class MethodConfig(BaseModel):
+    """Base of every method's config; `name` is the registry key and YAML discriminator."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    name: str
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    title: str
+    family: str
+    description: str
+    config_class: type[MethodConfig]
+    # apply(model, config): adds the method's modules (in place or wrapped), freezes the rest.
+    apply: Callable[..., object]
+    # save(model, directory, config, base_model=None, state_dict=None): writes only what the
+    # method trains (plus astraios_method.json); `state_dict` is the gathered one under FSDP/DeepSpeed.
+    save: Callable[..., None]
+    # load(base_model, directory): rebuilds the tuned model from a fresh base and a `save`d directory.
+    load: Callable[..., object]
+    default_learning_rate: float
+    # Parameter-efficient methods freeze the base, so it may be loaded in 8-bit on a GPU.
+    parameter_efficient: bool = True
+
+
+@dataclass(frozen=True)
+class ParameterCount:
+    trainable: int
+    total: int
+
+    @property
+    def trainable_percent(self) -> float:
+        return 100.0 * self.trainable / self.total if self.total else 0.0
+
+
+def count_parameters(model) -> ParameterCount:
+    """Trainable and total parameters of a (possibly adapted) model, each shared tensor counted once."""
+    trainable = total = 0
+    seen: set[int] = set()
+    for parameter in model.parameters():
+        if id(parameter) in seen:
+            continue
+        seen.add(id(parameter))
+        total += parameter.numel()
+        if parameter.requires_grad:
+            trainable += parameter.numel()
+    return ParameterCount(trainable=trainable, total=total)
+
+
+def model_type(model) -> str:
+    config = getattr(model, "config", None)
+    return getattr(config, "model_type", None) or type(model).__name__
+
+
+# Model types whose module names match Llama's (q/k/v/o_proj, gate/up/down_proj).
+LLAMA_FAMILY = ("llama", "mistral", "qwen2", "qwen3")
+
+
+def default_targets(model, table: dict[str, list[str]], method: str) -> list[str]:
+    """The method's default target modules for this architecture, or a clear error."""
+    kind = model_type(model)
+    key = "llama" if kind in LLAMA_FAMILY else kind
+    if key not in table:
+        supported = ", ".join(sorted({*table, *LLAMA_FAMILY}))
+        raise ValueError(
+            f"method `{method}` has no default target modules for model type `{kind}` "
+            f"(supported: {supported}). Set `method.target_modules` to the names of the Linear "
+            f"modules to adapt, e.g. --set method.target_modules='[q_proj,v_proj]'."
+        )
+    return list(table[key])
+
+
+def write_method_file(directory: Path, config: MethodConfig, base_model: str | None) -> None:
+    from astraios.io import write_json
+
+    write_json(
+        Path(directory) / METHOD_FILE,
+        {"method": config.name, "base_model": base_model, "config": config.model_dump()},
+    )
+
+
+def read_method_file(directory: Path) -> dict:
+    path = Path(directory) / METHOD_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{directory} is not a directory saved by astraios (no {METHOD_FILE}); pass the `final` "
+            f"directory of a run, e.g. runs/my-run/final"
+        )
+    return json.loads(path.read_text())

@@ -1,0 +1,67 @@
+"""(IA)3 (Liu et al., 2022): learned vectors that rescale activations, via peft.
+
+Study defaults for GPTBigCode: scale the output of `c_attn` (keys, values and queries) and the
+input of the feed-forward output projection `mlp.c_proj`. For Llama-family models the equivalent
+is q/k/v_proj plus down_proj as the feed-forward module.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from astraios.methods import peft_backed
+from astraios.methods.base import Method, MethodConfig, default_targets
+
+DEFAULT_TARGETS = {
+    "gpt_bigcode": ["c_attn", "mlp.c_proj"],
+    "llama": ["q_proj", "k_proj", "v_proj", "down_proj"],
+}
+DEFAULT_FEEDFORWARD = {"gpt_bigcode": ["mlp.c_proj"], "llama": ["down_proj"]}
+
+
+class IA3Config(MethodConfig):
+    name: Literal["ia3"] = "ia3"
+    target_modules: list[str] | None = Field(None, description="modules to rescale; default per architecture")
+    feedforward_modules: list[str] | None = Field(
+        None, description="targets whose input (not output) is rescaled; default per architecture"
+    )
+
+    @model_validator(mode="after")
+    def _feedforward_within_targets(self):
+        if self.feedforward_modules and not self.target_modules:
+            raise ValueError(
+                "feedforward_modules is set but target_modules is not; set target_modules too "
+                "(feedforward_modules must be a subset of it)"
+            )
+        if self.feedforward_modules and not set(self.feedforward_modules) <= set(self.target_modules):
+            raise ValueError("feedforward_modules must be a subset of target_modules")
+        return self
+
+
+def apply(model, config: IA3Config):
+    import peft
+
+    if config.target_modules:
+        targets, feedforward = config.target_modules, config.feedforward_modules or []
+    else:
+        targets = default_targets(model, DEFAULT_TARGETS, "ia3")
+        feedforward = default_targets(model, DEFAULT_FEEDFORWARD, "ia3")
+    return peft_backed.wrap(
+        model,
+        peft.IA3Config(task_type="CAUSAL_LM", target_modules=targets, feedforward_modules=feedforward),
+    )
+
+
+METHOD = Method(
+    name="ia3",
+    title="(IA)3",
+    family="scaling",
+    description="learned vectors rescaling attention and feed-forward activations (peft)",
+    config_class=IA3Config,
+    apply=apply,
+    save=peft_backed.save,
+    load=peft_backed.load,
+    default_learning_rate=1e-4,
+)

@@ -1,0 +1,28 @@
+"""Saving and loading for the methods that peft implements (LoRA, P-Tuning, (IA)3).
+
+peft writes `adapter_config.json` + `adapter_model.safetensors`, so a saved adapter loads with
+plain `peft.PeftModel.from_pretrained` as well as with astraios.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from astraios.methods.base import MethodConfig, write_method_file
+
+
+def wrap(model, peft_config):
+    import peft
+
+    return peft.get_peft_model(model, peft_config)
+
+
+def save(model, directory: Path, config: MethodConfig, base_model: str | None = None, state_dict=None) -> None:
+    model.save_pretrained(str(directory), state_dict=state_dict, safe_serialization=True)
+    write_method_file(directory, config, base_model)
+
+
+def load(base_model, directory: Path):
+    import peft
+
+    return peft.PeftModel.from_pretrained(base_model, str(directory), is_trainable=False)

@@ -1,0 +1,79 @@
+"""Checkpoints: accelerate's full training state (optimizer, scheduler, RNG, progress), with only
+the trainable weights of the model, written atomically and pruned to the most recent few.
+
+A checkpoint is first written to `checkpoints/.step-NNNNNN.tmp` and renamed into place once
+complete, so a crash while saving leaves the previous checkpoint as the latest valid one.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from astraios.io import replace_dir
+
+CHECKPOINTS = "checkpoints"
+_NAME = re.compile(r"^step-(\d+)$")
+
+
+def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    root = Path(run_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), path) for path in root.iterdir() if (m := _NAME.match(path.name)) and path.is_dir()]
+    return sorted(found)
+
+
+def latest(run_dir: Path) -> tuple[int, Path] | None:
+    found = checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def save(accelerator, run_dir: Path, step: int, keep: int) -> Path:
+    root = Path(run_dir) / CHECKPOINTS
+    final = root / f"step-{step:06d}"
+    tmp = root / f".step-{step:06d}.tmp"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        root.mkdir(parents=True, exist_ok=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        replace_dir(tmp, final)
+        for _, old in checkpoints(run_dir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def keep_trainable_weights_only(accelerator) -> None:
+    """Make accelerate's save/load_state hold only trainable weights: a PEFT checkpoint of a 15B
+    model is then megabytes, not the frozen base again."""
+
+    def trainable_names(model) -> set[str]:
+        return {name for name, parameter in model.named_parameters() if parameter.requires_grad}
+
+    def before_save(models, weights, output_dir):
+        for index, model in enumerate(models):
+            names = trainable_names(model)
+            weights[index] = {key: value for key, value in weights[index].items() if key in names}
+
+    def before_load(models, input_dir):
+        from safetensors.torch import load_file
+
+        for index, model in enumerate(models):
+            suffix = f"_{index}" if index else ""
+            state = load_file(str(Path(input_dir) / f"model{suffix}.safetensors"))
+            missing = trainable_names(model) - set(state)
+            result = model.load_state_dict(state, strict=False)
+            if missing or result.unexpected_keys:
+                raise RuntimeError(
+                    f"checkpoint {input_dir} does not match the model (missing trainable weights: "
+                    f"{sorted(missing)[:5]}, unexpected: {result.unexpected_keys[:5]}); was the config changed?"
+                )
+        models.clear()  # loaded here: accelerate must not load them again
+
+    accelerator.register_save_state_pre_hook(before_save)
+    accelerator.register_load_state_pre_hook(before_load)

@@ -1,0 +1,424 @@
+"""The training recipe, top to bottom: config -> base model -> method -> data -> steps -> run dir.
+
+One accelerate loop serves CPU, one GPU and `accelerate launch` (DDP; FSDP/DeepSpeed through an
+accelerate config). Design choices, and why:
+- Data order is a pure function of (seed, step, process): `BatchPlan` maps step s to the examples
+  [s*G, (s+1)*G) of an endless seeded permutation stream. Resuming needs no sampler state, and
+  the global batch of a step is the same on any number of devices.
+- Loss is token-weighted over the whole global batch: each micro-batch's mean loss is scaled by
+  its share of the step's label tokens (summed over devices), so gradient accumulation and data
+  parallelism give the gradient of one big batch.
+- Checkpoints hold the full training state but only trainable weights (`checkpoint.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import resource
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.markup import escape
+
+from astraios import __version__, data, methods, models
+from astraios.config import ConfigError, RunConfig, validate_config
+from astraios.io import append_jsonl, read_jsonl, write_json, write_jsonl, write_yaml
+from astraios.train import checkpoint
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.yaml"
+LOSSES_FILE = "losses.jsonl"
+SUMMARY_FILE = "summary.json"
+FINAL_DIR = "final"
+
+
+class BatchPlan:
+    """Which examples each process sees at each step: an endless stream of seeded permutations."""
+
+    def __init__(self, n_examples: int, global_batch: int, micro_batch: int, world: int, rank: int, seed: int):
+        if global_batch % (micro_batch * world):
+            raise ConfigError(
+                f"train.global_batch_size ({global_batch}) must be a multiple of micro_batch_size x "
+                f"devices ({micro_batch} x {world}); change one of them"
+            )
+        self.n, self.global_batch, self.micro_batch = n_examples, global_batch, micro_batch
+        self.world, self.rank, self.seed = world, rank, seed
+        self._permutations: dict[int, list[int]] = {}
+
+    def example(self, k: int) -> int:
+        import torch
+
+        epoch, position = divmod(k, self.n)
+        if epoch not in self._permutations:
+            self._permutations = {epoch: torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed + epoch)).tolist()}
+        return self._permutations[epoch][position]
+
+    def micro_batches(self, step: int) -> list[list[int]]:
+        per_process = self.global_batch // self.world
+        first = step * self.global_batch + self.rank * per_process
+        mine = [self.example(first + i) for i in range(per_process)]
+        return [mine[i : i + self.micro_batch] for i in range(0, per_process, self.micro_batch)]
+
+
+@dataclass
+class Progress:
+    """Counters saved in every checkpoint (registered with accelerate)."""
+
+    step: int = 0
+    tokens: int = 0
+    train_seconds: float = 0.0
+    step_seconds: list[float] = field(default_factory=list)
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "tokens": self.tokens, "train_seconds": self.train_seconds, "step_seconds": self.step_seconds}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step, self.tokens = state["step"], state["tokens"]
+        self.train_seconds, self.step_seconds = state["train_seconds"], list(state["step_seconds"])
+
+
+def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, show_progress: bool = True) -> dict:
+    """Train `config` into its run directory and return the run summary."""
+    import datasets
+    import torch
+    import transformers
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+    method = methods.get(config.method.name)
+    run_dir = config.output_dir()
+    mixed = _mixed_precision(config.train.mixed_precision)
+    accelerator = Accelerator(mixed_precision=mixed)
+    say = _printer(accelerator)
+    _prepare_run_dir(accelerator, run_dir, config, resume=resume, overwrite=overwrite)
+    set_seed(config.train.seed)
+
+    # Base model, then the method.
+    eight_bit, fallback_note = models.eight_bit_plan(config.model.load_in_8bit, method.parameter_efficient)
+    if fallback_note:
+        say(f"[yellow]note:[/] {escape(fallback_note)}")
+    dtype = models.resolve_dtype(config.model.dtype, method.parameter_efficient)
+    tokenizer = models.load_tokenizer(config.model.name, config.model.revision, config.model.trust_remote_code)
+    model = models.load_model(
+        config.model.name,
+        dtype=dtype,
+        load_in_8bit=eight_bit,
+        device_map={"": accelerator.local_process_index} if eight_bit else None,
+        revision=config.model.revision,
+        trust_remote_code=config.model.trust_remote_code,
+    )
+    model.config.use_cache = False
+    if eight_bit:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.model.gradient_checkpointing)
+    elif config.model.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model = method.apply(model, config.method)
+    counts = methods.count_parameters(model)
+    say(
+        f"{config.model.name} + {method.title}: {counts.trainable:,} trainable of {counts.total:,} parameters "
+        f"({counts.trainable_percent:.4f}%)"
+    )
+
+    # Data: the context left after any virtual tokens the method prepends.
+    context = models.context_length(model.config)
+    if context is not None:
+        context -= getattr(config.method, "num_virtual_tokens", 0)
+    instruction_data = data.build(config.data, tokenizer, context=context)
+    plan = BatchPlan(
+        len(instruction_data.train),
+        config.train.global_batch_size,
+        config.train.micro_batch_size,
+        accelerator.num_processes,
+        accelerator.process_index,
+        config.train.seed,
+    )
+
+    optimizer = torch.optim.AdamW(
+        _parameter_groups(model, config.train.weight_decay),
+        lr=config.learning_rate,
+        betas=(config.train.adam_beta1, config.train.adam_beta2),
+        eps=config.train.adam_epsilon,
+    )
+    scheduler = transformers.get_scheduler(
+        config.train.lr_scheduler,
+        optimizer,
+        num_warmup_steps=config.train.warmup_steps,
+        num_training_steps=config.train.max_steps,
+    )
+    # The scheduler is not prepared: accelerate would step it once per process, but our steps are global.
+    model, optimizer = accelerator.prepare(model, optimizer)
+    progress = Progress()
+    accelerator.register_for_checkpointing(scheduler, progress)
+    checkpoint.keep_trainable_weights_only(accelerator)
+
+    losses_path = run_dir / LOSSES_FILE
+    start = time.perf_counter()
+    if resume and (found := checkpoint.latest(run_dir)):
+        accelerator.load_state(str(found[1]))
+        say(f"resumed from {found[1]} (step {progress.step})")
+        if accelerator.is_main_process:
+            write_jsonl(losses_path, [r for r in read_jsonl(losses_path) if r["step"] <= progress.step])
+    else:
+        if accelerator.is_main_process:
+            write_jsonl(losses_path, [])
+        initial = _test_loss(model, instruction_data.test, tokenizer, config, accelerator)
+        if accelerator.is_main_process:
+            append_jsonl(losses_path, {"step": 0, "split": "test", "loss": initial})
+    writer = _tensorboard(run_dir, accelerator)
+
+    model.train()
+    bar = _progress_bar(accelerator, show_progress, config.train.max_steps, progress.step)
+    with bar:
+        task = bar.add_task("training", total=config.train.max_steps, completed=progress.step, loss=math.nan, test=math.nan)
+        for step in range(progress.step, config.train.max_steps):
+            step_start = time.perf_counter()
+            record = _train_step(model, optimizer, scheduler, plan.micro_batches(step), instruction_data.train, tokenizer, config, accelerator)
+            elapsed = time.perf_counter() - step_start
+            progress.step, progress.tokens = step + 1, progress.tokens + record.pop("tokens")
+            progress.train_seconds += elapsed
+            progress.step_seconds.append(elapsed)
+            record.update(step=step + 1, split="train", tokens_seen=progress.tokens, step_seconds=elapsed)
+            records = [record]
+            bar.update(task, completed=step + 1, loss=record["loss"])
+            if (step + 1) % config.train.eval_every == 0 or step + 1 == config.train.max_steps:
+                test = _test_loss(model, instruction_data.test, tokenizer, config, accelerator)
+                records.append({"step": step + 1, "split": "test", "loss": test})
+                bar.update(task, test=test)
+            if accelerator.is_main_process:
+                for item in records:
+                    append_jsonl(losses_path, item)
+                    if writer:
+                        writer.add_scalar(f"loss/{item['split']}", item["loss"], item["step"])
+            if (step + 1) % config.train.save_every == 0 and step + 1 < config.train.max_steps:
+                checkpoint.save(accelerator, run_dir, step + 1, config.train.keep_checkpoints)
+
+    # Final weights (only what the method trains) and the summary.
+    final_tmp = run_dir / f".{FINAL_DIR}.tmp"
+    state_dict = accelerator.get_state_dict(model)
+    if accelerator.is_main_process:
+        shutil.rmtree(final_tmp, ignore_errors=True)
+        method.save(accelerator.unwrap_model(model), final_tmp, config.method, config.model.name, state_dict=state_dict)
+        tokenizer.save_pretrained(str(final_tmp))
+        from astraios.io import replace_dir
+
+        replace_dir(final_tmp, run_dir / FINAL_DIR)
+    summary = _summary(config, counts, read_jsonl(losses_path) if accelerator.is_main_process else [], progress, instruction_data, dtype, eight_bit, time.perf_counter() - start)
+    if accelerator.is_main_process:
+        write_json(run_dir / SUMMARY_FILE, summary)
+        if writer:
+            writer.close()
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return summary
+
+
+def _train_step(model, optimizer, scheduler, micro_batches, train_set, tokenizer, config: RunConfig, accelerator) -> dict:
+    import torch
+
+    device = accelerator.device
+    batches = [data.collate([train_set[i] for i in indices], tokenizer.pad_token_id) for indices in micro_batches]
+    local_targets = sum(int((b["labels"][:, 1:] != data.IGNORE_INDEX).sum()) for b in batches)
+    step_targets = accelerator.reduce(torch.tensor(local_targets, device=device), reduction="sum").item()
+    loss_sum = torch.zeros((), device=device)
+    tokens = 0
+    for index, batch in enumerate(batches):
+        batch = {key: value.to(device) for key, value in batch.items()}
+        targets = int((batch["labels"][:, 1:] != data.IGNORE_INDEX).sum())
+        tokens += int(batch["attention_mask"].sum())
+        last = index == len(batches) - 1
+        with contextlib.nullcontext() if last else accelerator.no_sync(model):
+            loss = model(**batch).loss
+            # Token-weighted share of the global batch; DDP averages over processes, so scale back up.
+            accelerator.backward(loss * targets * accelerator.num_processes / max(step_targets, 1))
+        loss_sum += loss.detach().float() * targets
+    grad_norm = None
+    if config.train.max_grad_norm:
+        grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.train.max_grad_norm)
+    optimizer.step()
+    lr = scheduler.get_last_lr()[0]
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    total_loss = accelerator.reduce(loss_sum, reduction="sum").item()
+    total_tokens = int(accelerator.reduce(torch.tensor(tokens, device=device), reduction="sum").item())
+    return {
+        "loss": total_loss / max(step_targets, 1),
+        "lr": lr,
+        "grad_norm": float(grad_norm) if grad_norm is not None else None,
+        "tokens": total_tokens,
+    }
+
+
+def _test_loss(model, test_set, tokenizer, config: RunConfig, accelerator) -> float:
+    """Token-weighted mean loss over the whole held-out set (sharded over processes)."""
+    import torch
+
+    model.eval()
+    loss_sum = torch.zeros((), device=accelerator.device)
+    targets_sum = torch.zeros((), device=accelerator.device)
+    mine = list(range(accelerator.process_index, len(test_set), accelerator.num_processes))
+    size = config.train.eval_batch_size
+    with torch.no_grad():
+        for begin in range(0, len(mine), size):
+            batch = data.collate([test_set[i] for i in mine[begin : begin + size]], tokenizer.pad_token_id)
+            batch = {key: value.to(accelerator.device) for key, value in batch.items()}
+            targets = (batch["labels"][:, 1:] != data.IGNORE_INDEX).sum()
+            loss_sum += model(**batch).loss.float() * targets
+            targets_sum += targets
+    model.train()
+    total = accelerator.reduce(torch.stack([loss_sum, targets_sum]), reduction="sum")
+    return (total[0] / total[1].clamp(min=1)).item()
+
+
+def _parameter_groups(model, weight_decay: float) -> list[dict]:
+    """Decay every trainable weight except biases and normalisation weights (as HF Trainer does)."""
+    import torch
+
+    no_decay = set()
+    for module_name, module in model.named_modules():
+        if "norm" in type(module).__name__.lower() or isinstance(module, torch.nn.LayerNorm):
+            no_decay.update(f"{module_name}.{name}" if module_name else name for name, _ in module.named_parameters(recurse=False))
+    decay, keep = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (keep if name in no_decay or name.endswith("bias") else decay).append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+
+
+def _mixed_precision(setting: str) -> str:
+    import torch
+
+    if setting != "auto":
+        return setting
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+def _prepare_run_dir(accelerator, run_dir: Path, config: RunConfig, *, resume: bool, overwrite: bool) -> None:
+    config_path = run_dir / CONFIG_FILE
+    if resume:
+        if not config_path.is_file():
+            raise ConfigError(f"{run_dir}: nothing to resume (no {CONFIG_FILE}). Fix: run without --resume.")
+        saved = validate_config(_read_yaml(config_path), str(config_path))
+        differences = _differences(saved.to_dict(), config.to_dict())
+        if differences:
+            raise ConfigError(
+                f"{config_path}: --resume needs the config the run started with; these fields differ: "
+                f"{'; '.join(differences)}. Fix: restore them, or start a new run in another train.output_dir."
+            )
+        if (run_dir / SUMMARY_FILE).is_file():
+            raise ConfigError(f"{run_dir}: this run already finished ({SUMMARY_FILE} exists); nothing to resume.")
+        return
+    if config_path.exists() and not overwrite:
+        raise ConfigError(
+            f"{run_dir} already holds a run. Fix: pass --resume to continue it, --overwrite to start "
+            f"over, or set train.output_dir to a new directory."
+        )
+    if accelerator.is_main_process:
+        if overwrite:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_yaml(config_path, config.to_dict())
+    accelerator.wait_for_everyone()
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def _differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
+    found = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            found.append(f"{prefix}{key} ({a!r} -> {b!r})")
+    return found
+
+
+def _summary(config, counts, losses, progress, instruction_data, dtype, eight_bit, wall) -> dict:
+    import peft
+    import torch
+    import transformers
+
+    train = [r for r in losses if r["split"] == "train"]
+    test = [r for r in losses if r["split"] == "test"]
+    steady = progress.step_seconds[1:] or progress.step_seconds
+    if torch.cuda.is_available():
+        peak, memory_kind = torch.cuda.max_memory_allocated(), "cuda_max_allocated"
+    else:
+        peak, memory_kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "cpu_max_rss"
+    return {
+        "model": config.model.name,
+        "method": config.method.name,
+        "parameters": {"trainable": counts.trainable, "total": counts.total, "trainable_percent": counts.trainable_percent},
+        "steps": progress.step,
+        "first_train_loss": train[0]["loss"] if train else None,
+        "final_train_loss": train[-1]["loss"] if train else None,
+        "initial_test_loss": test[0]["loss"] if test else None,
+        "final_test_loss": test[-1]["loss"] if test else None,
+        "tokens": progress.tokens,
+        "tokens_per_second": progress.tokens / progress.train_seconds if progress.train_seconds else None,
+        "seconds_per_step": sum(steady) / len(steady) if steady else None,
+        "peak_memory_bytes": peak,
+        "memory_kind": memory_kind,
+        "wall_seconds": wall,
+        "dtype": str(dtype).removeprefix("torch."),
+        "base_in_8bit": eight_bit,
+        "learning_rate": config.learning_rate,
+        "data": instruction_data.stats,
+        "versions": {
+            "astraios": __version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "peft": peft.__version__,
+        },
+    }
+
+
+def _printer(accelerator):
+    from rich.console import Console
+
+    console = Console(stderr=True)
+
+    def say(message: str) -> None:
+        if accelerator.is_main_process:
+            console.print(message)
+
+    return say
+
+
+def _progress_bar(accelerator, show: bool, total: int, done: int):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}  test {task.fields[test]:.4f}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        disable=not (show and accelerator.is_main_process),
+        transient=False,
+    )
+
+
+def _tensorboard(run_dir: Path, accelerator):
+    if not accelerator.is_main_process:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional: losses.jsonl is the record
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from astraios import methods
 
 
+DEFAULT_METHOD = "lora"
+
+
 class ConfigError(ValueError):
     """A config problem, worded for the user: where it is, what is wrong, how to fix it."""
 
@@ -112,7 +115,10 @@ class TrainConfig(Strict):
 
 class RunConfig(Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
-    method: methods.config_type() = Field(default_factory=lambda: methods.get("lora").config_class())
+    method: methods.config_type() = Field(
+        default_factory=lambda: methods.get(DEFAULT_METHOD).config_class(),
+        description=f"tuning method and its settings; `name` defaults to {DEFAULT_METHOD}",
+    )
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
 
@@ -155,6 +161,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
 
 
 def validate_config(raw: dict, source: str = "<config>", override_keys: dict[str, str] | None = None) -> RunConfig:
+    if isinstance(raw.get("method"), dict):
+        raw["method"].setdefault("name", DEFAULT_METHOD)
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as error:

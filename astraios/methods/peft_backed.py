@@ -12,9 +12,14 @@ from astraios.methods.base import MethodConfig, write_method_file
 
 
 def wrap(model, peft_config):
+    import warnings
+
     import peft
 
-    return peft.get_peft_model(model, peft_config)
+    with warnings.catch_warnings():
+        # peft still calls transformers' deprecated `is_gradient_checkpointing`; nothing for users to act on.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return peft.get_peft_model(model, peft_config)
 
 
 def save(model, directory: Path, config: MethodConfig, base_model: str | None = None, state_dict=None) -> None:

@@ -1,0 +1,456 @@
+"""Host side of the sandbox: isolation tiers, private directories, starting the jail and
+collecting what it reports, with output kept to a bounded tail."""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import functools
+import json
+import math
+import os
+import secrets
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+JAIL = Path(__file__).with_name("jail.py")
+TIERS = ("namespaces", "landlock", "rlimits")
+TIER_DESCRIPTIONS = {
+    "namespaces": "user, PID, network, mount, IPC and UTS namespaces; read-only root, private /tmp; rlimits",
+    "landlock": "Landlock (writes only in the work dir, no TCP, no signals out); rlimits; subreaper kill",
+    "rlimits": "rlimits, own session and process group, subreaper kill only",
+}
+ISOLATION_ENV = "ASTRAIOS_SANDBOX_ISOLATION"
+OUTPUT_CAP_BYTES = 1024 * 1024
+SANDBOX_UID = SANDBOX_GID = 65534  # nobody/nogroup: who runs programs when the runner is root
+BACKSTOP_S = 10.0  # beyond the jail's own time limit, before the runner kills the jail itself
+SPAWN_GRACE_S = 1.0  # for output still in flight once the jail has reported
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_s: int | None
+    address_space_mb: int | None
+    nproc: int = 64
+    file_size_mb: int = 64
+    open_files: int = 256
+
+
+@dataclass
+class JailRun:
+    """One process to start in the jail: `python` runs `source_path` through the Python
+    completion-proof launcher, `exec` execs `argv` (absolute path first)."""
+
+    mode: Literal["python", "exec"]
+    workdir: Path
+    limits: Limits
+    timeout_s: float | None
+    argv: list[str] = field(default_factory=list)
+    source_path: str = ""
+    proof: bool = True
+    stdin: bytes | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class TailBuffer:
+    """Keeps the last `cap` bytes written to it and counts the rest."""
+
+    def __init__(self, cap: int = OUTPUT_CAP_BYTES) -> None:
+        self.cap = cap
+        self.data = bytearray()
+        self.dropped = 0
+
+    def append(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > 2 * self.cap:
+            excess = len(self.data) - self.cap
+            del self.data[:excess]
+            self.dropped += excess
+
+    def text(self) -> tuple[str, int]:
+        excess = max(0, len(self.data) - self.cap)
+        return self.data[excess:].decode(errors="replace"), self.dropped + excess
+
+
+@dataclass
+class Outcome:
+    """What the jail reported about one process."""
+
+    exit_code: int | None = None
+    signal: int | None = None
+    timed_out: bool = False
+    setup_error: str | None = None
+    duration_s: float = 0.0
+    proof: Literal["ok", "memory", None] = None
+    stdout: TailBuffer = field(default_factory=TailBuffer)
+    stderr: TailBuffer = field(default_factory=TailBuffer)
+
+
+# ------------------------------------------------------------------------------ directories
+class Workspace:
+    """A per-process base directory (removed at exit) holding one private directory per run."""
+
+    _lock = threading.Lock()
+    _base: Path | None = None
+
+    @classmethod
+    def base(cls) -> Path:
+        with cls._lock:
+            if cls._base is None:
+                cls._base = Path(tempfile.mkdtemp(prefix="astraios-sandbox-"))
+                cls._base.chmod(0o711)  # traversable, not listable, by the sandbox uid
+                atexit.register(remove_tree, cls._base)
+            return cls._base
+
+    @classmethod
+    def new_run_dir(cls) -> tuple[Path, Path]:
+        """(run dir, work dir): the work dir is the program's cwd and its only writable place."""
+        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=cls.base()))
+        run_dir.chmod(0o711)
+        workdir = run_dir / "work"
+        workdir.mkdir()
+        if os.geteuid() == 0:
+            os.chown(workdir, SANDBOX_UID, SANDBOX_GID)
+        return run_dir, workdir
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a run's directory whatever the program did to permissions inside it."""
+
+    def make_writable_and_retry(function, failed_path, _exc_info) -> None:
+        parent = os.path.dirname(failed_path)
+        os.chmod(parent, 0o700)
+        if os.path.isdir(failed_path) and not os.path.islink(failed_path):
+            os.chmod(failed_path, 0o700)
+        function(failed_path)
+
+    shutil.rmtree(path, onerror=make_writable_and_retry)  # onexc needs 3.12; onerror works on all
+
+
+def write_files(workdir: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = workdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if os.geteuid() == 0:  # the sandbox uid may rewrite its own inputs, as in any working dir
+            for part in [path, *path.relative_to(workdir).parents]:
+                os.chown(workdir / part, SANDBOX_UID, SANDBOX_GID)
+
+
+def cache_dir() -> Path:
+    """A per-user directory for compiled launchers, shared by runs: only ever read by programs."""
+    root = Path(tempfile.gettempdir()) / f"astraios-sandbox-cache-{os.geteuid()}"
+    root.mkdir(mode=0o755, exist_ok=True)
+    info = root.lstat()
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022 or root.is_symlink():
+        raise RuntimeError(f"{root} is not a directory owned and writable only by this user; remove it")
+    return root
+
+
+# ------------------------------------------------------------------------------ tiers
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 when Landlock is unavailable."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    version = libc.syscall(444, None, 0, 1)  # landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)
+    return max(version, 0)
+
+
+def _world_traversable(path: str) -> bool:
+    current = Path(path).resolve()
+    for directory in [current, *current.parents]:
+        if directory.exists() and not directory.stat().st_mode & 0o001:
+            return False
+    return True
+
+
+@functools.cache
+def _python_paths() -> list[str]:
+    paths = sysconfig.get_paths()
+    return tuple(dict.fromkeys([paths["purelib"], paths["platlib"]]))
+
+
+@functools.cache
+def _hidden_paths() -> list[str]:
+    candidates = ["/tmp", "/var/tmp", "/dev/shm", "/run", "/root", "/home", str(Path.home()), tempfile.gettempdir()]
+    return tuple(p for p in dict.fromkeys(candidates) if p != "/" and os.path.isdir(p) and not os.path.islink(p))
+
+
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+@functools.cache
+def _needed_read_only_paths() -> list[str]:
+    """What programs must read and that may lie under hidden paths: interpreter, JDK, launchers."""
+    needed = [sys.base_prefix, sys.prefix, *_python_paths(), str(cache_dir())]
+    java = shutil.which("java")
+    if java:
+        needed.append(str(Path(java).resolve().parent.parent))
+    needed = [str(Path(p).resolve()) for p in needed]
+    hidden = _hidden_paths()
+    under_hidden = [p for p in dict.fromkeys(needed) if any(_under(p, h) for h in hidden)]
+    return tuple(p for p in under_hidden if not any(q != p and _under(p, q) for q in under_hidden))
+
+
+class Isolation:
+    """The tier this process uses, chosen once: the strongest one whose probe program passes."""
+
+    _lock = threading.Lock()
+    _tier: str | None = None
+    _landlock = 0
+    _fallback_uid: int | None = None
+
+    @classmethod
+    def tier(cls) -> str:
+        with cls._lock:
+            if cls._tier is None:
+                cls._tier = cls._choose()
+            return cls._tier
+
+    @classmethod
+    def _choose(cls) -> str:
+        cls._landlock = landlock_abi()
+        if os.geteuid() == 0 and all(_world_traversable(p) for p in [sys.base_prefix, sys.prefix, *_python_paths()]):
+            cls._fallback_uid = SANDBOX_UID
+        forced = os.environ.get(ISOLATION_ENV)
+        if forced:
+            if forced not in TIERS:
+                raise ValueError(f"{ISOLATION_ENV}={forced!r}: expected one of {', '.join(TIERS)}")
+            candidates = [forced]
+        else:
+            candidates = [t for t in TIERS if t != "landlock" or cls._landlock]
+        failures = []
+        for tier in candidates:
+            problem = _probe(tier)
+            if problem is None:
+                if tier != "namespaces":
+                    warnings.warn(
+                        f"astraios.sandbox: namespaces unavailable ({'; '.join(failures) or 'forced'}); "
+                        f"falling back to '{tier}' isolation: {TIER_DESCRIPTIONS[tier]}"
+                        + ("" if cls.run_as_uid(tier) is not None or os.geteuid() else
+                           "; running as root, so the process limit does not apply"),
+                        RuntimeWarning,
+                        stacklevel=4,
+                    )
+                return tier
+            failures.append(f"{tier}: {problem}")
+        raise RuntimeError("astraios.sandbox: no isolation tier works here: " + "; ".join(failures))
+
+    @classmethod
+    def run_as_uid(cls, tier: str) -> int | None:
+        if os.geteuid() != 0:
+            return None
+        return SANDBOX_UID if tier == "namespaces" else cls._fallback_uid
+
+    @classmethod
+    def landlock(cls, tier: str) -> int:
+        return cls._landlock if tier == "landlock" else 0
+
+
+def _probe(tier: str) -> str | None:
+    """Run a tiny Python program in `tier`; None when it passed, else what went wrong."""
+    run_dir, workdir = Workspace.new_run_dir()
+    try:
+        write_files(workdir, {"main.py": "import json, decimal\n"})
+        run = JailRun("python", workdir, Limits(cpu_s=10, address_space_mb=None), timeout_s=10.0,
+                      source_path=str(workdir / "main.py"))
+        outcome = execute(run, tier)
+    finally:
+        remove_tree(run_dir)
+    if outcome.setup_error:
+        return outcome.setup_error
+    if outcome.proof != "ok" or outcome.exit_code != 0:
+        return f"probe program did not pass: exit {outcome.exit_code}, {outcome.stderr.text()[0][-300:]}"
+    return None
+
+
+# ------------------------------------------------------------------------------ running
+def minimal_env(workdir: Path, tier: str, extra: dict[str, str]) -> dict[str, str]:
+    """The whole environment a program sees: nothing from the runner's (no secrets)."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": "/tmp" if tier == "namespaces" else str(workdir),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        **extra,
+    }
+
+
+def _process_count(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                count += os.stat(f"/proc/{entry}").st_uid == uid
+            except OSError:
+                pass
+    return count
+
+
+def _spec(run: JailRun, tier: str, fds: list[int]) -> dict:
+    uid = Isolation.run_as_uid(tier)
+    nproc = run.limits.nproc + 2  # the jail's keeper and init count in the same user namespace
+    if tier != "namespaces":  # no user namespace: the limit counts every process of the uid
+        nproc += _process_count(os.geteuid() if uid is None else uid)
+    return {
+        "mode": run.mode,
+        "isolation": tier,
+        "argv": run.argv,
+        "source_path": run.source_path,
+        "workdir": str(run.workdir),
+        "timeout_s": run.timeout_s,
+        "limits": {**run.limits.__dict__, "nproc": nproc},
+        "proof": run.proof,
+        "uid": uid,
+        "gid": None if uid is None else SANDBOX_GID,
+        "landlock_abi": Isolation.landlock(tier),
+        "hide": [*_hidden_paths(), str(Workspace.base())],
+        "scratch": ["/tmp", "/dev/shm"],
+        "bind_rw": [str(run.workdir)],
+        "bind_ro": list(_needed_read_only_paths()),
+        "python_path": list(_python_paths()),
+        "fds": fds,
+    }
+
+
+def spawn(run: JailRun, tier: str, stdin, stdout, stderr) -> tuple[subprocess.Popen, int, int | None, bytes]:
+    """Start the jail. Returns (process, status fd, proof fd or None, nonce)."""
+    nonce = secrets.token_hex(16).encode()
+    status_r, status_w = os.pipe()
+    child_fds = [status_w]
+    proof_r = None
+    if run.proof:
+        nonce_r, nonce_w = os.pipe()
+        os.write(nonce_w, nonce)  # far below the pipe's capacity: never blocks
+        os.close(nonce_w)
+        proof_r, proof_w = os.pipe()
+        child_fds = [nonce_r, proof_w, status_w]
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(JAIL), json.dumps(_spec(run, tier, child_fds))],
+            stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=child_fds, cwd="/",
+            env=minimal_env(run.workdir, tier, run.env), start_new_session=True,
+        )
+    finally:
+        for fd in child_fds:
+            os.close(fd)
+    return process, status_r, proof_r, nonce
+
+
+def execute(run: JailRun, tier: str) -> Outcome:
+    """Run one process in the jail to its end, keeping bounded tails of its output."""
+    stdin_file = None
+    if run.stdin is not None:
+        stdin_file = tempfile.TemporaryFile()
+        stdin_file.write(run.stdin)
+        stdin_file.seek(0)
+    try:
+        process, status_r, proof_r, nonce = spawn(
+            run, tier, stdin_file or subprocess.DEVNULL, subprocess.PIPE, subprocess.PIPE
+        )
+    finally:
+        if stdin_file is not None:
+            stdin_file.close()
+    outcome = Outcome()
+    status = bytearray()
+    try:
+        _collect(process, status_r, outcome, status, run.timeout_s)
+        proof = _read_available(proof_r) if proof_r is not None else b""
+    finally:
+        for fd in (status_r, proof_r):
+            if fd is not None:
+                os.close(fd)
+    _apply_status(outcome, status)
+    lines = proof.split(b"\n")
+    if nonce in lines:
+        outcome.proof = "ok"
+    elif b"memory" in lines:
+        outcome.proof = "memory"
+    return outcome
+
+
+def _collect(process: subprocess.Popen, status_r: int, outcome: Outcome, status: bytearray,
+             timeout_s: float | None) -> None:
+    backstop = time.monotonic() + (timeout_s or 0) + BACKSTOP_S
+    streams = {process.stdout.fileno(): outcome.stdout, process.stderr.fileno(): outcome.stderr}
+    selector = selectors.DefaultSelector()
+    for fd in [*streams, status_r]:
+        os.set_blocking(fd, False)
+        selector.register(fd, selectors.EVENT_READ)
+    reported_at = None
+    try:
+        while selector.get_map():
+            now = time.monotonic()
+            if now > backstop or (reported_at is not None and now > reported_at + SPAWN_GRACE_S):
+                break
+            limit = backstop if reported_at is None else reported_at + SPAWN_GRACE_S
+            for key, _ in selector.select(timeout=max(0.0, limit - now)):
+                try:
+                    chunk = os.read(key.fd, 65536)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    selector.unregister(key.fd)
+                    if key.fd == status_r:
+                        reported_at = time.monotonic()
+                elif key.fd == status_r:
+                    status += chunk
+                else:
+                    streams[key.fd].append(chunk)
+    finally:
+        selector.close()
+        if process.poll() is None:
+            _kill_group(process)
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _read_available(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def _apply_status(outcome: Outcome, status: bytes) -> None:
+    try:
+        report = json.loads(status.decode())
+    except ValueError:
+        outcome.setup_error = "the sandbox's keeper ended without reporting (killed after the backstop time)"
+        return
+    outcome.exit_code = report.get("exit_code")
+    outcome.signal = report.get("signal")
+    outcome.timed_out = report.get("timed_out", False)
+    outcome.setup_error = report.get("setup_error")
+    outcome.duration_s = report.get("duration_s", 0.0)
+
+
+def cpu_seconds(timeout_s: float) -> int:
+    """RLIMIT_CPU for a wall-clock limit: never the binding limit for a single-threaded program."""
+    return math.ceil(timeout_s) + 1

@@ -1,0 +1,416 @@
+"""The in-sandbox half of astraios.sandbox: builds the jail, runs one program in it, reports.
+
+Started by the runner as ``python -I -S jail.py SPEC_JSON`` (a fresh, isolated interpreter), so
+this file imports only the standard library and everything it needs before it gives up
+privileges. Three processes take part:
+
+* the keeper (this process) optionally drops root for an unprivileged uid, enters new user,
+  mount, network, IPC, UTS and PID namespaces (``namespaces`` isolation) or becomes a child
+  subreaper (``landlock`` / ``rlimits`` isolation), enforces the wall-clock limit and writes one
+  JSON status line to the runner on the status fd, which the program never holds;
+* the init (namespaces only): PID 1 of the new PID namespace; mounts the jail, forks the program,
+  reaps orphans and exits as soon as the program exits, which makes the kernel kill everything
+  left in the namespace, detached ``setsid`` children included;
+* the program: sets resource limits, drops every capability (or applies Landlock), then either
+  ``execve``s the command (Java, C, compilers) or, for Python, runs the user's source in this
+  interpreter through the completion-proof launcher (see ``astraios/sandbox/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import json
+import os
+import resource
+import select
+import signal
+import struct
+import sys
+import time
+import traceback
+import types
+
+NONCE_FD = 3  # the runner's per-run nonce, readable once
+PROOF_FD = 4  # where the launcher writes the nonce after the program's last statement
+STATUS_FD = 5  # the keeper's one-line JSON report to the runner; the program never holds it
+PROOF_FD_HIDDEN = 1000  # Python launcher moves the proof fd here, out of the way of user code
+SCRATCH_TMPFS_MB = 64
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 1
+SYS_MOUNT_SETATTR, SYS_LANDLOCK_CREATE, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT = 442, 444, 445, 446
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
+PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 36, 38, 47, 4
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class SetupError(Exception):
+    """The jail could not be built; reported to the runner as status ``error``."""
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise SetupError(f"{what}: {os.strerror(err)}")
+    return result
+
+
+# ----------------------------------------------------------------------------------- mounts
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: None if s is None else s.encode()  # noqa: E731
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def _set_readonly(path: str, readonly: bool, recursive: bool) -> None:
+    attr = struct.pack("QQQQ", MOUNT_ATTR_RDONLY if readonly else 0, 0 if readonly else MOUNT_ATTR_RDONLY, 0, 0)
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    flags = AT_RECURSIVE if recursive else 0
+    _check(_libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, path.encode(), flags, buf, len(attr)), f"mount_setattr {path}")
+
+
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def build_mounts(spec: dict) -> None:
+    """Read-only root; empty tmpfs over hidden paths; the work dir and bound paths at their own
+    paths; private writable /tmp and /dev/shm; a /proc of the new PID namespace."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    binds = {path: os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for path in [*spec["bind_rw"], *spec["bind_ro"]]}
+    hidden: list[str] = []
+    for path in sorted(spec["hide"], key=len):
+        if os.path.isdir(path) and not any(_under(path, h) for h in hidden):
+            writable = path in spec["scratch"]
+            options = f"mode={'1777' if writable else '0755'},size={SCRATCH_TMPFS_MB if writable else 1}m"
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
+            hidden.append(path)
+    for target, fd in binds.items():
+        os.makedirs(target, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+        os.close(fd)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _set_readonly("/", True, recursive=True)
+    # /proc stays writable: a process's own /proc/self files, and the user namespace maps
+    # that init writes after these mounts; the rest of /proc checks privileges itself.
+    for path in [*spec["bind_rw"], *(p for p in spec["scratch"] if p in hidden), "/proc"]:
+        _set_readonly(path, False, recursive=False)
+
+
+# ------------------------------------------------------------------------------ privileges
+def drop_to_uid(uid: int, gid: int) -> None:
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
+def unshare(flags: int) -> None:
+    """Enter new namespaces; with a new user namespace, be its root, mapped to our own uid."""
+    uid, gid = os.geteuid(), os.getegid()
+    _check(_libc.unshare(flags), "unshare")
+    if flags & CLONE_NEWUSER:
+        for name, content in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(content)
+
+
+def drop_capabilities() -> None:
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last_cap = int(f.read())
+    for cap in range(last_cap + 1):
+        _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "drop bounding capability")
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    header = struct.pack("Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = bytes(24)  # effective, permitted, inheritable = 0 (two 32-bit words each)
+    _check(_libc.capset(ctypes.c_char_p(header), ctypes.c_char_p(data)), "capset")
+
+
+def apply_landlock(abi: int, writable: list[str]) -> None:
+    """Writes only beneath `writable` (and to /dev/null), no TCP bind/connect (ABI >= 4), no
+    signals or abstract-socket connections to processes outside the sandbox (ABI >= 6)."""
+    fs = (1 << 13) - 1 - 0b1101  # every write-like right of ABI 1 (execute, read file, read dir excluded)
+    if abi >= 2:
+        fs |= 1 << 13  # refer
+    if abi >= 3:
+        fs |= 1 << 14  # truncate
+    net = 0b11 if abi >= 4 else 0
+    scoped = 0b11 if abi >= 6 else 0
+    attr = struct.pack("QQQ", fs, net, scoped)[: 8 if abi < 4 else 16 if abi < 6 else 24]
+    ruleset = _check(_libc.syscall(SYS_LANDLOCK_CREATE, ctypes.c_char_p(attr), len(attr), 0), "landlock ruleset")
+    file_rights = fs & ((1 << 1) | (1 << 14))  # write file, truncate: the rights a file rule may hold
+    for path, rights in [*((p, fs) for p in writable), ("/dev/null", file_rights)]:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        rule = struct.pack("=Qi", rights, fd)
+        _check(_libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, 1, ctypes.c_char_p(rule), 0), f"landlock rule {path}")
+        os.close(fd)
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _check(_libc.syscall(SYS_LANDLOCK_RESTRICT, ruleset, 0), "landlock restrict")
+    os.close(ruleset)
+
+
+def set_limits(limits: dict) -> None:
+    mib = 1024 * 1024
+    pairs = {
+        resource.RLIMIT_NPROC: (limits["nproc"],) * 2,
+        resource.RLIMIT_FSIZE: (limits["file_size_mb"] * mib,) * 2,
+        resource.RLIMIT_NOFILE: (limits["open_files"],) * 2,
+        resource.RLIMIT_CORE: (0, 0),
+    }
+    if limits["cpu_s"]:
+        pairs[resource.RLIMIT_CPU] = (limits["cpu_s"], limits["cpu_s"] + 1)  # SIGXCPU, then SIGKILL
+    if limits["address_space_mb"]:
+        pairs[resource.RLIMIT_AS] = (limits["address_space_mb"] * mib,) * 2
+    for which, value in pairs.items():
+        resource.setrlimit(which, value)
+
+
+# ------------------------------------------------------------------------------- processes
+def _wait_with_deadline(pid: int, deadline: float | None) -> tuple[int | None, bool]:
+    """Wait for child `pid`; returns (raw wait status, timed out). On timeout the child is not reaped."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return None, True
+            ready, _, _ = select.select([pidfd], [], [], remaining)
+            if ready:
+                _, status = os.waitpid(pid, 0)
+                return status, False
+    finally:
+        os.close(pidfd)
+
+
+def _children_of(ppid: int) -> list[int]:
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == ppid:
+                children.append(int(entry))
+    return children
+
+
+def kill_descendants() -> None:
+    """As a child subreaper every orphan of the subtree comes back to us: kill and reap until none is left."""
+    me = os.getpid()
+    while True:
+        children = _children_of(me)
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                break
+        if not children:
+            time.sleep(0.001)
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+# ------------------------------------------------------------------------------ the program
+def take_proof_channel() -> tuple[bytes, int]:
+    """Read the run's nonce (then close its fd) and move the proof fd to the highest allowed
+    number, out of the way of the program's own files. Returns (nonce, proof fd)."""
+    nonce = b""
+    while chunk := os.read(NONCE_FD, 4096):
+        nonce += chunk
+    os.close(NONCE_FD)
+    highest = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 1
+    proof_fd = fcntl.fcntl(PROOF_FD, fcntl.F_DUPFD_CLOEXEC, highest)
+    os.close(PROOF_FD)
+    return nonce, proof_fd
+
+
+def run_python_source(path: str, python_path: list[str], nonce: bytes, proof_fd: int) -> None:
+    """The Python completion-proof launcher: the nonce is written only if the module ran to its end."""
+    write = os.write  # bound now, so user code patching os cannot redirect the proof
+    sys.argv = [path]
+    sys.path[:0] = [os.path.dirname(path)]
+    sys.path.extend(python_path)
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
+    try:
+        with open(path, "rb") as f:
+            code = compile(f.read(), path, "exec")
+        exec(code, main.__dict__)
+    except SystemExit as stop:
+        # Like Python's own exit handling, but never a proof: the program stopped before its end.
+        exit_code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
+        if stop.code is not None and not isinstance(stop.code, int):
+            print(stop.code, file=sys.stderr)
+        _flush_and_exit(exit_code)
+    except BaseException as exc:  # noqa: BLE001 -- any uncaught exception is the program's failure
+        if isinstance(exc, MemoryError):
+            write(proof_fd, b"memory\n")
+        tb = exc.__traceback__
+        traceback.print_exception(type(exc), exc, tb.tb_next if tb else None)  # without this launcher's frame
+        _flush_and_exit(1)
+    write(proof_fd, nonce + b"\n")
+    del nonce
+    _flush_and_exit(0)
+
+
+def _flush_and_exit(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 -- a closed or broken stream must not change the verdict
+            pass
+    sys.exit(code)  # normal interpreter exit: joins non-daemon threads and runs atexit hooks
+
+
+def become_program(spec: dict, report_fd: int) -> None:
+    """Runs in the program's process: limits, privileges, then the program itself. Never returns."""
+    try:
+        os.chdir(spec["workdir"])
+        if spec["isolation"] == "namespaces":
+            drop_capabilities()
+        elif spec["landlock_abi"]:
+            apply_landlock(spec["landlock_abi"], spec["bind_rw"])
+        set_limits(spec["limits"])
+        keep = {NONCE_FD, PROOF_FD} if spec["proof"] else set()
+        _close_fds_except(keep | {report_fd})
+        os.setpgid(0, 0)  # its own group, so a group kill from inside cannot reach init or keeper
+        if spec["mode"] == "exec":
+            os.execve(spec["argv"][0], spec["argv"], os.environ)
+        nonce, proof_fd = take_proof_channel()
+    except (OSError, SetupError) as exc:
+        os.write(report_fd, f"setup-error {exc}\n".encode())
+        os._exit(126)
+    os.close(report_fd)
+    run_python_source(spec["source_path"], spec["python_path"], nonce, proof_fd)
+
+
+def init_main(spec: dict, report_fd: int) -> None:
+    """PID 1 of the new PID namespace: builds the jail, runs the program, and exits with it,
+    which makes the kernel kill every process left in the namespace."""
+    try:
+        unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+        build_mounts(spec)
+        if os.geteuid() == 0 and spec["uid"] is not None:
+            # Root ignores RLIMIT_NPROC: run as an unprivileged uid, in a user namespace of this
+            # run's own so that the process count is per run, not shared by concurrent runs.
+            drop_to_uid(spec["uid"], spec["gid"])
+            _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the uid change cleared it; the maps need it
+            unshare(CLONE_NEWUSER)
+    except (OSError, SetupError) as exc:
+        os.write(report_fd, f"setup-error {exc}\n".encode())
+        os._exit(126)
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after the last credential change, which clears it
+    program = os.fork()
+    if program == 0:
+        become_program(spec, report_fd)
+    for fd in (NONCE_FD, PROOF_FD):
+        _close_quietly(fd)
+    while True:  # reap adopted orphans until the program itself exits
+        pid, status = os.wait()
+        if pid == program:
+            os.write(report_fd, f"exit {status}\n".encode())
+            os._exit(0)
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def keeper_main(spec: dict) -> dict:
+    """Build the jail, run the program under the wall-clock limit and describe how it ended."""
+    namespaces = spec["isolation"] == "namespaces"
+    if namespaces:
+        # Root may create the PID namespace in the initial user namespace, so init can mount
+        # with full rights; anyone else needs a user namespace of their own first.
+        unshare(CLONE_NEWPID if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWPID)
+    else:
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        if os.geteuid() == 0 and spec["uid"] is not None:
+            drop_to_uid(spec["uid"], spec["gid"])
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # nothing of the same uid may ptrace or read the keeper
+    report_r, report_w = os.pipe()
+    start = time.monotonic()
+    deadline = None if spec["timeout_s"] is None else start + spec["timeout_s"]
+    child = os.fork()
+    if child == 0:
+        os.close(report_r)
+        _close_quietly(STATUS_FD)
+        if namespaces:
+            init_main(spec, report_w)
+        _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        become_program(spec, report_w)
+    os.close(report_w)
+    for fd in (NONCE_FD, PROOF_FD):
+        _close_quietly(fd)
+    status, timed_out = _wait_with_deadline(child, deadline)
+    if timed_out:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    if not namespaces:
+        kill_descendants()
+    outcome: dict = {"timed_out": timed_out, "duration_s": time.monotonic() - start}
+    messages = b""
+    while chunk := os.read(report_r, 65536):
+        messages += chunk
+    for line in messages.decode(errors="replace").splitlines():
+        kind, _, value = line.partition(" ")
+        if kind == "setup-error":
+            outcome["setup_error"] = value
+        elif kind == "exit":
+            status = int(value)
+    if status is not None and not timed_out and "setup_error" not in outcome:
+        if os.WIFSIGNALED(status):
+            outcome["signal"] = os.WTERMSIG(status)
+        else:
+            outcome["exit_code"] = os.WEXITSTATUS(status)
+    return outcome
+
+
+def _move_fds(fds: list[int], first: int) -> None:
+    """Put the runner's fds at first, first + 1, ... (via high numbers, so none is clobbered)."""
+    parked = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
+    for fd in fds:
+        os.close(fd)
+    for target, fd in enumerate(parked, start=first):
+        os.dup2(fd, target)
+        os.close(fd)
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    _move_fds(spec["fds"], first=STATUS_FD if len(spec["fds"]) == 1 else NONCE_FD)
+    os.set_inheritable(STATUS_FD, False)
+    try:
+        outcome = keeper_main(spec)
+    except (OSError, SetupError) as exc:
+        outcome = {"setup_error": str(exc)}
+    os.write(STATUS_FD, (json.dumps(outcome) + "\n").encode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Shared test fixtures: the real data directory (skip when absent) and tiny training configs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    """ASTRAIOS_DATA_DIR, else ../shared/data beside the repository, if it exists."""
+    candidate = Path(os.environ.get("ASTRAIOS_DATA_DIR", REPO.parent / "shared" / "data"))
+    return candidate if candidate.is_dir() else None
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    found = shared_data_dir()
+    if found is None:
+        pytest.skip("real data not found: set ASTRAIOS_DATA_DIR or place it at ../shared/data (see ../shared/README.md)")
+    return found
+
+
+def tiny_overrides(output_dir: Path, *extra: str) -> list[str]:
+    """`--set` overrides for a seconds-long CPU training run on the shipped sample."""
+    return [
+        f"train.output_dir={output_dir}",
+        "model.name=tiny-gptbigcode-xs",
+        "data.seq_len=128",
+        "data.sources=[{path: astraios-sample, limit: 40}]",
+        "data.test_size=8",
+        "train.max_steps=6",
+        "train.global_batch_size=4",
+        "train.micro_batch_size=2",
+        "train.warmup_steps=1",
+        "train.eval_every=3",
+        "train.save_every=2",
+        "train.learning_rate=1e-2",
+        *extra,
+    ]

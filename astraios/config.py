@@ -75,7 +75,10 @@ class DataConfig(Strict):
     @classmethod
     def _test_size_fraction_or_count(cls, value: float) -> float:
         if value >= 1 and value != int(value):
-            raise ValueError("a test_size of 1 or more is a count of examples and must be a whole number")
+            raise ValueError(
+                "a test_size of 1 or more is a count of examples and must be a whole number. "
+                "Fix: use a fraction below 1 or a whole count"
+            )
         return value
 
 
@@ -106,10 +109,12 @@ class TrainConfig(Strict):
         if self.global_batch_size % self.micro_batch_size:
             raise ValueError(
                 f"global_batch_size ({self.global_batch_size}) must be a multiple of micro_batch_size "
-                f"({self.micro_batch_size})"
+                f"({self.micro_batch_size}). Fix: change one of them"
             )
         if self.warmup_steps > self.max_steps:
-            raise ValueError(f"warmup_steps ({self.warmup_steps}) exceeds max_steps ({self.max_steps})")
+            raise ValueError(
+                f"warmup_steps ({self.warmup_steps}) exceeds max_steps ({self.max_steps}). Fix: lower warmup_steps"
+            )
         return self
 
 
@@ -127,8 +132,8 @@ class RunConfig(Strict):
         method = methods.get(self.method.name)
         if self.model.load_in_8bit is True and not method.parameter_efficient:
             raise ValueError(
-                "model.load_in_8bit is true but full fine-tuning cannot train 8-bit weights; "
-                "set model.load_in_8bit: auto (ignored for full) or false"
+                "model.load_in_8bit is true but full fine-tuning cannot train 8-bit weights. "
+                "Fix: set model.load_in_8bit to auto (ignored for full) or false"
             )
         return self
 
@@ -186,7 +191,7 @@ def _read_yaml(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: the top level must be a mapping with sections model/method/data/train, "
-            f"not a {type(data).__name__}."
+            f"not a {type(data).__name__}. Fix: see configs/astraios.yaml for the layout."
         )
     return data
 
@@ -277,8 +282,10 @@ def _describe(error: ValidationError, source: str, override_keys: dict[str, str]
         loc = tuple(item["loc"])
         shown = _display_loc(loc)
         field = ".".join(str(part) for part in shown) or "<top level>"
-        origin = override_keys.get(field)
-        where = f"--set {origin}" if origin else source
+        origin = override_keys.get(field) or next(
+            (override for key, override in override_keys.items() if key.startswith(f"{field}.")), None
+        )
+        where = f"{source} (--set {origin})" if origin else source
         lines.append(f"{where}: field `{field}`: {_hint(item, loc)}")
     count = len(lines)
     header = f"invalid config ({count} problem{'s' if count > 1 else ''}):\n" if count > 1 else ""

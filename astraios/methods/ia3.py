@@ -32,11 +32,11 @@ class IA3Config(MethodConfig):
     def _feedforward_within_targets(self):
         if self.feedforward_modules and not self.target_modules:
             raise ValueError(
-                "feedforward_modules is set but target_modules is not; set target_modules too "
+                "feedforward_modules is set but target_modules is not. Fix: set target_modules too "
                 "(feedforward_modules must be a subset of it)"
             )
         if self.feedforward_modules and not set(self.feedforward_modules) <= set(self.target_modules):
-            raise ValueError("feedforward_modules must be a subset of target_modules")
+            raise ValueError("feedforward_modules must be a subset of target_modules. Fix: add them to target_modules")
         return self
 
 

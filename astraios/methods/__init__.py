@@ -10,7 +10,7 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
-from astraios.methods import full, ia3, lora, ptuning
+from astraios.methods import bottleneck, full, ia3, lora, ptuning
 from astraios.methods.base import Method, MethodConfig, ParameterCount, count_parameters, read_method_file
 
 METHODS: dict[str, Method] = {
@@ -20,6 +20,7 @@ METHODS: dict[str, Method] = {
         lora.METHOD,
         ptuning.METHOD,
         ia3.METHOD,
+        *bottleneck.METHODS,  # adapterh, adapterp, parallel
     )
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from astraios import __version__
+from astraios.sandbox.cli import app as sandbox_app
 
 app = typer.Typer(
     name="astraios",
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def _print_version(value: bool) -> None:

@@ -337,6 +337,10 @@ def spawn(run: JailRun, tier: str, stdin, stdout, stderr) -> tuple[subprocess.Po
         os.close(nonce_w)
         proof_r, proof_w = os.pipe()
         child_fds = [nonce_r, proof_w, status_w]
+        uid = Isolation.run_as_uid(tier)
+        if uid is not None:  # the Java launcher reopens them through /proc/self/fd, as that uid
+            for fd in (nonce_r, proof_w):
+                os.fchown(fd, uid, SANDBOX_GID)
     try:
         process = subprocess.Popen(
             [sys.executable, "-I", "-S", str(JAIL), json.dumps(_spec(run, tier, child_fds))],
@@ -412,13 +416,13 @@ def _collect(process: subprocess.Popen, status_r: int, outcome: Outcome, status:
     finally:
         selector.close()
         if process.poll() is None:
-            _kill_group(process)
+            kill_group(process)
         process.wait()
         process.stdout.close()
         process.stderr.close()
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def kill_group(process: subprocess.Popen) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:

@@ -325,8 +325,9 @@ def init_main(spec: dict, report_fd: int) -> None:
     program = os.fork()
     if program == 0:
         become_program(spec, report_fd)
-    for fd in (NONCE_FD, PROOF_FD):
-        _close_quietly(fd)
+    if spec["proof"]:
+        for fd in (NONCE_FD, PROOF_FD):
+            os.close(fd)
     while True:  # reap adopted orphans until the program itself exits
         pid, status = os.wait()
         if pid == program:
@@ -365,8 +366,9 @@ def keeper_main(spec: dict) -> dict:
         _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         become_program(spec, report_w)
     os.close(report_w)
-    for fd in (NONCE_FD, PROOF_FD):
-        _close_quietly(fd)
+    if spec["proof"]:
+        for fd in (NONCE_FD, PROOF_FD):
+            os.close(fd)
     status, timed_out = _wait_with_deadline(child, deadline)
     if timed_out:
         os.kill(child, signal.SIGKILL)

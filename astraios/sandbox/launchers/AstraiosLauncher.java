@@ -4,6 +4,7 @@ import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 /**
  * Completion-proof launcher for Java programs (see astraios/sandbox/__init__.py): runs Main.main
@@ -42,6 +43,12 @@ public final class AstraiosLauncher {
             proof.write("memory\n".getBytes(StandardCharsets.US_ASCII));
         }
         System.out.flush();
+        StackTraceElement[] frames = cause.getStackTrace();
+        int own = 0; // the program's frames come before the reflective call from this launcher
+        while (own < frames.length && !frames[own].getClassName().matches("(jdk\\.internal|java\\.lang)\\.reflect\\..*")) {
+            own++;
+        }
+        cause.setStackTrace(Arrays.copyOf(frames, own));
         System.err.print("Exception in thread \"main\" ");
         cause.printStackTrace();
         System.exit(1);

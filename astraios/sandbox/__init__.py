@@ -1,0 +1,63 @@
+"""Run untrusted generated programs (Python, Java, C) safely, fast, and with the right verdict.
+
+    from astraios.sandbox import Program, run_program, run_many
+    result = run_program(Program("python", source))          # Result(status="passed", ...)
+    results = run_many(programs, workers=8)                   # input order, progress bar
+
+Isolation (probed once per process, strongest first; the tier is in every `Result.isolation`;
+set ``ASTRAIOS_SANDBOX_ISOLATION`` to force one):
+
+* ``namespaces``: new user, PID, network, mount, IPC and UTS namespaces made directly with
+  ``unshare(2)`` (no bubblewrap needed). The whole filesystem is read-only; ``/tmp``, ``/dev/shm``,
+  ``/run``, ``/root``, ``/home`` and the runner's temp dirs are replaced by empty tmpfs, so other
+  runs and home directories are invisible; the private work dir is the only writable place besides
+  a 64 MiB private ``/tmp``. No network interface is up. The program runs as PID 2 under an init
+  that exits with it, so the kernel kills everything it started, ``setsid`` children included.
+  All capabilities are dropped (``no_new_privs``, empty bounding set). A root runner runs programs
+  as ``nobody`` inside a user namespace of the run's own, so ``RLIMIT_NPROC`` bounds each run
+  separately (root itself ignores it).
+* ``landlock`` (namespaces blocked, Landlock available): writes only beneath the work dir, no TCP
+  bind/connect (ABI >= 4), no signals or abstract-socket connections to processes outside the
+  sandbox (ABI >= 6); the keeper is a child subreaper that kills every remaining descendant.
+* ``rlimits``: resource limits, own session and process group, subreaper kill; a warning says so.
+
+Every tier sets rlimits (CPU time, address space, processes, file size, open files, no core
+dumps), a minimal environment (nothing of the runner's, so no secrets), and a private temporary
+directory that is always removed. Wall-clock time is enforced by the jail's keeper, with a
+runner-side backstop. stdout and stderr are read through pipes by the runner and only their last
+1 MiB is kept, so a flood neither deadlocks nor grows memory.
+
+Premature exit is not success. Exit status 0 alone never passes: the runner gives each run a
+fresh random nonce on a pipe (fd 3) that a launcher reads and closes before the program starts,
+and the launcher writes it back on a second pipe (moved to the highest allowed fd) only after the
+program's last statement returns normally:
+
+* Python: the jail execs the source as ``__main__`` itself; ``SystemExit`` (``sys.exit``,
+  ``exit()``, ``raise SystemExit``), ``os._exit``, an uncaught exception, a crash, or an exception
+  that a patched ``sys.excepthook``/``atexit`` hook tries to hide all end without the nonce;
+* Java: ``AstraiosLauncher`` calls ``Main.main`` reflectively; ``System.exit``/``Runtime.halt`` or
+  an exception leave no nonce;
+* C: the program is linked with ``-Wl,--wrap=main`` so the launcher's ``main`` calls the program's
+  (keeping C's implicit ``return 0``); ``exit``/``_exit``/``abort`` before ``main`` returns leave none.
+
+``passed`` therefore means: the launcher saw the program return normally, the nonce came back, and
+the process exited 0. Printing a fake success marker does nothing (stdout is never parsed); the
+nonce is in no file, argument or environment variable.
+
+Limits of the design: the launcher shares a process with the program, so code written against
+this harness that reads the launcher's memory (Python frame introspection, ``/proc/self/mem``)
+could recover the nonce; the tests run by the caller must still be meaningful (a program that
+returns an object equal to everything passes weak ``assert f(x) == y`` checks); under ``landlock``
+and ``rlimits`` UDP is not blocked, files stay readable, and under ``rlimits`` a program can
+signal processes of its own uid. A root runner without namespaces whose interpreter is not
+reachable by ``nobody`` keeps running programs as root, where the process limit does not apply.
+
+Java compiles through one warm ``javac`` per process (``AstraiosCompileServer``, itself jailed),
+and every program then runs in a fresh JVM of its own; the JVM gets half of ``memory_mb`` as heap
+and ``memory_mb`` + 512 MiB of address space (it reserves space it never touches).
+"""
+
+from astraios.sandbox.program import Program, Result
+from astraios.sandbox.runner import run_many, run_program
+
+__all__ = ["Program", "Result", "run_program", "run_many"]

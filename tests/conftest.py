@@ -41,3 +41,33 @@ def tiny_overrides(output_dir: Path, *extra: str) -> list[str]:
         "train.learning_rate=1e-2",
         *extra,
     ]
+
+
+@pytest.fixture(scope="session")
+def warm_base(tmp_path_factory) -> str:
+    """A tiny GPTBigCode briefly pre-trained (full fine-tuning, all tokens) on the shipped sample.
+
+    A random-initialised model has near-uniform outputs that small adapters can barely move; a few
+    dozen steps of pre-training give it features to steer, so each method's effect is measurable.
+    """
+    from astraios import train
+    from astraios.config import load_config
+
+    run_dir = tmp_path_factory.mktemp("warm-base")
+    config = load_config(
+        None,
+        tiny_overrides(
+            run_dir,
+            "method.name=full",
+            "data.loss_on=all",
+            "data.sources=[{path: astraios-sample, limit: 200}]",
+            "train.max_steps=40",
+            "train.learning_rate=3e-2",
+            "train.global_batch_size=8",
+            "train.micro_batch_size=8",
+            "train.eval_every=40",
+            "train.save_every=100",
+        ),
+    )
+    train.run(config, overwrite=True, show_progress=False)
+    return str(run_dir / "final")

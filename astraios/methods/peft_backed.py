@@ -6,19 +6,25 @@ plain `peft.PeftModel.from_pretrained` as well as with astraios.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
 
 from astraios.methods.base import MethodConfig, write_method_file
 
 
-def wrap(model, peft_config):
-    import warnings
-
-    import peft
-
+@contextlib.contextmanager
+def _quiet():
     with warnings.catch_warnings():
         # peft still calls transformers' deprecated `is_gradient_checkpointing`; nothing for users to act on.
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
+def wrap(model, peft_config):
+    import peft
+
+    with _quiet():
         return peft.get_peft_model(model, peft_config)
 
 
@@ -30,4 +36,5 @@ def save(model, directory: Path, config: MethodConfig, base_model: str | None = 
 def load(base_model, directory: Path):
     import peft
 
-    return peft.PeftModel.from_pretrained(base_model, str(directory), is_trainable=False)
+    with _quiet():
+        return peft.PeftModel.from_pretrained(base_model, str(directory), is_trainable=False)

@@ -24,8 +24,15 @@ def is_tiny(name: str) -> bool:
 
 
 def hub_location(name: str) -> str:
-    """Where the weights of `name` come from: a Hub id or a local path."""
-    return STARCODER_SIZES[name].hub_id if name in STARCODER_SIZES else name
+    """Where the weights of `name` come from: a Hub id or a local path (checked, with a clear error)."""
+    if name in STARCODER_SIZES:
+        return STARCODER_SIZES[name].hub_id
+    if not Path(name).exists() and name.count("/") != 1:
+        raise ValueError(
+            f"unknown model `{name}`: not a local directory, not a Hub id (owner/name) and not one "
+            f"of the known names ({', '.join(KNOWN_NAMES)})"
+        )
+    return name
 
 
 def model_config(name: str, revision: str | None = None, trust_remote_code: bool = False):
@@ -36,7 +43,7 @@ def model_config(name: str, revision: str | None = None, trust_remote_code: bool
         return STARCODER_SIZES[name].config()
     from transformers import AutoConfig
 
-    return AutoConfig.from_pretrained(name, revision=revision, trust_remote_code=trust_remote_code)
+    return AutoConfig.from_pretrained(hub_location(name), revision=revision, trust_remote_code=trust_remote_code)
 
 
 def meta_model(name: str, revision: str | None = None, trust_remote_code: bool = False):
@@ -134,11 +141,6 @@ def load_model(
         kwargs["device_map"] = device_map if device_map is not None else {"": 0}
     elif device_map is not None:
         kwargs["device_map"] = device_map
-    if not Path(location).exists() and "/" not in location:
-        raise ValueError(
-            f"unknown model `{name}`: not a local directory, not a Hub id (owner/name) and not one "
-            f"of the known names ({', '.join(KNOWN_NAMES)})"
-        )
     model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
     model.config.name_or_path = name
     return model

@@ -92,6 +92,7 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
 
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()  # ours is the one progress bar
     method = methods.get(config.method.name)
     run_dir = config.output_dir()
     mixed = _mixed_precision(config.train.mixed_precision)

@@ -127,7 +127,17 @@ class BottleneckConfig(MethodConfig):
     @classmethod
     def _number_or_learned(cls, value):
         if isinstance(value, str) and value != "learned":
-            raise ValueError(f"scaling must be a number or `learned` (got {value!r})")
+            raise ValueError(f"scaling must be a number or `learned` (got {value!r}). Fix: e.g. scaling: 1.0")
+        return value
+
+    @field_validator("target_modules", mode="before")
+    @classmethod
+    def _roles_given(cls, value):
+        if isinstance(value, (list, str)):
+            raise ValueError(
+                f"target_modules maps roles to module names (got {value!r}). Fix: e.g. "
+                f"{{series_after: [mlp.c_proj]}}; roles: series_before, series_after, parallel"
+            )
         return value
 
     @field_validator("target_modules")
@@ -136,12 +146,12 @@ class BottleneckConfig(MethodConfig):
         if value is None:
             return value
         if not any(value.values()):
-            raise ValueError("target_modules names no module; give at least one, e.g. {series_after: [mlp.c_proj]}")
+            raise ValueError("target_modules names no module. Fix: give at least one, e.g. {series_after: [mlp.c_proj]}")
         seen: dict[str, str] = {}
         for role, names in value.items():
             for name in names:
                 if name in seen:
-                    raise ValueError(f"`{name}` is listed under both {seen[name]} and {role}; give each module one role")
+                    raise ValueError(f"`{name}` is listed under both {seen[name]} and {role}. Fix: give each module one role")
                 seen[name] = role
         return value
 
@@ -272,7 +282,7 @@ def _default_targets(model, config: BottleneckConfig) -> dict[str, list[str]]:
     supported = ", ".join(sorted({*table, *LLAMA_FAMILY}))
     raise ValueError(
         f"method `{config.name}` has no default target modules for model type `{kind}` (supported: "
-        f"{supported}). Set `method.target_modules` to the modules to adapt by role (series_before, "
+        f"{supported}). Fix: set `method.target_modules` to the modules to adapt by role (series_before, "
         f"series_after, parallel), e.g. --set method.target_modules='{{series_after: [mlp.down_proj]}}'."
     )
 
@@ -290,28 +300,30 @@ def _find_targets(model, targets: dict[str, list[str]]) -> list[tuple[str, objec
                 linear = sorted({".".join(name.split(".")[-2:]) for name, module in modules.items() if isinstance(module, torch.nn.Linear)})
                 raise ValueError(
                     f"bottleneck target `{target}` ({role}) matches no module of this {model_type(model)} model; "
-                    f"a name matches the end of a module's dotted name. Linear layers here: {', '.join(linear)}"
+                    f"a name matches the end of a module's dotted name. Fix: use one of this model's Linear layers "
+                    f"({', '.join(linear)}) or a block such as `mlp`"
                 )
             found += [(name, modules[name], role) for name in matches]
     names = [name for name, _, _ in found]
     if twice := sorted({name for name in names if names.count(name) > 1}):
-        raise ValueError(f"modules matched by more than one bottleneck target: {', '.join(twice)}; give each module one role")
+        raise ValueError(f"modules matched by more than one bottleneck target: {', '.join(twice)}. Fix: give each module one role")
     if adapted := [name for name, module, _ in found if ADAPTER_ATTRIBUTE in module._modules]:
-        raise ValueError(f"{adapted[0]} already has a bottleneck adapter; apply the method to a fresh base model")
+        raise ValueError(f"{adapted[0]} already has a bottleneck adapter. Fix: apply the method to a fresh base model")
     return found
 
 
 def _features(model, name: str, module) -> tuple[int, int]:
-    """Input and output widths: a Linear's own; any other module is taken to map hidden states to hidden states."""
+    """Input and output widths: a Linear's own; a block of layers (such as `mlp`) is taken to map
+    hidden states to hidden states."""
     import torch
 
     if isinstance(module, torch.nn.Linear):  # includes bitsandbytes' Linear8bitLt
         return module.in_features, module.out_features
     hidden = getattr(model.config, "hidden_size", None)
-    if hidden is None:
+    if hidden is None or next(module.children(), None) is None:
         raise ValueError(
-            f"`{name}` is a {type(module).__name__}, not a Linear layer, and the model config has no "
-            f"hidden_size to size its adapter; target Linear layers instead"
+            f"`{name}` is a {type(module).__name__}: bottleneck adapters attach to Linear layers or to "
+            f"blocks that map hidden states to hidden states (such as `mlp`). Fix: target one of those"
         )
     return hidden, hidden
 

@@ -232,20 +232,27 @@ class Isolation:
             candidates = [t for t in TIERS if t != "landlock" or cls._landlock]
         failures = []
         for tier in candidates:
-            problem = _probe(tier)
+            problem = cls._refusal(tier) or _probe(tier)
             if problem is None:
                 if tier != "namespaces":
                     warnings.warn(
                         f"astraios.sandbox: namespaces unavailable ({'; '.join(failures) or 'forced'}); "
-                        f"falling back to '{tier}' isolation: {TIER_DESCRIPTIONS[tier]}"
-                        + ("" if cls.run_as_uid(tier) is not None or os.geteuid() else
-                           "; running as root, so the process limit does not apply"),
+                        f"falling back to '{tier}' isolation: {TIER_DESCRIPTIONS[tier]}",
                         RuntimeWarning,
                         stacklevel=4,
                     )
                 return tier
             failures.append(f"{tier}: {problem}")
         raise RuntimeError("astraios.sandbox: no isolation tier works here: " + "; ".join(failures))
+
+    @classmethod
+    def _refusal(cls, tier: str) -> str | None:
+        """Why `tier` must not be used here: untrusted code never runs as root (root could
+        signal every process, reboot, and ignores the process limit)."""
+        if tier == "namespaces" or os.geteuid() != 0 or cls._fallback_uid is not None:
+            return None
+        return (f"the runner is root and the Python installation is not reachable by uid {SANDBOX_UID}, "
+                "so programs would run as root; run as a normal user, or where user namespaces are allowed")
 
     @classmethod
     def run_as_uid(cls, tier: str) -> int | None:

@@ -25,6 +25,7 @@ import os
 import resource
 import select
 import signal
+import site
 import struct
 import sys
 import time
@@ -185,26 +186,30 @@ def _wait_with_deadline(pid: int, deadline: float | None) -> tuple[int | None, b
         os.close(pidfd)
 
 
-def _children_of(ppid: int) -> list[int]:
-    children = []
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
                 continue
-            if int(fields[1]) == ppid:
-                children.append(int(entry))
-    return children
+            children.setdefault(ppid, []).append(int(entry))
+    found, frontier = [], [root]
+    while frontier:
+        frontier = [child for pid in frontier for child in children.get(pid, [])]
+        found += frontier
+    return found
 
 
 def kill_descendants() -> None:
-    """As a child subreaper every orphan of the subtree comes back to us: kill and reap until none is left."""
-    me = os.getpid()
+    """As a child subreaper, every orphan of the subtree comes back to us: kill the whole subtree
+    (a killed process forks no more; anything forked meanwhile is caught by the next sweep) and
+    reap, until nothing is left."""
     while True:
-        children = _children_of(me)
-        for pid in children:
+        tree = _descendants(os.getpid())
+        for pid in tree:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -216,7 +221,7 @@ def kill_descendants() -> None:
                 return
             if pid == 0:
                 break
-        if not children:
+        if not tree:
             time.sleep(0.001)
 
 
@@ -245,8 +250,13 @@ def take_proof_channel() -> tuple[bytes, int]:
 
 
 def run_python_source(path: str, python_path: list[str], nonce: bytes, proof_fd: int) -> None:
-    """The Python completion-proof launcher: the nonce is written only if the module ran to its end."""
-    write = os.write  # bound now, so user code patching os cannot redirect the proof
+    """The Python completion-proof launcher: the nonce is written only if the module ran to its end.
+
+    The proof is written in the `else` branch alone, so no failure path can reach it, whatever the
+    program patched (sys.exit, traceback, builtins); what the launcher calls is bound beforehand.
+    """
+    write, print_exception, system_exit = os.write, traceback.print_exception, SystemExit
+    site.setquit()  # exit() and quit(), which `python -S` leaves out
     sys.argv = [path]
     sys.path[:0] = [os.path.dirname(path)]
     sys.path.extend(python_path)
@@ -258,30 +268,27 @@ def run_python_source(path: str, python_path: list[str], nonce: bytes, proof_fd:
         with open(path, "rb") as f:
             code = compile(f.read(), path, "exec")
         exec(code, main.__dict__)
-    except SystemExit as stop:
-        # Like Python's own exit handling, but never a proof: the program stopped before its end.
+    except system_exit as stop:
+        # Python's own exit status for SystemExit, but never a proof: the program stopped early.
         exit_code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
         if stop.code is not None and not isinstance(stop.code, int):
             print(stop.code, file=sys.stderr)
-        _flush_and_exit(exit_code)
     except BaseException as exc:  # noqa: BLE001 -- any uncaught exception is the program's failure
         if isinstance(exc, MemoryError):
             write(proof_fd, b"memory\n")
         tb = exc.__traceback__
-        traceback.print_exception(type(exc), exc, tb.tb_next if tb else None)  # without this launcher's frame
-        _flush_and_exit(1)
-    write(proof_fd, nonce + b"\n")
+        print_exception(type(exc), exc, tb.tb_next if tb else None)  # without this launcher's frame
+        exit_code = 1
+    else:
+        write(proof_fd, nonce + b"\n")
+        exit_code = 0
     del nonce
-    _flush_and_exit(0)
-
-
-def _flush_and_exit(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except Exception:  # noqa: BLE001 -- a closed or broken stream must not change the verdict
+        except Exception:  # noqa: BLE001 -- a closed or replaced stream must not change the verdict
             pass
-    sys.exit(code)  # normal interpreter exit: joins non-daemon threads and runs atexit hooks
+    raise system_exit(exit_code)  # a normal interpreter exit: joins non-daemon threads, runs atexit hooks
 
 
 def become_program(spec: dict, report_fd: int) -> None:
@@ -290,8 +297,12 @@ def become_program(spec: dict, report_fd: int) -> None:
         os.chdir(spec["workdir"])
         if spec["isolation"] == "namespaces":
             drop_capabilities()
-        elif spec["landlock_abi"]:
-            apply_landlock(spec["landlock_abi"], spec["bind_rw"])
+        else:
+            if os.geteuid() == 0:  # the keeper stays root, out of the program's reach
+                drop_to_uid(spec["uid"], spec["gid"])
+            _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # own /proc/self (the Java launcher reads its fds there)
+            if spec["landlock_abi"]:
+                apply_landlock(spec["landlock_abi"], spec["bind_rw"])
         set_limits(spec["limits"])
         keep = {NONCE_FD, PROOF_FD} if spec["proof"] else set()
         _close_fds_except(keep | {report_fd})
@@ -351,8 +362,6 @@ def keeper_main(spec: dict) -> dict:
         unshare(CLONE_NEWPID if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWPID)
     else:
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        if os.geteuid() == 0 and spec["uid"] is not None:
-            drop_to_uid(spec["uid"], spec["gid"])
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # nothing of the same uid may ptrace or read the keeper
     report_r, report_w = os.pipe()
     start = time.monotonic()
@@ -363,7 +372,6 @@ def keeper_main(spec: dict) -> dict:
         _close_quietly(STATUS_FD)
         if namespaces:
             init_main(spec, report_w)
-        _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         become_program(spec, report_w)
     os.close(report_w)
     if spec["proof"]:

@@ -1,0 +1,268 @@
+"""The sandbox against adversarial programs: right verdict, runner alive, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from astraios.sandbox import Program, Result, run_many, run_program
+from astraios.sandbox.execution import JAIL, OUTPUT_CAP_BYTES, Isolation, Workspace
+
+TIER = Isolation.tier()
+# Programs never run as root (which ignores RLIMIT_NPROC and may signal anything): checked here,
+# before any test below forks or signals.
+assert os.geteuid() != 0 or Isolation.run_as_uid(TIER) is not None
+# A connection attempt must never leave the machine: only tiers that block it before any packet.
+NETWORK_BLOCKED = TIER == "namespaces" or (TIER == "landlock" and Isolation.landlock(TIER) >= 4)
+
+
+def python(source: str, **kwargs) -> Result:
+    return run_program(Program("python", source, **kwargs))
+
+
+def sandbox_processes(token: str = "") -> list[str]:
+    """Command lines of live processes started by a sandbox run (the Java compile server aside),
+    or containing `token`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state == "Z":
+            continue
+        if (str(JAIL) in cmdline and "AstraiosCompileServer" not in cmdline) or (token and token in cmdline):
+            found.append(cmdline[:200])
+    return found
+
+
+def assert_nothing_left(token: str = "") -> None:
+    deadline = time.monotonic() + 2.0
+    while (left := sandbox_processes(token)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == []
+    assert list(Workspace.base().iterdir()) == []  # every run's private directory was removed
+    assert python("print('still fine')").status == "passed"  # the runner survived
+
+
+def test_result_is_json_serialisable_and_records_isolation():
+    result = python("print('hello')")
+    assert result.status == "passed" and result.exit_code == 0 and result.stdout == "hello\n"
+    assert result.isolation == TIER and result.phase == "run" and result.duration_s > 0
+    assert json.loads(json.dumps(result.to_dict()))["status"] == "passed"
+
+
+def test_failing_assertion_and_exception_fail():
+    assert python("assert 1 + 1 == 3").status == "failed"
+    result = python("raise ValueError('boom')")
+    assert result.status == "failed" and result.exit_code == 1 and "ValueError: boom" in result.stderr
+    assert "jail.py" not in result.stderr  # the traceback shows the program, not the launcher
+
+
+@pytest.mark.parametrize(
+    "exit_call",
+    ["import sys; sys.exit(0)", "import os; os._exit(0)", "raise SystemExit", "raise SystemExit(0)", "exit()", "quit()"],
+)
+def test_premature_exit_before_failing_tests_is_not_success(exit_call):
+    result = python(f"def check():\n    assert False\n{exit_call}\ncheck()\n")
+    assert result.status == "failed"
+    assert result.exit_code == 0 and "before the end" in result.reason
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        # hide the exception, then exit 0 from an exit hook
+        "import sys, os, atexit\nsys.excepthook = lambda *a: None\natexit.register(lambda: os._exit(0))\n",
+        # shadow AssertionError in builtins (the assert statement raises the real one)
+        "import builtins\nbuiltins.AssertionError = type('Quiet', (Exception,), {})\n",
+        # neutralise what a launcher would call on failure
+        "import sys, traceback, builtins\nsys.exit = lambda *a: None\ntraceback.print_exception = lambda *a, **k: None\n"
+        "builtins.SystemExit = type('NoExit', (Exception,), {})\nsys.stderr = None\n",
+    ],
+)
+def test_patched_builtins_and_hooks_cannot_swallow_a_failed_assertion(attack):
+    result = python(attack + "def check(candidate):\n    assert candidate([1, 2]) == 3\ncheck(len)\n")
+    assert result.status == "failed"
+
+
+def test_fake_success_markers_and_writes_to_guessed_fds_do_not_pass():
+    source = (
+        "import os, sys\n"
+        "print('passed'); print('{\"status\": \"passed\"}'); sys.stdout.flush()\n"
+        "for fd in range(3, 1100):\n"
+        "    try:\n        os.write(fd, b'0123456789abcdef0123456789abcdef\\nok\\n')\n"
+        "    except OSError:\n        pass\n"
+        "os._exit(0)\n"
+    )
+    result = python(source)
+    assert result.status == "failed" and "passed" in result.stdout
+
+
+def test_the_nonce_is_not_in_the_environment_arguments_or_files():
+    source = (
+        "import os, sys\n"
+        "seen = repr(dict(os.environ)) + repr(sys.argv) + open('/proc/self/cmdline', 'rb').read().decode()\n"
+        "seen += ''.join(open(f).read() for f in os.listdir('.') if os.path.isfile(f))\n"
+        "print(seen)\n"
+    )
+    result = python(source)
+    assert result.status == "passed"
+    # the launcher's own pipe was read and closed before the program started
+    assert python("import os\nos.read(3, 100)\n").status == "failed"
+
+
+def test_environment_is_minimal(monkeypatch):
+    monkeypatch.setenv("ASTRAIOS_TEST_SECRET", "hunter2")
+    result = python("import os\nprint(sorted(os.environ))\nassert 'ASTRAIOS_TEST_SECRET' not in os.environ\n")
+    assert result.status == "passed"
+    assert set(eval(result.stdout)) <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL"}
+
+
+def test_stdin_and_extra_files_reach_the_program():
+    source = "import sys, helper\nassert sys.stdin.read() == 'in put'\nassert open('data/x.txt').read() == 'x'\nhelper.ok()\n"
+    files = {"helper.py": "def ok():\n    print('helper ok')\n", "data/x.txt": "x"}
+    result = python(source, stdin="in put", files=files)
+    assert result.status == "passed" and result.stdout == "helper ok\n"
+
+
+def test_infinite_loop_times_out():
+    start = time.monotonic()
+    result = python("while True:\n    pass\n", timeout_s=1.0)
+    assert result.status == "timeout" and time.monotonic() - start < 5
+    assert_nothing_left()
+
+
+def test_sleeping_forever_times_out():
+    result = python("import time\ntime.sleep(10**6)\n", timeout_s=1.0)
+    assert result.status == "timeout" and "wall-clock" in result.reason
+    assert_nothing_left()
+
+
+@pytest.mark.parametrize("bomb", ["x = bytearray(64 * 1024**3)\n", "chunks = []\nwhile True:\n    chunks.append(bytearray(10**7))\n"])
+def test_memory_bomb_is_stopped_by_the_memory_limit(bomb):
+    result = python(bomb, memory_mb=256)
+    assert result.status == "error" and "memory" in result.reason
+    assert_nothing_left()
+
+
+def test_fork_bomb_is_bounded_and_cleaned_up():
+    source = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    start = time.monotonic()
+    result = python(source, timeout_s=2.0)
+    assert result.status in ("timeout", "error") and time.monotonic() - start < 10
+    assert_nothing_left()
+
+
+def test_output_flood_keeps_only_a_bounded_tail():
+    source = "import sys\nchunk = 'x' * 65536\nfor _ in range(800):\n    sys.stdout.write(chunk)\n    sys.stderr.write(chunk)\nprint('END')\n"
+    result = python(source, timeout_s=20.0)
+    assert result.status == "passed" and result.stdout.endswith("xEND\n")
+    assert len(result.stdout) <= OUTPUT_CAP_BYTES and len(result.stderr) <= OUTPUT_CAP_BYTES
+    assert result.stdout_truncated_bytes > 40 * 1024**2 and result.stderr_truncated_bytes > 40 * 1024**2
+
+
+def test_endless_output_times_out_with_bounded_tail():
+    result = python("while True:\n    print('y' * 10000)\n", timeout_s=1.0)
+    assert result.status == "timeout" and len(result.stdout) <= OUTPUT_CAP_BYTES
+    assert_nothing_left()
+
+
+def test_writes_outside_the_work_dir_fail_and_leave_no_file():
+    marker = Path(__file__).parent / f".sandbox-marker-{secrets.token_hex(6)}"
+    result = python(f"open({str(marker)!r}, 'w').write('escaped')\n")
+    assert result.status == "failed" and not marker.exists()
+    assert python("open('/etc/astraios-sandbox-marker', 'w')\n").status == "failed"
+    assert not Path("/etc/astraios-sandbox-marker").exists()
+    # the work dir itself is writable
+    assert python("open('out.txt', 'w').write('ok')\nassert open('out.txt').read() == 'ok'\n").status == "passed"
+
+
+def test_other_runs_and_home_directories_are_not_visible():
+    if TIER != "namespaces":
+        pytest.skip(f"only the namespaces tier hides paths (this host: {TIER})")
+    base = str(Workspace.base())
+    source = f"import os\nassert os.listdir({base!r}) == [os.path.basename(os.path.dirname(os.getcwd()))]\n"
+    source += "assert not os.path.exists(os.path.expanduser('~root') + '/.bash_history')\n"
+    assert python(source).status == "passed"
+
+
+@pytest.mark.skipif(not NETWORK_BLOCKED, reason=f"isolation tier '{TIER}' does not block the network; not trying")
+def test_connecting_to_a_public_address_fails():
+    # 192.0.2.1 is TEST-NET-1 (never routed); the attempt is blocked before any packet anyway
+    source = "import socket\nsocket.create_connection(('192.0.2.1', 80), timeout=3)\n"
+    result = python(source)
+    assert result.status == "failed" and ("unreachable" in result.stderr or "Permission denied" in result.stderr)
+
+
+def test_killing_the_parent_and_everything_else_leaves_the_runner_alive():
+    source = (
+        "import os, signal\n"
+        f"targets = [os.getppid(), {os.getpid()}, {os.getppid()}, 1]\n"
+        "for pid in targets:\n"
+        "    try:\n        os.kill(pid, signal.SIGKILL)\n"
+        "    except OSError:\n        pass\n"
+        "try:\n    os.kill(-1, signal.SIGKILL)\nexcept OSError:\n    pass\n"
+        "print('survived')\n"
+    )
+    result = python(source)
+    assert result.status == "passed" and result.stdout == "survived\n"
+    assert_nothing_left()
+
+
+def test_detached_setsid_child_is_killed_and_writes_no_marker():
+    token = f"{1000 + secrets.randbelow(10**6)}.{secrets.randbelow(10**6)}"
+    marker = Path("/tmp") / f"astraios-sandbox-marker-{secrets.token_hex(6)}"
+    source = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(1.0)\n"
+        f"        open({str(marker)!r}, 'w').write('alive')\n"
+        f"        os.execv('/bin/sleep', ['/bin/sleep', {token!r}])\n"
+        "    os._exit(0)\n"
+        "time.sleep(0.2)\n"
+    )
+    result = python(source)
+    assert result.status == "passed"
+    time.sleep(1.5)
+    assert not marker.exists()
+    assert_nothing_left(token)
+
+
+def test_run_many_keeps_input_order_and_isolates_programs():
+    programs = [Program("python", f"print({i})\nassert {i} % 3 != 0\n") for i in range(8)]
+    results = run_many(programs, workers=2, progress=False)
+    assert [r.stdout for r in results] == [f"{i}\n" for i in range(8)]
+    assert [r.status for r in results] == ["failed" if i % 3 == 0 else "passed" for i in range(8)]
+
+
+def test_programs_do_not_share_files():
+    writer = Program("python", "open('shared.txt', 'w').write('secret')\nopen('/tmp/shared.txt', 'w').write('secret')\n")
+    reader = Program("python", "import os\nassert not os.path.exists('shared.txt')\nassert not os.path.exists('/tmp/shared.txt')\n")
+    assert [r.status for r in run_many([writer, reader], workers=1, progress=False)] == ["passed", "passed"]
+
+
+def test_invalid_programs_are_rejected_with_clear_errors():
+    with pytest.raises(ValueError, match="unknown language"):
+        Program("rust", "fn main() {}")
+    with pytest.raises(ValueError, match="relative path"):
+        Program("python", "", files={"../escape.py": ""})
+    with pytest.raises(ValueError, match="timeout_s"):
+        Program("python", "", timeout_s=0)
+
+
+def test_missing_toolchain_gives_an_error_result(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda tool: None)
+    result = run_program(Program("c", "int main(){}"))
+    assert result.status == "error" and "gcc" in result.reason and "apt-get install" in result.reason

@@ -156,27 +156,21 @@ def _from_oasst(batch: dict) -> dict:
 
 
 def _tokenize(examples, tokenizer, config: DataConfig):
-    eos = tokenizer.eos_token_id
-    answer_only = config.loss_on == "answer"
-
-    def encode(batch: dict) -> dict:
-        questions = tokenizer([question(i) for i in batch["instruction"]], add_special_tokens=False)["input_ids"]
-        answers = tokenizer(batch["answer"], add_special_tokens=False)["input_ids"]
-        input_ids, labels = [], []
-        for q, a in zip(questions, answers):
-            ids = q + a + [eos]
-            input_ids.append(ids)
-            labels.append(([IGNORE_INDEX] * len(q) if answer_only else q) + a + [eos])
-        return {"input_ids": input_ids, "labels": labels}
-
-    tokenized = examples.map(encode, batched=True, remove_columns=examples.column_names, desc="tokenizing")
+    # Settings travel as fn_kwargs (not closures) so that datasets' cache fingerprints include them.
+    tokenized = examples.map(
+        _encode,
+        batched=True,
+        remove_columns=examples.column_names,
+        fn_kwargs={"tokenizer": tokenizer, "answer_only": config.loss_on == "answer"},
+        desc="tokenizing",
+    )
     total_tokens = sum(len(ids) for ids in tokenized["input_ids"])
     stats = {"examples": len(examples), "tokens": total_tokens}
     if config.packing:
-        sequences = tokenized.map(_packer(config.seq_len), batched=True, batch_size=1000, desc="packing")
+        sequences = tokenized.map(_pack, batched=True, batch_size=1000, fn_kwargs={"seq_len": config.seq_len}, desc="packing")
         stats["dropped_tail_tokens"] = total_tokens - len(sequences) * config.seq_len
     else:
-        sequences = tokenized.map(_truncator(config.seq_len), batched=True, desc="truncating")
+        sequences = tokenized.map(_truncate, batched=True, fn_kwargs={"seq_len": config.seq_len}, desc="truncating")
         stats["truncated"] = sum(1 for ids in tokenized["input_ids"] if len(ids) > config.seq_len)
         sequences = sequences.filter(_has_labels, batched=True, desc="dropping examples without answer tokens")
         stats["dropped_no_answer_tokens"] = len(tokenized) - len(sequences)
@@ -188,26 +182,30 @@ def _tokenize(examples, tokenizer, config: DataConfig):
     return sequences, stats
 
 
-def _packer(seq_len: int):
+def _encode(batch: dict, tokenizer, answer_only: bool) -> dict:
+    eos = tokenizer.eos_token_id
+    questions = tokenizer([question(i) for i in batch["instruction"]], add_special_tokens=False)["input_ids"]
+    answers = tokenizer(batch["answer"], add_special_tokens=False)["input_ids"]
+    input_ids, labels = [], []
+    for q, a in zip(questions, answers):
+        input_ids.append(q + a + [eos])
+        labels.append(([IGNORE_INDEX] * len(q) if answer_only else q) + a + [eos])
+    return {"input_ids": input_ids, "labels": labels}
+
+
+def _pack(batch: dict, seq_len: int) -> dict:
     """Concatenate examples and cut full `seq_len` blocks; a batch's last partial block is dropped."""
-
-    def pack(batch: dict) -> dict:
-        ids = [token for sequence in batch["input_ids"] for token in sequence]
-        labels = [token for sequence in batch["labels"] for token in sequence]
-        usable = len(ids) // seq_len * seq_len
-        return {
-            "input_ids": [ids[i : i + seq_len] for i in range(0, usable, seq_len)],
-            "labels": [labels[i : i + seq_len] for i in range(0, usable, seq_len)],
-        }
-
-    return pack
+    ids = [token for sequence in batch["input_ids"] for token in sequence]
+    labels = [token for sequence in batch["labels"] for token in sequence]
+    usable = len(ids) // seq_len * seq_len
+    return {
+        "input_ids": [ids[i : i + seq_len] for i in range(0, usable, seq_len)],
+        "labels": [labels[i : i + seq_len] for i in range(0, usable, seq_len)],
+    }
 
 
-def _truncator(seq_len: int):
-    def truncate(batch: dict) -> dict:
-        return {key: [sequence[:seq_len] for sequence in batch[key]] for key in ("input_ids", "labels")}
-
-    return truncate
+def _truncate(batch: dict, seq_len: int) -> dict:
+    return {key: [sequence[:seq_len] for sequence in batch[key]] for key in ("input_ids", "labels")}
 
 
 def _has_labels(batch: dict) -> list[bool]:

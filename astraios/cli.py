@@ -125,3 +125,125 @@ def demo(
     from astraios.demo import run_demo
 
     run_demo(output_dir, steps)
+
+
+@app.command(
+    "eval",
+    epilog="Examples:\n\n"
+    "  astraios eval --model runs/tiny-gptbigcode-s-lora --tasks humanevalsynthesize-python --limit 5\n\n"
+    "  astraios eval --model starcoderbase-1b --adapter runs/starcoderbase-1b-lora/final "
+    "--tasks humanevalsynthesize-python,humanevalfixtests-java\n\n"
+    "  astraios eval --model bigcode/starcoderbase-1b --tasks humanevalexplainsynthesize-python   "
+    "# runs explaindescribe first\n\n"
+    "  astraios eval --tasks humanevalsynthesize-python --generations generations.json --output out/   "
+    "# score saved generations, no model\n\n"
+    "  astraios eval --model runs/x --tasks humanevalsynthesize-java --generations-only   # GPU part only\n\n"
+    "  astraios eval --backend openai --base-url http://localhost:8000/v1 --model my-served-model "
+    "--tasks humanevalsynthesize-python",
+)
+def eval_(
+    tasks: str = typer.Option(..., "--tasks", help="Comma-separated task names (see `astraios tasks`)."),
+    model: str | None = typer.Option(None, "--model", help="Model name, Hub id, local dir, or a training run directory."),
+    adapter: str | None = typer.Option(None, "--adapter", help="Saved method dir (a run's final/), run dir or peft adapter."),
+    n_samples: int = typer.Option(20, "--n-samples", help="Samples per problem (the study: 20)."),
+    temperature: float = typer.Option(0.2, "--temperature", help="Sampling temperature; 0 = greedy (the study: 0.2)."),
+    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", help="Most new tokens per completion."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Rows (prompt x sample) per forward pass (transformers)."),
+    limit: int | None = typer.Option(None, "--limit", help="Evaluate only the first N documents of each task."),
+    data_dir: str | None = typer.Option(None, "--data-dir", help="Local data directory (else $ASTRAIOS_DATA_DIR, else the Hub)."),
+    output: str | None = typer.Option(None, "--output", help="Output directory (default: RUN_DIR/eval or runs/eval/MODEL)."),
+    backend: str = typer.Option("transformers", "--backend", help="transformers | openai | vllm."),
+    generations: list[str] = typer.Option([], "--generations", help="Score saved generations instead of generating: "
+                                          "FILE (one task) or TASK=FILE (repeatable)."),
+    generations_only: bool = typer.Option(False, "--generations-only", help="Generate and save, do not execute or score."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
+    revision: str | None = typer.Option(None, "--revision", help="Hub revision of the model (and adapter)."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the Hub."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    workers: int | None = typer.Option(None, "--workers", help="Programs executed at once (default: one per CPU)."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Seconds each test program may run (default: 10)."),
+    cache_dir: str | None = typer.Option(None, "--cache-dir", help="Generation cache (default: OUTPUT/cache)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Evaluate a model (or saved generations) on tasks; write OUTPUT/results.json and a summary table."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from astraios import tasks as task_registry
+    from astraios.evaluate import EvalConfig, evaluate, summary_table
+    from astraios.generate import Sampling
+    from astraios.generate.openai_api import EndpointError
+
+    try:
+        names = task_registry.parse_names(tasks)
+        files = _generations_files(generations, names)
+        config = EvalConfig(
+            tasks=names, output_dir=Path(output or _default_eval_output(model, adapter, files)), model=model,
+            adapter=adapter, sampling=Sampling(n_samples, temperature, top_p, max_new_tokens), backend=backend,
+            batch_size=batch_size, limit=limit, data_dir=data_dir, generations=files,
+            generations_only=generations_only, dtype=dtype, device=device, revision=revision,
+            trust_remote_code=trust_remote_code, base_url=base_url, seed=seed, workers=workers,
+            cache_dir=Path(cache_dir) if cache_dir else None,
+            task_options={"timeout_s": timeout} if timeout else {},
+        )
+        results = evaluate(config, progress=not quiet)
+    except (ValueError, KeyError, FileNotFoundError, NotImplementedError, EndpointError) as error:
+        _fail(error, 1)
+    console = Console(width=max(Console().width, 120))
+    console.print(summary_table(results))
+    console.print(f"results: {config.output_dir / 'results.json'}")
+
+
+def _generations_files(values: list[str], names: list[str]) -> dict[str, str]:
+    files = {}
+    for value in values:
+        task, sep, path = value.partition("=")
+        if not sep:
+            if len(names) != 1:
+                raise ValueError(f"--generations {value}: with several tasks, say which one it holds: "
+                                 f"--generations TASK={value}")
+            task, path = names[0], value
+        files[task.strip()] = path
+    return files
+
+
+def _default_eval_output(model: str | None, adapter: str | None, files: dict[str, str]) -> str:
+    from pathlib import Path
+
+    from astraios.generate.source import is_run_dir
+
+    if model and is_run_dir(Path(model)):
+        return str(Path(model) / "eval")
+    if model:
+        name = Path(model.rstrip("/")).name + (f"-{Path(adapter.rstrip('/')).name}" if adapter else "")
+        return str(Path("runs") / "eval" / name)
+    return str(Path("runs") / "eval" / Path(next(iter(files.values()), "generations")).stem)
+
+
+@app.command(epilog="Examples:\n\n  astraios tasks\n\n  astraios tasks --json")
+def tasks(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List the evaluation tasks with their primary metric and a one-line description."""
+    from astraios import tasks as task_registry
+
+    rows = []
+    for name in task_registry.names():
+        task = task_registry.get(name)
+        rows.append({"task": name, "metric": task.primary_metric, "description": task.description})
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Evaluation tasks (astraios eval --tasks NAME[,NAME...])")
+    for column in ("task", "metric", "description"):
+        table.add_column(column, no_wrap=column != "description")
+    for row in rows:
+        table.add_row(row["task"], row["metric"] or "-", row["description"])
+    Console(width=max(Console().width, 120)).print(table)

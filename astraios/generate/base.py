@@ -1,0 +1,91 @@
+"""The one interface every generation backend implements.
+
+`generate(prompts, n, temperature, top_p, max_new_tokens, stop)` returns, for each prompt, n
+completions: the text the model produced after the prompt, cut before the first stop sequence.
+Temperature 0 means greedy decoding; its n completions are one completion repeated, generated once.
+
+`loglikelihood([(context, continuation), ...])` returns the summed log-probability of each
+continuation given its context (natural log), for scoring tasks that compare answers instead of
+generating them.
+
+`stop_when(prompt_index, completion) -> bool` is an optional early-exit test a task may pass (e.g.
+"the function's braces have closed"): a backend that can check it while decoding stops that row
+early; one that cannot ignores it. It never changes the scored program, because tasks cut their
+completions at the same point in post-processing; it only saves decoding time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Protocol, runtime_checkable
+
+StopWhen = Callable[[int, str], bool]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling settings of one evaluation; the study's defaults."""
+
+    n: int = 20
+    temperature: float = 0.2
+    top_p: float = 0.95
+    max_new_tokens: int = 512
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"--n-samples must be at least 1, got {self.n}")
+        if self.temperature < 0:
+            raise ValueError(f"--temperature must be 0 (greedy) or positive, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"--top-p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    @property
+    def distinct_samples(self) -> int:
+        """How many different samples exist: greedy decoding has only one."""
+        return 1 if self.greedy else self.n
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+    # Prompts × samples that one `generate` call handles well; the evaluation loop calls it with
+    # about this many rows at a time and caches each call's output before the next.
+    rows_per_call: int
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        n: int = 1,
+        temperature: float = 0.2,
+        top_p: float = 0.95,
+        max_new_tokens: int = 512,
+        stop: Sequence[str] = (),
+        stop_when: StopWhen | None = None,
+    ) -> list[list[str]]: ...
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[float]: ...
+
+    def describe(self) -> dict:
+        """What produced the generations (model, adapter, dtype, ...), for results.json."""
+        ...
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """`text` up to (not including) the earliest occurrence of any stop sequence."""
+    end = len(text)
+    for sequence in stop:
+        if sequence:
+            found = text.find(sequence)
+            if found != -1:
+                end = min(end, found)
+    return text[:end]

@@ -1,0 +1,122 @@
+"""The generation cache: every completion is appended to a jsonl file the moment its batch is done,
+so an interrupted evaluation resumes where it stopped and a finished one is never regenerated.
+
+One file per task (`<cache dir>/<task>.jsonl`). A record's key is a hash of everything that
+determines the completion's distribution: the model identity (base model, revision, content
+fingerprint of the adapter or fine-tuned weights), the task, the document, a hash of the exact
+prompt, the sampling settings (temperature, top_p, max_new_tokens, stop sequences) and the sample
+index. The number of samples is not in the key, so raising --n-samples from 10 to 20 generates
+only samples 10-19. Greedy decoding has one distinct sample per prompt (index 0). The raw
+completion is stored, not the post-processed program, so fixing post-processing never needs new
+generations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from astraios.generate.base import Backend, Sampling
+from astraios.io import append_jsonl, read_jsonl
+
+
+@dataclass(frozen=True)
+class Request:
+    """One completion to produce: sample `sample` of document `doc_index` from `prompt`."""
+
+    doc_index: int
+    doc_id: str
+    prompt: str
+    sample: int
+
+
+class GenerationCache:
+    def __init__(self, directory: str | Path, identity: dict):
+        self.directory = Path(directory)
+        self.identity = identity
+        self._loaded: dict[str, dict[str, str]] = {}
+
+    def path(self, task: str) -> Path:
+        return self.directory / f"{task}.jsonl"
+
+    def key(self, task: str, request: Request, sampling: Sampling, stop: Sequence[str]) -> str:
+        material = {
+            **self.identity,
+            "task": task,
+            "doc_id": request.doc_id,
+            "prompt": hashlib.sha256(request.prompt.encode()).hexdigest(),
+            "temperature": sampling.temperature,
+            "top_p": None if sampling.greedy else sampling.top_p,
+            "max_new_tokens": sampling.max_new_tokens,
+            "stop": list(stop),
+            "sample": request.sample,
+        }
+        return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+    def completions(self, task: str) -> dict[str, str]:
+        """key -> completion for everything cached for `task`."""
+        if task not in self._loaded:
+            path = self.path(task)
+            records = read_jsonl(path) if path.is_file() else []
+            self._loaded[task] = {record["key"]: record["completion"] for record in records}
+        return self._loaded[task]
+
+    def add(self, task: str, key: str, request: Request, completion: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        append_jsonl(self.path(task), {"key": key, "doc_id": request.doc_id, "sample": request.sample,
+                                       "completion": completion})
+        self.completions(task)[key] = completion
+
+
+def cached_generate(
+    backend: Backend | None,
+    cache: GenerationCache,
+    task: str,
+    requests: Sequence[Request],
+    sampling: Sampling,
+    stop: Sequence[str],
+    stop_when: Callable[[int, str], bool] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> list[str]:
+    """The completion of every request, generating (and caching) only those not cached yet.
+
+    `stop_when(doc_index, text)` is the task's early-exit test. `on_progress(k)` is called as k more
+    requests become available (cached ones first, all at once).
+    """
+    keys = [cache.key(task, request, sampling, stop) for request in requests]
+    known = cache.completions(task)
+    # Requests still to generate, grouped by prompt: samples of one prompt share generate() rows.
+    pending: dict[str, list[int]] = {}
+    for position, key in enumerate(keys):
+        if key not in known:
+            pending.setdefault(requests[position].prompt, []).append(position)
+    if on_progress:
+        on_progress(len(requests) - sum(len(positions) for positions in pending.values()))
+    if pending and backend is None:
+        raise ValueError(f"{task}: {sum(map(len, pending.values()))} generations are neither cached nor given, and no "
+                         f"model was loaded. Fix: pass --model.")
+    # Calls take prompts needing the same number of samples (one `n` per call), longest prompts
+    # first, about `rows_per_call` rows each.
+    by_count: dict[int, list[str]] = {}
+    for prompt, positions in pending.items():
+        by_count.setdefault(len(positions), []).append(prompt)
+    for count, prompts in by_count.items():
+        prompts.sort(key=len, reverse=True)
+        per_call = max(1, backend.rows_per_call // count)
+        for start in range(0, len(prompts), per_call):
+            call = prompts[start:start + per_call]
+            doc_of_row = [requests[pending[prompt][0]].doc_index for prompt in call]
+            outputs = backend.generate(
+                call, n=count, temperature=sampling.temperature, top_p=sampling.top_p,
+                max_new_tokens=sampling.max_new_tokens, stop=stop,
+                stop_when=(lambda row, text: stop_when(doc_of_row[row], text)) if stop_when else None,
+            )
+            for prompt, completions in zip(call, outputs):
+                for position, completion in zip(pending[prompt], completions):
+                    cache.add(task, keys[position], requests[position], completion)
+                if on_progress:
+                    on_progress(len(completions))
+    return [known[key] for key in keys]

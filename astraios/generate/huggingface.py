@@ -1,0 +1,317 @@
+"""The transformers backend: batched generation and log-likelihoods with a local model.
+
+Rows (prompt x sample) are sorted by prompt length and cut into batches of `batch_size`, so
+padding stays small; prompts are left-padded (decoder-only models continue from the right edge),
+the KV cache is on, and a batch whose prompts all need the same number of samples is sent once
+per prompt with `num_return_sequences` (mixed batches repeat the prompt rows instead, which costs
+the same). A stopping criterion marks each row finished as soon as its text contains a stop
+sequence or the task's `stop_when` says the function is complete, and the batch ends when every
+row has; finished rows only pad. Temperature 0 is greedy decoding, run once per prompt.
+
+Adapters: LoRA and (IA)3 are merged into the base weights (`merge_and_unload`), so generation
+runs at the base model's speed; methods that cannot be merged (P-Tuning's virtual tokens,
+non-linear bottleneck adapters) run un-merged, and the results say which happened and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from transformers import StoppingCriteria
+
+from astraios.generate.base import StopWhen, cut_at_stop
+from astraios.generate.source import ModelSource
+
+log = logging.getLogger(__name__)
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+class TransformersBackend:
+    name = "transformers"
+
+    def __init__(self, model, tokenizer, *, batch_size: int = 16, info: dict | None = None):
+        if batch_size < 1:
+            raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.rows_per_call = 4 * batch_size
+        self.info = dict(info or {})
+        self.truncated_prompts = 0
+        from astraios.models import context_length
+
+        self.context = context_length(getattr(model, "config", None)) or getattr(tokenizer, "model_max_length", 2048)
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+
+    @classmethod
+    def load(cls, source: ModelSource, *, batch_size: int = 16, dtype: str = "auto", device: str = "auto"):
+        model, tokenizer, info = load_model_for_inference(source, dtype=dtype, device=device)
+        return cls(model, tokenizer, batch_size=batch_size, info=info)
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "batch_size": self.batch_size, "truncated_prompts": self.truncated_prompts,
+                **self.info}
+
+    # ------------------------------------------------------------------------------------------
+    # Generation
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        n: int = 1,
+        temperature: float = 0.2,
+        top_p: float = 0.95,
+        max_new_tokens: int = 512,
+        stop: Sequence[str] = (),
+        stop_when: StopWhen | None = None,
+    ) -> list[list[str]]:
+        import torch
+
+        greedy = temperature == 0
+        copies = 1 if greedy else n
+        if max_new_tokens >= self.context:
+            raise ValueError(f"--max-new-tokens {max_new_tokens} leaves no room for the prompt in this model's "
+                             f"{self.context}-token context. Fix: use a smaller --max-new-tokens.")
+        encoded = [self._encode_prompt(prompt, max_new_tokens) for prompt in prompts]
+        rows = sorted(((index, sample) for index in range(len(prompts)) for sample in range(copies)),
+                      key=lambda row: (-len(encoded[row[0]]), row[0]))
+        outputs: list[list[str]] = [[] for _ in prompts]
+        for start in range(0, len(rows), self.batch_size):
+            batch = rows[start:start + self.batch_size]
+            # Consecutive rows of one prompt form a group; equal groups use num_return_sequences.
+            groups: list[list[int]] = []
+            for index, _ in batch:
+                if groups and groups[-1][0] == index:
+                    groups[-1].append(index)
+                else:
+                    groups.append([index])
+            uniform = len({len(group) for group in groups}) == 1
+            row_prompts = [group[0] for group in groups] if uniform else [index for index, _ in batch]
+            returns = len(groups[0]) if uniform else 1
+            with torch.inference_mode():
+                texts = self._generate_batch([encoded[i] for i in row_prompts], returns, greedy, temperature, top_p,
+                                             max_new_tokens, stop, stop_when,
+                                             [i for i in row_prompts for _ in range(returns)])
+            for (index, _), text in zip(batch, texts):
+                outputs[index].append(text)
+        return [texts * n if greedy else texts for texts in outputs]
+
+    def _encode_prompt(self, prompt: str, max_new_tokens: int) -> list[int]:
+        ids = self.tokenizer(prompt)["input_ids"]
+        room = self.context - max_new_tokens
+        if len(ids) > room:  # keep the end of the prompt: that is where the model continues
+            self.truncated_prompts += 1
+            ids = ids[len(ids) - room:]
+        return ids
+
+    def _generate_batch(self, prompt_ids, returns, greedy, temperature, top_p, max_new_tokens, stop, stop_when,
+                        row_prompt_index) -> list[str]:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        pad = self.tokenizer.pad_token_id
+        width = max(len(ids) for ids in prompt_ids)
+        input_ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)
+        attention_mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)
+        for row, ids in enumerate(prompt_ids):  # left padding
+            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[row, width - len(ids):] = 1
+        criteria = StoppingCriteriaList()
+        if stop or stop_when:
+            criteria.append(_StopCriteria(self.tokenizer, width, stop, stop_when, row_prompt_index))
+        # top_k=0: nucleus sampling alone, as bigcode-evaluation-harness (transformers would add top-k 50).
+        sampling = ({"do_sample": False} if greedy
+                    else {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0})
+        generated = self.model.generate(
+            input_ids=input_ids.to(self.device),
+            attention_mask=attention_mask.to(self.device),
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=returns,
+            stopping_criteria=criteria,
+            pad_token_id=pad,
+            eos_token_id=self.tokenizer.eos_token_id,
+            use_cache=True,
+            **sampling,
+        )
+        texts = self.tokenizer.batch_decode(generated[:, width:].cpu(), skip_special_tokens=True)
+        return [cut_at_stop(text, stop) for text in texts]
+
+    # ------------------------------------------------------------------------------------------
+    # Log-likelihood
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[float]:
+        """Sum of log p(continuation tokens | context), one right-padded forward pass per batch.
+
+        The pair is tokenised as a whole and split where the context's own tokens end, so a token
+        that spans the boundary is not split differently from how the model saw such text; when the
+        tokeniser merges across the boundary, the two parts are tokenised separately instead.
+        Contexts longer than the model's window lose their beginning.
+        """
+        import torch
+
+        pairs = [self._encode_pair(context, continuation) for context, continuation in requests]
+        order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
+        scores = [0.0] * len(pairs)
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            batch = [i for i in order[start:start + self.batch_size] if pairs[i][1]]
+            if not batch:
+                continue
+            sequences = []
+            for i in batch:
+                context, continuation = pairs[i]
+                sequence = (context + continuation)[-(self.context + 1):]
+                sequences.append((sequence[:-1], min(len(continuation), len(sequence) - 1)))
+            width = max(len(inputs) for inputs, _ in sequences)
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, (inputs, _) in enumerate(sequences):
+                input_ids[row, :len(inputs)] = torch.tensor(inputs, dtype=torch.long)
+                attention_mask[row, :len(inputs)] = 1
+            with torch.inference_mode():
+                logits = self.model(input_ids=input_ids.to(self.device),
+                                    attention_mask=attention_mask.to(self.device)).logits.float()
+            log_probs = torch.log_softmax(logits, dim=-1).cpu()
+            for row, i in enumerate(batch):
+                inputs, count = sequences[row]
+                targets = torch.tensor(pairs[i][1][-count:], dtype=torch.long)
+                positions = torch.arange(len(inputs) - count, len(inputs))
+                scores[i] = float(log_probs[row, positions, targets].sum())
+        return scores
+
+    def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        context_ids = self.tokenizer(context)["input_ids"] if context else []
+        whole = self.tokenizer(context + continuation)["input_ids"]
+        if whole[:len(context_ids)] == context_ids and len(whole) > len(context_ids):
+            continuation_ids = whole[len(context_ids):]
+        else:
+            continuation_ids = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        if not context_ids:  # the first continuation token needs something to be predicted from
+            context_ids = [self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
+                           else self.tokenizer.eos_token_id]
+        return context_ids, continuation_ids
+
+
+class _StopCriteria(StoppingCriteria):
+    """Per-row stop: a row is done once its new text holds a stop sequence or `stop_when` is true."""
+
+    def __init__(self, tokenizer, prompt_width: int, stop: Sequence[str], stop_when: StopWhen | None,
+                 row_prompt_index: list[int]):
+        self.tokenizer = tokenizer
+        self.prompt_width = prompt_width
+        self.stop = [sequence for sequence in stop if sequence]
+        self.stop_when = stop_when
+        self.row_prompt_index = row_prompt_index
+        self.done = None
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        if self.done is None:
+            self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        pending = (~self.done).nonzero().flatten().tolist()
+        if pending:
+            texts = self.tokenizer.batch_decode(input_ids[pending, self.prompt_width:], skip_special_tokens=True)
+            for row, text in zip(pending, texts):
+                if any(sequence in text for sequence in self.stop) or (
+                    self.stop_when is not None and self.stop_when(self.row_prompt_index[row], text)
+                ):
+                    self.done[row] = True
+        return self.done.clone()
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading
+
+
+def resolve_torch_dtype(setting: str):
+    from astraios.models import resolve_dtype
+
+    if setting not in DTYPES:
+        raise ValueError(f"--dtype {setting}: expected one of {', '.join(DTYPES)}")
+    return resolve_dtype(setting, parameter_efficient=True)
+
+
+def resolve_device(setting: str):
+    import torch
+
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if setting.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {setting}: no CUDA GPU is visible. Fix: use --device cpu or auto.")
+    return torch.device(setting)
+
+
+def load_model_for_inference(source: ModelSource, *, dtype: str = "auto", device: str = "auto"):
+    """The base model with its adapter (merged where the method allows), its tokenizer, and a
+    description of what was loaded."""
+    from astraios import methods
+    from astraios.generate.source import is_method_dir
+    from astraios.models import load_model, load_tokenizer
+
+    torch_dtype = resolve_torch_dtype(dtype)
+    target = resolve_device(device)
+    base = load_model(source.model, dtype=torch_dtype, revision=source.revision,
+                      trust_remote_code=source.trust_remote_code)
+    tokenizer = _tokenizer(source, load_tokenizer)
+    info = {**source.describe(), "dtype": str(torch_dtype).removeprefix("torch."), "device": str(target),
+            "adapter_merged": None}
+    model = base
+    if source.adapter is not None:
+        from pathlib import Path
+
+        if is_method_dir(Path(source.adapter)):
+            model = methods.load_trained(base, source.adapter)
+        else:
+            import peft
+
+            model = peft.PeftModel.from_pretrained(base, source.adapter, revision=source.revision, is_trainable=False)
+        model, merged, reason = merge_adapter(model)
+        info.update(adapter_merged=merged, adapter_merge_note=reason)
+        log.info("adapter %s: %s", source.adapter, reason)
+    model.to(target)
+    return model, tokenizer, info
+
+
+def _tokenizer(source: ModelSource, load_tokenizer):
+    """The tokenizer saved with the adapter/fine-tuned model (training writes it there), else the base's."""
+    from pathlib import Path
+
+    for directory in (source.adapter, source.model):
+        if directory and (Path(directory) / "tokenizer_config.json").is_file():
+            tokenizer = load_tokenizer(directory)
+            break
+    else:
+        tokenizer = load_tokenizer(source.model, revision=source.revision, trust_remote_code=source.trust_remote_code)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def merge_adapter(model):
+    """Fold the adapter into the base weights when the method is linear; else keep it as is.
+
+    Returns (model, merged, reason). Only the documented "cannot merge" cases fall back: prompt
+    learning (virtual tokens are not weights) and adapters whose merge raises NotImplementedError
+    or ValueError (non-linear bottlenecks); any other error propagates.
+    """
+    peft_config = getattr(model, "peft_config", None)
+    if isinstance(peft_config, dict) and peft_config:
+        config = next(iter(peft_config.values()))
+        if getattr(config, "is_prompt_learning", False):
+            return model, False, f"{config.peft_type} adds virtual tokens, which cannot be merged; running un-merged"
+    if not hasattr(model, "merge_and_unload"):
+        return model, False, "the method has no merge; running un-merged"
+    try:
+        merged = model.merge_and_unload()
+    except (NotImplementedError, ValueError) as error:
+        return model, False, f"the method cannot be merged ({error}); running un-merged"
+    return merged, True, "merged into the base weights"

@@ -1,0 +1,99 @@
+"""Where benchmark data comes from: a local data directory, or the Hugging Face Hub.
+
+One place for every task: `--data-dir DIR` (passed in as `data_dir`) wins, then the environment
+variable `ASTRAIOS_DATA_DIR`, then the Hub. A local directory is laid out like the project's
+shared data (one folder per dataset, e.g. `humanevalpack/humanevalpack_python.jsonl`); `.jsonl`
+files may also be gzipped (`.jsonl.gz`). When neither place has the data, `DataNotFoundError`
+says what was looked for and both ways to provide it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_DIR_ENV = "ASTRAIOS_DATA_DIR"
+
+
+class DataNotFoundError(FileNotFoundError):
+    """Benchmark data is neither in the local data directory nor reachable on the Hub."""
+
+
+@dataclass(frozen=True)
+class HubFile:
+    """One file of a Hub dataset repository."""
+
+    repo_id: str
+    filename: str
+    revision: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.repo_id}/{self.filename}"
+
+
+def data_dir(explicit: str | Path | None = None) -> Path | None:
+    """The local data directory: `explicit` (from --data-dir), else $ASTRAIOS_DATA_DIR, else None."""
+    value = explicit if explicit not in (None, "") else os.environ.get(DATA_DIR_ENV) or None
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        origin = "--data-dir" if explicit not in (None, "") else f"${DATA_DIR_ENV}"
+        raise DataNotFoundError(f"{origin} points to {path}, which is not a directory. Fix: give the directory "
+                                "that holds the dataset folders (e.g. humanevalpack/).")
+    return path
+
+
+def find_local(directory: Path | None, candidates: Sequence[str]) -> Path | None:
+    """The first of `candidates` (paths relative to the data directory) that exists, also as .gz."""
+    if directory is None:
+        return None
+    for relative in candidates:
+        for path in (directory / relative, directory / f"{relative}.gz"):
+            if path.is_file():
+                return path
+    return None
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def missing_data_message(dataset: str, candidates: Sequence[str], directory: Path | None, hub: str, error=None) -> str:
+    looked = f"not in {directory} (looked for {', '.join(candidates)})" if directory else "no local data directory given"
+    reason = f"; the Hub download of {hub} failed: {type(error).__name__}: {error}" if error else ""
+    return (
+        f"{dataset} data not found: {looked}{reason}. Fix: pass --data-dir DIR or set {DATA_DIR_ENV}=DIR, where DIR "
+        f"holds {candidates[0]} (laid out like the project's shared/data), or run with Hub access so that "
+        f"{hub} can be downloaded."
+    )
+
+
+def load_jsonl_records(
+    dataset: str, candidates: Sequence[str], hub_file: HubFile, explicit_dir: str | Path | None = None
+) -> list[dict]:
+    """Records of a jsonl dataset: from the local data directory if it has one of `candidates`,
+    else the Hub file (downloaded once into the Hub cache)."""
+    directory = data_dir(explicit_dir)
+    local = find_local(directory, candidates)
+    if local is not None:
+        return read_jsonl(local)
+    if directory is not None:
+        # An explicit local directory without the file is a mistake worth reporting, not a reason
+        # to go to the network behind the user's back.
+        raise DataNotFoundError(missing_data_message(dataset, candidates, directory, str(hub_file)))
+    try:
+        from huggingface_hub import hf_hub_download
+
+        path = hf_hub_download(
+            repo_id=hub_file.repo_id, filename=hub_file.filename, revision=hub_file.revision, repo_type="dataset"
+        )
+    except Exception as error:  # offline, no such repo, auth: all end in the same advice
+        raise DataNotFoundError(missing_data_message(dataset, candidates, None, str(hub_file), error)) from error
+    return read_jsonl(Path(path))

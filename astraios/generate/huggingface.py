@@ -40,6 +40,9 @@ class TransformersBackend:
         self.rows_per_call = 4 * batch_size
         self.info = dict(info or {})
         self.truncated_prompts = 0
+        # peft ignores position ids for prompt learning, so left padding would shift positions:
+        # batch only prompts of equal length (samples of one prompt still share a batch).
+        self.equal_length_batches = is_prompt_learning(model)
         from astraios.models import context_length
 
         self.context = context_length(getattr(model, "config", None)) or getattr(tokenizer, "model_max_length", 2048)
@@ -82,9 +85,16 @@ class TransformersBackend:
         encoded = [self._encode_prompt(prompt, max_new_tokens) for prompt in prompts]
         rows = sorted(((index, sample) for index in range(len(prompts)) for sample in range(copies)),
                       key=lambda row: (-len(encoded[row[0]]), row[0]))
+        batches: list[list[tuple[int, int]]] = []
+        for row in rows:
+            if batches and len(batches[-1]) < self.batch_size and (
+                not self.equal_length_batches or len(encoded[batches[-1][0][0]]) == len(encoded[row[0]])
+            ):
+                batches[-1].append(row)
+            else:
+                batches.append([row])
         outputs: list[list[str]] = [[] for _ in prompts]
-        for start in range(0, len(rows), self.batch_size):
-            batch = rows[start:start + self.batch_size]
+        for batch in batches:
             # Consecutive rows of one prompt form a group; equal groups use num_return_sequences.
             groups: list[list[int]] = []
             for index, _ in batch:
@@ -178,6 +188,7 @@ class TransformersBackend:
             with torch.inference_mode():
                 logits = self.model(input_ids=input_ids.to(self.device),
                                     attention_mask=attention_mask.to(self.device)).logits.float()
+            logits = logits[:, -width:]  # prompt learning prepends virtual-token positions
             log_probs = torch.log_softmax(logits, dim=-1).cpu()
             for row, i in enumerate(batch):
                 inputs, count = sequences[row]
@@ -296,6 +307,13 @@ def _tokenizer(source: ModelSource, load_tokenizer):
     return tokenizer
 
 
+def is_prompt_learning(model) -> bool:
+    peft_config = getattr(model, "peft_config", None)
+    if not isinstance(peft_config, dict) or not peft_config:
+        return False
+    return bool(getattr(next(iter(peft_config.values())), "is_prompt_learning", False))
+
+
 def merge_adapter(model):
     """Fold the adapter into the base weights when the method is linear; else keep it as is.
 
@@ -303,11 +321,9 @@ def merge_adapter(model):
     learning (virtual tokens are not weights) and adapters whose merge raises NotImplementedError
     or ValueError (non-linear bottlenecks); any other error propagates.
     """
-    peft_config = getattr(model, "peft_config", None)
-    if isinstance(peft_config, dict) and peft_config:
-        config = next(iter(peft_config.values()))
-        if getattr(config, "is_prompt_learning", False):
-            return model, False, f"{config.peft_type} adds virtual tokens, which cannot be merged; running un-merged"
+    if is_prompt_learning(model):
+        peft_type = next(iter(model.peft_config.values())).peft_type
+        return model, False, f"{peft_type} adds virtual tokens, which cannot be merged; running un-merged"
     if not hasattr(model, "merge_and_unload"):
         return model, False, "the method has no merge; running un-merged"
     try:

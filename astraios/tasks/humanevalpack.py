@@ -86,7 +86,9 @@ def keep_first_function(language: str, code: str) -> str:
         depth += {"{": 1, "}": -1}.get(character, 0)
         if depth == 0:
             return code[:position + 1]
-    # The class never closed: drop a generated main method, end at the last brace, close the class.
+    # The class never closed: drop a generated main method and end at the last brace. The harness
+    # then appends a brace only when the completion left exactly one of its own braces open (so a
+    # class left open by the completion stays a compile error); kept as is for comparable scores.
     main = code.find("public static void main")
     if main != -1:
         code = code[:main] + "}"
@@ -97,7 +99,7 @@ def keep_first_function(language: str, code: str) -> str:
     return code
 
 
-def test_program(language: str, program: str, test: str) -> str:
+def program_with_tests(language: str, program: str, test: str) -> str:
     """The program the sandbox runs: the generation with the problem's tests after it."""
     if language == "python":
         return (PYTHON_HEADER + "\n" + program).strip() + "\n\n" + test
@@ -145,7 +147,7 @@ class HumanEvalPackTask(GenerationTask):
         sources: dict[str, int] = {}
         slots: list[list[int]] = []
         for document, programs in zip(documents, predictions):
-            slots.append([sources.setdefault(test_program(self.language, program, document["test"]), len(sources))
+            slots.append([sources.setdefault(program_with_tests(self.language, program, document["test"]), len(sources))
                           for program in programs])
         runs = run_many([Program(self.language, source, timeout_s=self.timeout_s) for source in sources],
                         workers=workers, progress=progress, description=f"executing {self.name}")

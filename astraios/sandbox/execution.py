@@ -60,6 +60,7 @@ class JailRun:
     argv: list[str] = field(default_factory=list)
     source_path: str = ""
     proof: bool = True
+    copy_workdir: bool = True  # run on a private, size-capped copy (namespaces); compiles write the real one
     stdin: bytes | None = None
     env: dict[str, str] = field(default_factory=dict)
 
@@ -321,6 +322,7 @@ def _spec(run: JailRun, tier: str) -> dict:
         "timeout_s": run.timeout_s,
         "limits": {**run.limits.__dict__, "nproc": nproc},
         "proof": run.proof,
+        "copy_workdir": run.copy_workdir,
         "uid": uid,
         "gid": None if uid is None else SANDBOX_GID,
         "landlock_abi": Isolation.landlock(tier),

@@ -26,6 +26,7 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import site
 import socket
@@ -39,7 +40,8 @@ NONCE_FD = 3  # the runner's per-run nonce, readable once
 PROOF_FD = 4  # where the launcher writes the nonce after the program's last statement
 STATUS_FD = 5  # the keeper's one-line JSON report to the runner; the program never holds it
 PROOF_FD_HIDDEN = 1000  # Python launcher moves the proof fd here, out of the way of user code
-SCRATCH_TMPFS_MB = 64
+SCRATCH_TMPFS_MB = 64  # the private /tmp and /dev/shm
+WORKDIR_TMPFS_MB = 256  # a run's private copy of its work dir
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -94,7 +96,10 @@ def build_mounts(spec: dict) -> None:
             hidden.append(path)
     for target, fd in binds.items():
         os.makedirs(target, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+        if spec["copy_workdir"] and target == spec["workdir"]:
+            _private_copy(f"/proc/self/fd/{fd}", target, spec)
+        else:
+            _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
         os.close(fd)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _set_readonly("/", True, recursive=True)
@@ -102,6 +107,19 @@ def build_mounts(spec: dict) -> None:
     # that init writes after these mounts; the rest of /proc checks privileges itself.
     for path in [*spec["bind_rw"], *(p for p in spec["scratch"] if p in hidden), "/proc"]:
         _set_readonly(path, False, recursive=False)
+
+
+def _private_copy(source: str, target: str, spec: dict) -> None:
+    """A size-capped tmpfs holding a copy of the work dir: whatever the program writes stays in
+    memory it cannot grow past the cap, never on the host's disk."""
+    owner = spec["uid"] if spec["uid"] is not None and os.geteuid() == 0 else os.geteuid()
+    group = spec["gid"] if spec["gid"] is not None and os.geteuid() == 0 else os.getegid()
+    _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV,
+           f"mode=0755,size={WORKDIR_TMPFS_MB}m,uid={owner},gid={group}")
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    for directory, names, files in os.walk(target):
+        for name in [*names, *files]:
+            os.lchown(os.path.join(directory, name), owner, group)
 
 
 # ------------------------------------------------------------------------------ privileges

@@ -142,7 +142,7 @@ def run_c(program: Program, workdir: Path, tier: str) -> Result:
     gcc = require("gcc", "gcc (Debian/Ubuntu: apt-get install gcc)")
     write_files(workdir, {**program.files, "main.c": program.source})
     compile_run = JailRun(
-        "exec", workdir, COMPILE_LIMITS, COMPILE_TIMEOUT_S, proof=False,
+        "exec", workdir, COMPILE_LIMITS, COMPILE_TIMEOUT_S, proof=False, copy_workdir=False,
         argv=[gcc, "-O2", "-pipe", "-o", "program", "main.c", str(c_launcher()), "-Wl,--wrap=main", "-lm"],
     )
     compiled = verdict(execute(compile_run, tier), program, tier, "compile", COMPILE_TIMEOUT_S)
@@ -210,7 +210,7 @@ class JavaCompileServer:
         java = require("java", JDK_HINT)
         run = JailRun(
             "exec", Workspace.base(), Limits(cpu_s=None, address_space_mb=None, nproc=256, open_files=1024),
-            timeout_s=None, proof=False, env=JVM_ENV,
+            timeout_s=None, proof=False, copy_workdir=False, env=JVM_ENV,
             argv=[java, "-Xmx512m", "-XX:+UseSerialGC", "-Xshare:auto", "-XX:-UsePerfData",
                   "-cp", str(java_classes()), "AstraiosCompileServer"],
         )

@@ -281,3 +281,17 @@ def test_filling_the_disk_is_capped_and_leaves_nothing_on_the_host():
     result = python(source)
     assert result.status == "failed" and "No space left" in result.stderr
     assert_nothing_left()
+
+
+def test_a_forked_runner_process_gets_its_own_servers():
+    import multiprocessing
+
+    python("pass")  # the parent's fork server is running
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        statuses = pool.map(_run_in_child, [f"assert {i} < 3" for i in range(4)])
+    assert statuses == ["passed", "passed", "passed", "failed"]
+    assert python("print('parent still fine')").status == "passed"
+
+
+def _run_in_child(source: str) -> str:
+    return run_program(Program("python", source)).status

@@ -36,7 +36,7 @@ ISOLATION_ENV = "ASTRAIOS_SANDBOX_ISOLATION"
 OUTPUT_CAP_BYTES = 1024 * 1024
 SANDBOX_UID = SANDBOX_GID = 65534  # nobody/nogroup: who runs programs when the runner is root
 BACKSTOP_S = 10.0  # beyond the jail's own time limit, before the runner kills the jail itself
-SPAWN_GRACE_S = 1.0  # for output still in flight once the jail has reported
+REPORT_GRACE_S = 1.0  # for output still in flight once the jail has reported
 
 
 @dataclass(frozen=True)
@@ -340,12 +340,15 @@ class ForkServer:
     _lock = threading.Lock()
     _process: subprocess.Popen | None = None
     _channel: socket.socket | None = None
+    _owner = 0  # the pid that started it: a forked runner (multiprocessing) starts its own
 
     @classmethod
     def launch(cls, request: dict, fds: list[int]) -> int:
         """Start one keeper with these fds; returns its pid (also its process group)."""
         with cls._lock:
-            for attempt in range(2):
+            if cls._owner != os.getpid():
+                cls._process = cls._channel = None  # the parent's: leave them to it
+            for _ in range(2):
                 if cls._channel is None:
                     cls._start()
                 try:
@@ -372,6 +375,7 @@ class ForkServer:
         )
         theirs.close()
         cls._channel = ours
+        cls._owner = os.getpid()
         atexit.register(cls._stop)
 
     @classmethod
@@ -489,7 +493,7 @@ def _collect(jail: Launched, outcome: Outcome, status: bytearray, timeout_s: flo
     with selector:
         while selector.get_map():
             now = time.monotonic()
-            limit = backstop if reported_at is None else reported_at + SPAWN_GRACE_S
+            limit = backstop if reported_at is None else reported_at + REPORT_GRACE_S
             if now > limit:
                 break
             for key, _ in selector.select(timeout=limit - now):

@@ -182,12 +182,15 @@ class JavaCompileServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._jail: Launched | None = None
+        self._owner = 0  # the pid that started it: a forked runner (multiprocessing) starts its own
         self._buffer = b""
 
     def compile(self, source: Path, tier: str) -> tuple[str, str, float]:
         """(outcome, diagnostics, seconds): outcome is ok, fail, timeout or crash."""
         with self._lock:
             start = time.monotonic()
+            if self._owner != os.getpid():
+                self._jail = None  # the parent's: leave it to it
             if self._jail is None:
                 self._start(tier)
             deadline = time.monotonic() + COMPILE_TIMEOUT_S
@@ -215,6 +218,7 @@ class JavaCompileServer:
                   "-cp", str(java_classes()), "AstraiosCompileServer"],
         )
         self._jail = launch(run, tier, stderr=False)
+        self._owner = os.getpid()
         self._buffer = b""
         atexit.register(self.stop)
 

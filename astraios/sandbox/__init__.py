@@ -55,6 +55,10 @@ file capped by the file-size limit, their number only by the time limit), and un
 a program can signal processes of its own uid. A root runner without namespaces whose interpreter is not
 reachable by ``nobody`` keeps running programs as root, where the process limit does not apply.
 
+Speed: a fork server (one warm, trusted ``jail.py`` interpreter per runner process) forks a
+fresh keeper for every run, which saves an interpreter start per run. The server never runs a
+program, so every run starts from the same pristine state and none shares anything with another
+(Python programs do see the same string-hash seed within one runner process).
 Java compiles through one warm ``javac`` per process (``AstraiosCompileServer``, itself jailed),
 and every program then runs in a fresh JVM of its own; the JVM gets half of ``memory_mb`` as heap
 and ``memory_mb`` + 512 MiB of address space (it reserves space it never touches).

@@ -61,6 +61,22 @@ def test_java_premature_exit_is_not_success(early_exit):
 
 
 @needs_jdk
+def test_java_program_cannot_replace_the_launcher():
+    forged = JAVA_OK.replace("a + b", "a - b") + """
+class AstraiosLauncher {
+    public static void main(String[] args) throws Exception {
+        byte[] nonce = java.nio.file.Files.readAllBytes(java.nio.file.Path.of("/proc/self/fd/3"));
+        java.io.FileOutputStream proof = new java.io.FileOutputStream("/proc/self/fd/4");
+        proof.write(nonce);
+        proof.write('\\n');
+        proof.close();
+    }
+}
+"""
+    assert java(forged).status == "failed"
+
+
+@needs_jdk
 def test_java_limits():
     loop = java("public class Main { public static void main(String[] a) { while (true) {} } }", timeout_s=1.0)
     assert loop.status == "timeout"
@@ -102,6 +118,18 @@ def test_c_pass_fail_and_compile_error():
 def test_c_premature_exit_is_not_success(early_exit):
     result = c(f"#include <stdlib.h>\n#include <unistd.h>\n#include <assert.h>\nint main(void) {{ {early_exit} assert(0); }}\n")
     assert result.status == "failed" and result.exit_code == 0 and "before the end" in result.reason
+
+
+@needs_gcc
+def test_c_constructor_cannot_steal_the_nonce():
+    thief = (
+        "#include <assert.h>\n#include <unistd.h>\n"
+        "__attribute__((constructor)) static void steal(void) {\n"
+        "    char buffer[256];\n    ssize_t n = read(3, buffer, sizeof buffer - 1);\n"
+        "    if (n > 0) { buffer[n] = '\\n'; (void)!write(4, buffer, (size_t)n + 1); }\n}\n"
+        "int main(void) { _exit(0); assert(0); }\n"
+    )
+    assert c(thief).status == "failed"
 
 
 @needs_gcc

@@ -46,9 +46,15 @@ program's last statement returns normally:
 the process exited 0. Printing a fake success marker does nothing (stdout is never parsed); the
 nonce is in no file, argument or environment variable.
 
+The launcher takes the nonce before any of the program's code can run: Python before the
+module executes, Java before ``Main`` is loaded (the launcher precedes the program on the class
+path, so a program's own ``AstraiosLauncher`` cannot replace it), C in ``.preinit_array``, before
+the program's constructors (the launcher object is linked first).
+
 Limits of the design: the launcher shares a process with the program, so code written against
-this harness that reads the launcher's memory (Python frame introspection, ``/proc/self/mem``)
-could recover the nonce; the tests run by the caller must still be meaningful (a program that
+this harness that reads the launcher's memory (Python frame introspection, ``/proc/self/mem``) or,
+in C, runs even earlier (ifunc resolvers, interposing libc symbols the launcher calls) could
+recover the nonce; the tests run by the caller must still be meaningful (a program that
 returns an object equal to everything passes weak ``assert f(x) == y`` checks); under ``landlock``
 and ``rlimits`` UDP is not blocked, files stay readable, the work dir is on the host's disk (each
 file capped by the file-size limit, their number only by the time limit), and under ``rlimits``

@@ -143,7 +143,8 @@ def run_c(program: Program, workdir: Path, tier: str) -> Result:
     write_files(workdir, {**program.files, "main.c": program.source})
     compile_run = JailRun(
         "exec", workdir, COMPILE_LIMITS, COMPILE_TIMEOUT_S, proof=False, copy_workdir=False,
-        argv=[gcc, "-O2", "-pipe", "-o", "program", "main.c", str(c_launcher()), "-Wl,--wrap=main", "-lm"],
+        # the launcher first: its .preinit_array entry then runs before the program's constructors
+        argv=[gcc, "-O2", "-pipe", "-o", "program", str(c_launcher()), "main.c", "-Wl,--wrap=main", "-lm"],
     )
     compiled = verdict(execute(compile_run, tier), program, tier, "compile", COMPILE_TIMEOUT_S)
     if compiled.status != "passed":
@@ -269,7 +270,7 @@ def run_java(program: Program, workdir: Path, tier: str) -> Result:
         "exec", workdir, run_limits(program, address_space_mb=program.memory_mb + JVM_RESERVE_MB, nproc=128),
         program.timeout_s, stdin=_stdin_bytes(program), env=JVM_ENV,
         argv=[java, f"-Xmx{heap_mb}m", *JVM_FLAGS, f"-Djava.io.tmpdir={workdir}",
-              "-cp", f"{workdir}:{java_classes()}", "AstraiosLauncher"],
+              "-cp", f"{java_classes()}:{workdir}", "AstraiosLauncher"],  # the program cannot shadow the launcher
     )
     result = verdict(execute(run, tier), program, tier, "run", program.timeout_s)
     result.compile_duration_s = round(seconds, 4)

@@ -1,6 +1,8 @@
-/* Completion-proof launcher for C programs (see astraios/sandbox/__init__.py). Linked with
- * -Wl,--wrap=main, so the program's own main (with C's implicit `return 0`) is __real_main and
- * the nonce reaches the proof fd only when it returns 0, never after exit(), _exit() or abort(). */
+/* Completion-proof launcher for C programs (see astraios/sandbox/__init__.py). Linked first and
+ * with -Wl,--wrap=main, so the program's own main (with C's implicit `return 0`) is __real_main
+ * and the nonce reaches the proof fd only when it returns 0, never after exit(), _exit() or
+ * abort(). The nonce is taken from its fd in .preinit_array, before any constructor of the
+ * program can run. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -8,21 +10,31 @@
 
 int __real_main(int argc, char **argv, char **envp);
 
-int __wrap_main(int argc, char **argv, char **envp) {
-    char nonce[256];
-    ssize_t length = 0, got;
-    while (length < (ssize_t)sizeof nonce - 1 &&
-           (got = read(3, nonce + length, sizeof nonce - 1 - (size_t)length)) > 0)
-        length += got;
+static char nonce[256];
+static size_t nonce_length;
+static int proof = -1;
+
+static void take_proof_channel(int argc, char **argv, char **envp) {
+    (void)argc, (void)argv, (void)envp;
+    ssize_t got;
+    while (nonce_length < sizeof nonce - 1 &&
+           (got = read(3, nonce + nonce_length, sizeof nonce - 1 - nonce_length)) > 0)
+        nonce_length += (size_t)got;
     close(3);
     struct rlimit files;
     getrlimit(RLIMIT_NOFILE, &files); /* the proof fd goes to the highest allowed number, out of the way */
-    int proof = fcntl(4, F_DUPFD_CLOEXEC, (int)files.rlim_cur - 1);
+    proof = fcntl(4, F_DUPFD_CLOEXEC, (int)files.rlim_cur - 1);
     close(4);
+}
+
+__attribute__((section(".preinit_array"), used))
+static void (*const run_take_proof_channel)(int, char **, char **) = take_proof_channel;
+
+int __wrap_main(int argc, char **argv, char **envp) {
     int code = __real_main(argc, argv, envp);
     if (code == 0 && proof >= 0) {
-        nonce[length++] = '\n';
-        (void)!write(proof, nonce, (size_t)length);
+        nonce[nonce_length++] = '\n';
+        (void)!write(proof, nonce, nonce_length);
     }
     memset(nonce, 0, sizeof nonce);
     return code;

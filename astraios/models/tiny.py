@@ -4,7 +4,8 @@
 parameters. Weights come from a fixed seed, so `build("tiny-gptbigcode-s")` is the same model on
 every machine: an adapter trained on it can be loaded onto a freshly built one. They share a
 2,048-token byte-level BPE tokenizer trained on the shipped instruction sample
-(`scripts/build_tiny_tokenizer.py`).
+(`scripts/build_tiny_tokenizer.py`). They have no dropout in the base (Llama has none either), so
+runs compare exactly across batch shapes; methods' own dropout (LoRA's) still applies.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class TinySpec:
                 n_head=self.heads,
                 n_inner=4 * self.width,
                 multi_query=True,
+                resid_pdrop=0.0,
+                embd_pdrop=0.0,
+                attn_pdrop=0.0,
                 bos_token_id=0,
                 eos_token_id=0,
                 pad_token_id=0,

@@ -1,0 +1,34 @@
+# The README's two commands: `make demo` and `make test`. Each creates .venv (if missing), installs
+# what it needs there, and runs. The CPU build of torch is pinned here for the demo and the tests;
+# the package itself accepts any recent torch (GPU users: see README, "Install on a GPU machine").
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu
+
+.PHONY: demo test test-slow bench install install-test system-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/pip install -q $(TORCH) -e .
+
+install-test: $(BIN)/python system-deps
+	$(BIN)/pip install -q $(TORCH) -e ".[test]"
+
+# A JDK and gcc for the sandbox's Java and C paths (their tests skip with a reason when absent).
+system-deps:
+	@scripts/system-deps.sh
+
+demo: install
+	$(BIN)/astraios demo
+
+test: install-test
+	$(BIN)/python -m pytest
+
+test-slow: install-test
+	$(BIN)/python -m pytest -m slow
+
+bench: install-test
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done

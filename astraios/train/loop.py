@@ -88,7 +88,7 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
     import torch
     import transformers
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import broadcast_object_list, set_seed
 
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
@@ -96,7 +96,8 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
     method = methods.get(config.method.name)
     run_dir = config.output_dir()
     mixed = _mixed_precision(config.train.mixed_precision)
-    accelerator = Accelerator(mixed_precision=mixed)
+    # cpu=True lets torchrun / `accelerate launch` start data-parallel CPU processes (gloo) too.
+    accelerator = Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
     say = _printer(accelerator)
     _prepare_run_dir(accelerator, run_dir, config, resume=resume, overwrite=overwrite)
     set_seed(config.train.seed)
@@ -212,12 +213,14 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
         from astraios.io import replace_dir
 
         replace_dir(final_tmp, run_dir / FINAL_DIR)
-    summary = _summary(config, counts, read_jsonl(losses_path) if accelerator.is_main_process else [], progress, instruction_data, dtype, eight_bit, time.perf_counter() - start)
+    summary = None
     if accelerator.is_main_process:
+        losses = read_jsonl(losses_path)
+        summary = _summary(config, counts, losses, progress, instruction_data, dtype, eight_bit, time.perf_counter() - start)
         write_json(run_dir / SUMMARY_FILE, summary)
         if writer:
             writer.close()
-    accelerator.wait_for_everyone()
+    summary = broadcast_object_list([summary])[0]  # every process returns the main process's summary
     accelerator.end_training()
     return summary
 

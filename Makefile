@@ -4,18 +4,22 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-TORCH := torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu
+# --retries 0: where the PyTorch index is unreachable, fall back to PyPI at once instead of retrying.
+TORCH := --retries 0 torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu
 
 .PHONY: demo test test-slow bench install install-test system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# torch first, alone, so that only it is looked up on the PyTorch CPU index.
 install: $(BIN)/python
-	$(BIN)/pip install -q $(TORCH) -e .
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e .
 
 install-test: $(BIN)/python system-deps
-	$(BIN)/pip install -q $(TORCH) -e ".[test]"
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[test]"
 
 # A JDK and gcc for the sandbox's Java and C paths (their tests skip with a reason when absent).
 system-deps:

@@ -185,10 +185,14 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
             step_start = time.perf_counter()
             record = _train_step(model, optimizer, scheduler, plan.micro_batches(step), instruction_data.train, tokenizer, config, accelerator)
             elapsed = time.perf_counter() - step_start
-            progress.step, progress.tokens = step + 1, progress.tokens + record.pop("tokens")
+            step_tokens = record.pop("tokens")
+            progress.step, progress.tokens = step + 1, progress.tokens + step_tokens
             progress.train_seconds += elapsed
             progress.step_seconds.append(elapsed)
-            record.update(step=step + 1, split="train", tokens_seen=progress.tokens, step_seconds=elapsed)
+            record.update(
+                step=step + 1, split="train", tokens_seen=progress.tokens, step_seconds=elapsed,
+                tokens_per_second=step_tokens / elapsed,
+            )
             records = [record]
             bar.update(task, completed=step + 1, loss=record["loss"])
             if (step + 1) % config.train.eval_every == 0 or step + 1 == config.train.max_steps:

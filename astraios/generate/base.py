@@ -8,6 +8,10 @@ Temperature 0 means greedy decoding; its n completions are one completion repeat
 continuation given its context (natural log), for scoring tasks that compare answers instead of
 generating them.
 
+`loglikelihood_choices([(context, [continuation, ...]), ...])` is optional: the log-likelihood of
+each of several continuations of one context, reading the context once (a YES/NO question scored
+in one forward pass). `score_choices` uses it where a backend has it and asks pair by pair where not.
+
 `stop_when(prompt_index, completion) -> bool` is an optional early-exit test a task may pass (e.g.
 "the function's braces have closed"): a backend that can check it while decoding stops that row
 early; one that cannot ignores it. It never changes the scored program, because tasks cut their
@@ -89,3 +93,17 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
             if found != -1:
                 end = min(end, found)
     return text[:end]
+
+
+def score_choices(backend, requests: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
+    """For each (context, continuations): the log-likelihood of every continuation given the context,
+    from the backend's `loglikelihood_choices` when it has one, else from `loglikelihood` pairs."""
+    if hasattr(backend, "loglikelihood_choices"):
+        return backend.loglikelihood_choices(requests)
+    flat = backend.loglikelihood([(context, continuation) for context, continuations in requests
+                                  for continuation in continuations])
+    scores, start = [], 0
+    for _, continuations in requests:
+        scores.append(flat[start:start + len(continuations)])
+        start += len(continuations)
+    return scores

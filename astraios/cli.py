@@ -139,7 +139,11 @@ def demo(
     "# score saved generations, no model\n\n"
     "  astraios eval --model runs/x --tasks humanevalsynthesize-java --generations-only   # GPU part only\n\n"
     "  astraios eval --backend openai --base-url http://localhost:8000/v1 --model my-served-model "
-    "--tasks humanevalsynthesize-python",
+    "--tasks humanevalsynthesize-python\n\n"
+    "  astraios eval --model runs/x --tasks devign,bigclonebench   # 2,000 sampled each, YES vs NO log-likelihood\n\n"
+    "  astraios eval --model runs/x --tasks devign --scoring generate --balance as-study --wording study   "
+    "# the study's set and way\n\n"
+    "  astraios eval --model runs/x --tasks devign --shots 1 --limit 200 --seed 1",
 )
 def eval_(
     tasks: str = typer.Option(..., "--tasks", help="Comma-separated task names (see `astraios tasks`)."),
@@ -150,7 +154,8 @@ def eval_(
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
     max_new_tokens: int = typer.Option(512, "--max-new-tokens", help="Most new tokens per completion."),
     batch_size: int = typer.Option(16, "--batch-size", help="Rows (prompt x sample) per forward pass (transformers)."),
-    limit: int | None = typer.Option(None, "--limit", help="Evaluate only the first N documents of each task."),
+    limit: int | None = typer.Option(None, "--limit", help="Evaluate only the first N documents of each task "
+                                     "(devign, bigclonebench: sample N; default 2000)."),
     data_dir: str | None = typer.Option(None, "--data-dir", help="Local data directory (else $ASTRAIOS_DATA_DIR, else the Hub)."),
     output: str | None = typer.Option(None, "--output", help="Output directory (default: RUN_DIR/eval or runs/eval/MODEL)."),
     backend: str = typer.Option("transformers", "--backend", help="transformers | openai | vllm."),
@@ -162,7 +167,14 @@ def eval_(
     revision: str | None = typer.Option(None, "--revision", help="Hub revision of the model (and adapter)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the Hub."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1."),
-    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed (also of the devign/bigclonebench samples)."),
+    scoring: str = typer.Option("loglik", "--scoring", help="devign, bigclonebench: loglik (compare YES vs NO "
+                                "log-probabilities) | generate (greedy answer, parsed; the study's way)."),
+    shots: int = typer.Option(0, "--shots", help="devign, bigclonebench: solved examples before the question (0 or 1)."),
+    balance: str = typer.Option("natural", "--balance", help="devign, bigclonebench: natural (stratified to the "
+                                "split's label ratio) | uniform | as-study (the study's exact sample)."),
+    wording: str = typer.Option("plain", "--wording", help="devign, bigclonebench: plain | study (the study "
+                                "harness's exact question)."),
     workers: int | None = typer.Option(None, "--workers", help="Programs executed at once (default: one per CPU)."),
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds each test program may run (default: 10)."),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="Generation cache (default: OUTPUT/cache)."),
@@ -188,7 +200,8 @@ def eval_(
             generations_only=generations_only, dtype=dtype, device=device, revision=revision,
             trust_remote_code=trust_remote_code, base_url=base_url, seed=seed, workers=workers,
             cache_dir=Path(cache_dir) if cache_dir else None,
-            task_options={"timeout_s": timeout} if timeout else {},
+            task_options={"scoring": scoring, "shots": shots, "balance": balance, "wording": wording,
+                          **({"timeout_s": timeout} if timeout else {})},
         )
         results = evaluate(config, progress=not quiet)
     except (ValueError, KeyError, FileNotFoundError, NotImplementedError, EndpointError) as error:

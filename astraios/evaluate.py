@@ -35,7 +35,7 @@ from pathlib import Path
 
 from astraios import tasks as task_registry
 from astraios.generate import GenerationCache, Sampling, create_backend, resolve
-from astraios.generate.base import Backend
+from astraios.generate.base import Backend, score_choices
 from astraios.io import write_json, write_jsonl
 
 RESULTS_FILE = "results.json"
@@ -177,6 +177,18 @@ class LazyBackend:
     def loglikelihood(self, requests):
         return self._backend().loglikelihood(requests)
 
+    def loglikelihood_choices(self, requests):
+        return score_choices(self._backend(), requests)
+
+    @property
+    def tokenizer(self):
+        """The local tokenizer (None for a remote server): tasks fit long prompts with it."""
+        return getattr(self._backend(), "tokenizer", None)
+
+    @property
+    def context(self) -> int | None:
+        return getattr(self._backend(), "context", None)
+
     def describe(self) -> dict:
         return self.loaded.describe() if self.loaded else {"backend": self.name, **self.source.describe(),
                                                             "loaded": False}
@@ -189,7 +201,7 @@ def _plan(config: EvalConfig) -> list:
     def add(name: str) -> None:
         if name in ordered:
             return
-        task = task_registry.get(name, **config.task_options)
+        task = task_registry.get(name, **{"seed": config.seed, **config.task_options})
         if name not in config.generations:
             for required in task.requires:
                 add(required)
@@ -302,6 +314,9 @@ def summary_table(results: dict):
     table.add_column("task", no_wrap=True)
     for name in metric_names:
         table.add_column(name, justify="right")
+    classifiers = any("confusion_matrix" in entry.get("details", {}) for entry in results["tasks"].values())
+    if classifiers:
+        table.add_column("tp/fp/tn/fn", justify="right")
     for column in ("documents", "samples", "seconds"):
         table.add_column(column, justify="right")
     for task, entry in results["tasks"].items():
@@ -310,6 +325,9 @@ def summary_table(results: dict):
             value = entry["metrics"].get(name)
             text = "" if value is None else f"{value:.4f}"
             cells.append(f"[bold]{text}[/]" if name == entry["primary_metric"] else text)
+        if classifiers:
+            matrix = entry.get("details", {}).get("confusion_matrix")
+            cells.append("/".join(str(matrix[key]) for key in ("tp", "fp", "tn", "fn")) if matrix else "")
         table.add_row(task, *cells, str(entry["num_documents"]), str(entry["n_samples"] or "mixed"),
                       f"{entry['seconds']:.1f}")
     return table

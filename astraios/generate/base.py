@@ -97,9 +97,14 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
 
 def score_choices(backend, requests: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
     """For each (context, continuations): the log-likelihood of every continuation given the context,
-    from the backend's `loglikelihood_choices` when it has one, else from `loglikelihood` pairs."""
+    from the backend's `loglikelihood_choices` when it has one, else pair by pair."""
     if hasattr(backend, "loglikelihood_choices"):
         return backend.loglikelihood_choices(requests)
+    return loglikelihood_pairwise(backend, requests)
+
+
+def loglikelihood_pairwise(backend, requests: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
+    """`score_choices` through `backend.loglikelihood`: one (context, continuation) pair each."""
     flat = backend.loglikelihood([(context, continuation) for context, continuations in requests
                                   for continuation in continuations])
     scores, start = [], 0

@@ -197,6 +197,78 @@ class TransformersBackend:
                 scores[i] = float(log_probs[row, positions, targets].sum())
         return scores
 
+    def loglikelihood_choices(self, requests: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
+        """For each (context, continuations): log p(continuation | context) of every continuation,
+        reading the context once.
+
+        One forward pass over the left-padded contexts gives every continuation's first token, all
+        that one-token answers need; continuations of more tokens are finished by a short second
+        pass over their other tokens on the first pass's KV cache. Prompt learning goes pair by pair
+        (its virtual tokens ignore the position ids that left padding relies on).
+        """
+        import torch
+
+        from astraios.generate.base import loglikelihood_pairwise
+
+        if self.equal_length_batches:
+            return loglikelihood_pairwise(self, requests)
+        encoded = []
+        for context, continuations in requests:
+            pairs = [self._encode_pair(context, continuation) for continuation in continuations]
+            room = self.context - max((len(ids) for _, ids in pairs), default=0)
+            encoded.append((pairs[0][0][-room:] if pairs else [], [ids for _, ids in pairs]))
+        scores = [[0.0] * len(choices) for _, choices in encoded]
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            batch = [i for i in order[start:start + self.batch_size] if encoded[i][1]]
+            if not batch:
+                continue
+            width = max(len(encoded[i][0]) for i in batch)
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):  # left padding: every context ends in the last column
+                input_ids[row, width - len(encoded[i][0]):] = torch.tensor(encoded[i][0], dtype=torch.long)
+                attention_mask[row, width - len(encoded[i][0]):] = 1
+            longer = [(row, i, c) for row, i in enumerate(batch) for c, ids in enumerate(encoded[i][1]) if len(ids) > 1]
+            with torch.inference_mode():
+                output = self.model(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device),
+                                    position_ids=(attention_mask.cumsum(-1) - 1).clamp(min=0).to(self.device),
+                                    use_cache=bool(longer), logits_to_keep=1)
+                first = torch.log_softmax(output.logits[:, -1].float(), dim=-1).cpu()
+                for row, i in enumerate(batch):
+                    for c, ids in enumerate(encoded[i][1]):
+                        scores[i][c] = float(first[row, ids[0]]) if ids else 0.0
+                if longer:
+                    self._finish_choices(output, attention_mask, encoded, longer, scores)
+        return scores
+
+    def _finish_choices(self, output, attention_mask, encoded, longer, scores) -> None:
+        """Add the log-probabilities of the second and later tokens of multi-token continuations,
+        one row per (context, continuation) on a copy of that context's cached keys and values."""
+        import torch
+
+        steps = max(len(encoded[i][1][c]) - 1 for _, i, c in longer)
+        rows = torch.tensor([row for row, _, _ in longer], dtype=torch.long)
+        input_ids = torch.full((len(longer), steps), self.tokenizer.pad_token_id, dtype=torch.long)
+        step_mask = torch.zeros((len(longer), steps), dtype=torch.long)
+        for r, (_, i, c) in enumerate(longer):
+            ids = encoded[i][1][c][:-1]
+            input_ids[r, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+            step_mask[r, :len(ids)] = 1
+        cache_name = "cache" if "cache" in output else "past_key_values"
+        cache = output[cache_name]
+        cache.reorder_cache(rows.to(self.device))  # one cache row per continuation (rows repeat)
+        lengths = attention_mask.sum(-1)[rows]
+        logits = self.model(input_ids=input_ids.to(self.device),
+                            attention_mask=torch.cat([attention_mask[rows], step_mask], dim=-1).to(self.device),
+                            position_ids=(lengths[:, None] + torch.arange(steps)).to(self.device),
+                            use_cache=False, **{cache_name: cache}).logits
+        log_probs = torch.log_softmax(logits.float(), dim=-1).cpu()
+        for r, (_, i, c) in enumerate(longer):
+            ids = encoded[i][1][c]
+            scores[i][c] += float(log_probs[r, torch.arange(len(ids) - 1), torch.tensor(ids[1:])].sum())
+
     def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         context_ids = self.tokenizer(context)["input_ids"] if context else []
         whole = self.tokenizer(context + continuation)["input_ids"]

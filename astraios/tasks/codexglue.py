@@ -230,7 +230,8 @@ class PromptFitter:
         return cls(tokenizer, context, reserve)
 
     def length(self, text: str) -> int:
-        return len(self.tokenizer(text)["input_ids"])  # with special tokens, as backends encode
+        # With special tokens, as backends encode; quiet about texts longer than the model's window.
+        return len(self.tokenizer(text, verbose=False)["input_ids"])
 
     def fit(self, render: Callable[[Sequence[str]], str], codes: Sequence[str]) -> tuple[str, bool]:
         """(the prompt, whether any code was cut)."""
@@ -238,7 +239,7 @@ class PromptFitter:
         excess = self.length(prompt) - self.budget
         if excess <= 0:
             return prompt, False
-        pieces = [self.tokenizer(code, add_special_tokens=False)["input_ids"] for code in codes]
+        pieces = [self.tokenizer(code, add_special_tokens=False, verbose=False)["input_ids"] for code in codes]
         room = sum(map(len, pieces)) - excess
         # Cutting can change how tokens merge at the edges: measure again and shrink until it fits.
         while room > 0:

@@ -176,10 +176,9 @@ def _logsumexp(values: Sequence[float]) -> float:
 
 
 def stratified_counts(size: int, positives: int, negatives: int) -> tuple[int, int]:
-    """(positives, negatives) of a sample of `size` in the population's label ratio."""
-    total = positives + negatives
-    chosen = min(positives, math.floor(size * positives / total + 0.5)) if total else 0
-    chosen = max(chosen, size - negatives)  # a class too small to fill its share hands it over
+    """(positives, negatives) of a sample of `size` (at most the population) in the population's
+    label ratio, the positive share rounded half up; neither class can run short."""
+    chosen = math.floor(size * positives / (positives + negatives) + 0.5)
     return chosen, size - chosen
 
 

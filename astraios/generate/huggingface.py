@@ -265,7 +265,7 @@ class TransformersBackend:
         lengths = attention_mask.sum(-1)[rows]
         logits = self.model(input_ids=input_ids.to(self.device),
                             attention_mask=torch.cat([attention_mask[rows], step_mask], dim=-1).to(self.device),
-                            position_ids=(lengths[:, None] + 1 + torch.arange(steps)).to(self.device),
+                            position_ids=(lengths[:, None] + torch.arange(steps)).to(self.device),
                             use_cache=False, **{cache_name: cache}).logits
         log_probs = torch.log_softmax(logits.float(), dim=-1).cpu()
         for r, (_, i, c) in enumerate(longer):

@@ -118,6 +118,21 @@ def test_explain_synthesize_runs_describe_first_and_uses_its_explanations(tmp_pa
     assert len(saved) == 3 * 3 and all(len(entry) == 1 for entry in saved)  # the harness's layout
 
 
+def test_greedy_generates_each_distinct_prompt_once(tmp_path, data_dir_path, python_documents):
+    """At temperature 0 the n samples of a prompt are one completion; explain-synthesize still gets
+    one completion per distinct explanation."""
+    explanations = iter(range(1000))
+    stub = StubBackend(lambda prompt: f" Explanation {next(explanations)}." if "Provide a concise" in prompt
+                       else canonical_responder(python_documents)(prompt))
+    config = config_for(tmp_path, data_dir_path, ["humanevalsynthesize-python", "humanevalexplainsynthesize-python"],
+                        sampling=Sampling(n=4, temperature=0), limit=2)
+    results = evaluate(config, backend=stub, progress=False)
+    assert results["tasks"]["humanevalsynthesize-python"]["n_samples"] == 4
+    assert results["tasks"]["humanevalexplainsynthesize-python"]["metrics"] == {"pass@1": 1.0}
+    # 2 synthesize prompts + 2 describe prompts (one explanation each) + 2 explain-synthesize prompts
+    assert stub.rows == 6 and len(stub.prompts) == 6
+
+
 def test_resume_regenerates_nothing(tmp_path, data_dir_path, python_documents):
     config = config_for(tmp_path, data_dir_path, ["humanevalsynthesize-python"], sampling=Sampling(n=4))
     first = StubBackend(canonical_responder(python_documents))

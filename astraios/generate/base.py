@@ -50,11 +50,6 @@ class Sampling:
     def greedy(self) -> bool:
         return self.temperature == 0
 
-    @property
-    def distinct_samples(self) -> int:
-        """How many different samples exist: greedy decoding has only one."""
-        return 1 if self.greedy else self.n
-
     def to_dict(self) -> dict:
         return asdict(self)
 

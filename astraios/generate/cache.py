@@ -6,7 +6,8 @@ determines the completion's distribution: the model identity (base model, revisi
 fingerprint of the adapter or fine-tuned weights), the task, the document, a hash of the exact
 prompt, the sampling settings (temperature, top_p, max_new_tokens, stop sequences) and the sample
 index. The number of samples is not in the key, so raising --n-samples from 10 to 20 generates
-only samples 10-19. Greedy decoding has one distinct sample per prompt (index 0). The raw
+only samples 10-19. Greedy decoding has one distinct sample per prompt (index 0), generated once
+however many samples use it. The raw
 completion is stored, not the post-processed program, so fixing post-processing never needs new
 generations.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,40 +85,44 @@ def cached_generate(
 ) -> list[str]:
     """The completion of every request, generating (and caching) only those not cached yet.
 
-    `stop_when(doc_index, text)` is the task's early-exit test. `on_progress(k)` is called as k more
-    requests become available (cached ones first, all at once).
+    Requests with equal keys (greedy samples of one prompt all use sample index 0) are generated
+    once. `stop_when(doc_index, text)` is the task's early-exit test. `on_progress(k)` is called as
+    k more requests have their completion (the cached ones first, all at once).
     """
     keys = [cache.key(task, request, sampling, stop) for request in requests]
     known = cache.completions(task)
-    # Requests still to generate, grouped by prompt: samples of one prompt share generate() rows.
-    pending: dict[str, list[int]] = {}
-    for position, key in enumerate(keys):
-        if key not in known:
-            pending.setdefault(requests[position].prompt, []).append(position)
+    sharing = Counter(keys)
+    # Keys still to generate, grouped by prompt: samples of one prompt share generate() rows.
+    pending: dict[str, list[str]] = {}
+    first_request: dict[str, Request] = {}
+    for request, key in zip(requests, keys):
+        if key not in known and key not in first_request:
+            first_request[key] = request
+            pending.setdefault(request.prompt, []).append(key)
     if on_progress:
-        on_progress(len(requests) - sum(len(positions) for positions in pending.values()))
+        on_progress(len(requests) - sum(sharing[key] for key in first_request))
     if pending and backend is None:
-        raise ValueError(f"{task}: {sum(map(len, pending.values()))} generations are neither cached nor given, and no "
-                         f"model was loaded. Fix: pass --model.")
+        raise ValueError(f"{task}: {len(first_request)} generations are neither cached nor given, and no model was "
+                         f"loaded. Fix: pass --model.")
     # Calls take prompts needing the same number of samples (one `n` per call), longest prompts
     # first, about `rows_per_call` rows each.
     by_count: dict[int, list[str]] = {}
-    for prompt, positions in pending.items():
-        by_count.setdefault(len(positions), []).append(prompt)
+    for prompt, prompt_keys in pending.items():
+        by_count.setdefault(len(prompt_keys), []).append(prompt)
     for count, prompts in by_count.items():
         prompts.sort(key=len, reverse=True)
         per_call = max(1, backend.rows_per_call // count)
         for start in range(0, len(prompts), per_call):
             call = prompts[start:start + per_call]
-            doc_of_row = [requests[pending[prompt][0]].doc_index for prompt in call]
+            doc_of_row = [first_request[pending[prompt][0]].doc_index for prompt in call]
             outputs = backend.generate(
                 call, n=count, temperature=sampling.temperature, top_p=sampling.top_p,
                 max_new_tokens=sampling.max_new_tokens, stop=stop,
                 stop_when=(lambda row, text: stop_when(doc_of_row[row], text)) if stop_when else None,
             )
             for prompt, completions in zip(call, outputs):
-                for position, completion in zip(pending[prompt], completions):
-                    cache.add(task, keys[position], requests[position], completion)
+                for key, completion in zip(pending[prompt], completions):
+                    cache.add(task, key, first_request[key], completion)
                 if on_progress:
-                    on_progress(len(completions))
+                    on_progress(sum(sharing[key] for key in pending[prompt]))
     return [known[key] for key in keys]

@@ -115,19 +115,17 @@ class GenerationTask(Task):
         return False
 
     def predict(self, backend, documents, sampling, cache, on_progress=None):
-        distinct = sampling.distinct_samples
-        requests = [Request(index, document["doc_id"], self.prompt(document, sample), sample)
-                    for index, document in enumerate(documents) for sample in range(distinct)]
+        # Greedy samples of one prompt are one completion: all use sample index 0 (one cache key).
+        requests = [Request(index, document["doc_id"], self.prompt(document, sample), 0 if sampling.greedy else sample)
+                    for index, document in enumerate(documents) for sample in range(sampling.n)]
         completions = cached_generate(
             backend, cache, self.name, requests, sampling, self.stop_sequences,
-            stop_when=lambda index, text: self.is_complete(documents[index], text),
-            on_progress=(lambda count: on_progress(count * sampling.n // distinct)) if on_progress else None,
+            stop_when=lambda index, text: self.is_complete(documents[index], text), on_progress=on_progress,
         )
         predictions: list[list[str]] = [[] for _ in documents]
         for request, completion in zip(requests, completions):
             predictions[request.doc_index].append(self.postprocess(documents[request.doc_index], completion))
-        # Greedy decoding: the one distinct sample stands for all n.
-        return [programs * (sampling.n // distinct) for programs in predictions]
+        return predictions
 
 
 def check_generations_file(lists, source: str) -> None:

@@ -62,6 +62,7 @@ import json
 import math
 import random
 import re
+from abc import abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -313,7 +314,7 @@ def _hub_batches(repo_id: str) -> Iterable:
 class LoadedSplit:
     """A loaded test split: its documents, where they came from, and how big the split is."""
 
-    def __init__(self, documents: list[dict], source: str, split_size: int):
+    def __init__(self, documents: list, source: str | None, split_size: int):
         self.documents = documents
         self.source = source
         self.split_size = split_size
@@ -483,9 +484,7 @@ class UnderstandingTask(Task):
     """A YES/NO question about code, scored as binary classification (1 = YES = the positive class)."""
 
     subject: str  # regex of the words that name the positive class, for parsing free answers
-    stages: tuple[tuple[int, int], ...]
-    plain_question: str
-    study_question: str
+    stages: tuple[tuple[int, int], ...]  # the study's (positives, negatives) draws, see STUDY_STAGES
 
     def __init__(self, scoring: str = "loglik", shots: int = 0, balance: str = "natural", wording: str = "plain",
                  seed: int = STUDY_SEED):
@@ -504,8 +503,9 @@ class UnderstandingTask(Task):
 
     # Data and sampling
 
+    @abstractmethod
     def load(self, data_dir=None) -> LoadedSplit:
-        raise NotImplementedError
+        """The test split, from the local data directory or the Hub."""
 
     def documents(self, data_dir=None) -> list[dict]:
         self.dataset = self.load(data_dir)
@@ -527,41 +527,40 @@ class UnderstandingTask(Task):
             rng = random.Random(self.seed)
             chosen = sorted(rng.sample(positives, wanted_positives) + rng.sample(negatives, wanted_negatives),
                             key=lambda document: document["index"])
-        dataset = self.dataset
+        positives = sum(document["label"] for document in chosen)
+        dataset = self.dataset or LoadedSplit(documents, None, len(documents))
         self.sample = {
-            "balance": self.balance, "seed": self.seed, "size": len(chosen),
-            "positives": sum(document["label"] for document in chosen),
-            "population": {"documents": len(documents), "positives": sum(labels), "split_size":
-                           dataset.split_size if dataset else len(documents),
-                           "complete": dataset.complete if dataset else True},
-            "source": dataset.source if dataset else None,
+            "balance": self.balance, "seed": self.seed, "size": len(chosen), "positives": positives,
+            "negatives": len(chosen) - positives, "source": dataset.source,
+            "population": {"documents": len(documents), "positives": sum(labels), "split_size": dataset.split_size,
+                           "complete": dataset.complete},
         }
-        self.sample["negatives"] = self.sample["size"] - self.sample["positives"]
         return chosen
 
     def _study_positions(self, labels: list[int]) -> list[int]:
-        dataset = self.dataset
+        dataset = self.dataset or LoadedSplit([None] * len(labels), "the data", len(labels))
         first_positives, first_negatives = self.stages[0]
-        if (dataset is not None and not dataset.complete) or sum(labels) < first_positives or (
-                len(labels) - sum(labels) < first_negatives):
-            split = f"{dataset.split_size:,}" if dataset else "all"
+        if not dataset.complete or sum(labels) < first_positives or len(labels) - sum(labels) < first_negatives:
             raise ValueError(
                 f"--balance as-study draws {first_positives:,} positive and {first_negatives:,} negative examples from "
-                f"the complete {self.name} test split ({split} examples), but {dataset.source if dataset else 'the data'}"
-                f" holds {len(labels):,} ({sum(labels):,} positive). Fix: provide the complete test split (see "
+                f"the complete {self.name} test split ({dataset.split_size:,} examples), but {dataset.source} holds "
+                f"{len(labels):,} ({sum(labels):,} positive). Fix: provide the complete test split (see "
                 f"`astraios.tasks.codexglue`) or use --balance natural.")
         return study_sample(labels, self.stages, self.seed)
 
     # Prompts
 
+    @abstractmethod
     def codes(self, document: dict) -> list[str]:
-        raise NotImplementedError
+        """The code the question is about (one function, or two)."""
 
+    @abstractmethod
     def question(self, codes: Sequence[str]) -> str:
-        raise NotImplementedError
+        """The question about `codes`, without "Question:"/"Answer:"."""
 
+    @abstractmethod
     def exemplar(self) -> list[str]:
-        raise NotImplementedError
+        """The code of the solved example that `--shots 1` shows first (its answer is YES)."""
 
     def render(self, codes: Sequence[str]) -> str:
         prompt = f"Question: {self.question(codes)}\n\nAnswer:"

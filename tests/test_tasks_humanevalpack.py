@@ -167,7 +167,7 @@ def test_describe_caps_length_and_removes_code(documents):
 
 def test_test_program_matches_the_harness_composition():
     program = program_with_tests("python", "def f():\n    return 1", "def check(f):\n    assert f() == 1\ncheck(f)")
-    assert program.startswith("import math\nimport re\n") and "import numpy as np\n" in program
+    assert program.startswith("import math\nimport re\n") and "numpy = np = " in program
     assert program.endswith("def f():\n    return 1\n\ndef check(f):\n    assert f() == 1\ncheck(f)")
     java = program_with_tests("java", "class Solution {}\npublic class Main {\n    }", "public class Main {}")
     assert java == "class Solution {}\n\npublic class Main {}"
@@ -252,6 +252,17 @@ def test_buggy_java_solutions_all_fail(documents):
     task = tasks.get("humanevalfixtests-java", timeout_s=3.0)
     score = task.score(documents["java"], _buggy(documents["java"]), progress=False)
     assert [entry["doc_id"] for entry in score.per_document if entry["passed"]] == []
+
+
+def test_harness_header_names_are_usable_without_imports():
+    task = tasks.get("humanevalsynthesize-python")
+    uses_header = ("def f(values: List[int]) -> int:\n"
+                   "    return int(np.array(values).sum() + numpy.prod(values) + math.floor(0.5))")
+    unused = "def f(values):\n    return sum(values) + 6"
+    document = {"doc_id": "header", "test": "assert f([1, 2, 3]) == 12\nimport numpy.linalg\n"
+                                             "assert numpy.linalg.norm([3.0, 4.0]) == 5.0"}
+    score = task.score([document], [[uses_header, unused]], progress=False)
+    assert score.per_document[0]["passed"] == 2, score.logs
 
 
 def test_identical_programs_run_once_and_early_exit_fails(documents):

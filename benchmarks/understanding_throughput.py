@@ -11,7 +11,8 @@ model, same prompts.
 
 Prompts are real Devign functions (every record of the shared sample files, repeated to
 --examples), fitted to the model's context as in an evaluation. Each figure is the median of
---repeats runs with a fresh cache, because the machine may be shared.
+--repeats runs with a fresh cache; the modes take turns within each repeat, so a shared machine's
+changing load falls on all of them alike.
 
     python benchmarks/understanding_throughput.py [--model tiny-gptbigcode-m] [--examples 64]
         [--batch-size 8] [--repeats 3] [--threads N]
@@ -34,6 +35,7 @@ from astraios.generate import GenerationCache, Sampling
 from astraios.generate.base import loglikelihood_pairwise
 from astraios.generate.huggingface import TransformersBackend
 from astraios.models import load_model, load_tokenizer
+from astraios.tasks.codexglue import PromptFitter
 from astraios.tasks.data import read_jsonl
 
 DATA = Path(os.environ.get("ASTRAIOS_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
@@ -82,15 +84,23 @@ def main() -> None:
         "generate (greedy, 16 tokens)": (TransformersBackend(model, tokenizer, batch_size=args.batch_size), "generate"),
     }
     documents = devign_documents(args.examples)
+    fitted = PromptFitter(tokenizer, backends["generate (greedy, 16 tokens)"][0].context, 16)
+    task = tasks.get("devign")
+    tokens = [fitted.length(fitted.fit(task.render, task.codes(document))[0]) for document in documents]
     seconds_per_run(backends["loglik (one pass per example)"][0], "loglik", documents[:args.batch_size])  # warm-up
-    print(f"{args.model}, {args.examples} Devign prompts, batch {args.batch_size}, median of {args.repeats}; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads "
-          f"{torch.get_num_threads()}, cuda {torch.cuda.is_available()}")
+    print(f"{args.model}, {args.examples} Devign prompts (mean {statistics.mean(tokens):.0f} tokens after fitting), "
+          f"batch {args.batch_size}, median of {args.repeats}; {platform.machine()}, {os.cpu_count()} CPUs, torch "
+          f"threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}")
+    runs: dict[str, list[float]] = {label: [] for label in backends}
+    for repeat in range(args.repeats):
+        order = list(backends)[repeat % len(backends):] + list(backends)[:repeat % len(backends)]
+        for label in order:
+            backend, scoring = backends[label]
+            runs[label].append(seconds_per_run(backend, scoring, documents))
     rates = {}
-    for label, (backend, scoring) in backends.items():
-        runs = [seconds_per_run(backend, scoring, documents) for _ in range(args.repeats)]
-        rates[label] = args.examples / statistics.median(runs)
-        print(f"{label:40s} {rates[label]:8.2f} examples/s   runs: {', '.join(f'{s:.2f}s' for s in runs)}")
+    for label, seconds in runs.items():
+        rates[label] = args.examples / statistics.median(seconds)
+        print(f"{label:40s} {rates[label]:8.2f} examples/s   runs: {', '.join(f'{s:.2f}s' for s in seconds)}")
     one_pass, pairwise, generate = rates.values()
     print(f"loglik / generate: {one_pass / generate:.2f}x; one pass / pair by pair: {one_pass / pairwise:.2f}x")
 

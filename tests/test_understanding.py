@@ -437,12 +437,24 @@ def test_answers_are_cached_and_resume_without_a_backend(tmp_path, devign_dir):
 # The transformers backend: one forward pass per question
 
 
-@pytest.mark.parametrize("model_name", ["tiny-gptbigcode-s", "tiny-llama-s"])
-def test_loglikelihood_choices_equal_pairwise_scores(model_name):
+@pytest.mark.parametrize(("model_name", "method"), [("tiny-gptbigcode-xs", None), ("tiny-llama-xs", None),
+                                                    ("tiny-gptbigcode-xs", "adapterh"), ("tiny-gptbigcode-xs", "ptuning")])
+def test_loglikelihood_choices_equal_pairwise_scores(model_name, method):
+    """Left padding, position ids and the reused KV cache change nothing, also with an un-merged
+    adapter; prompt learning (P-Tuning) goes pair by pair."""
+    import torch
+
+    from astraios import methods
     from astraios.generate.huggingface import TransformersBackend
     from astraios.models import tiny
 
-    backend = TransformersBackend(tiny.build(model_name), tiny_tokenizer(), batch_size=3)
+    model = tiny.build(model_name)
+    if method:
+        model = methods.apply(model, methods.get(method).config_class(name=method))
+        for parameter in model.parameters():
+            if parameter.requires_grad:  # trained-looking weights, so the adapter changes the scores
+                torch.nn.init.normal_(parameter, std=0.05)
+    backend = TransformersBackend(model, tiny_tokenizer(), batch_size=3)
     requests = [
         ("Question: int f(){return 0;}\nIs there a defect?\n\nAnswer:", [" YES", " Yes", " yes", " NO", " No", " no"]),
         ("Q: x", [" YES", " NO", "", " maybe so"]),
@@ -576,6 +588,31 @@ def test_hub_failure_is_a_clear_missing_data_error(monkeypatch):
         load_devign(None)
     with pytest.raises(DataNotFoundError, match=r"big_clone_bench failed: ConnectionError: no network. Fix"):
         load_bigclonebench(None)
+
+
+def test_hub_path_reads_the_test_parquet_files_of_the_datasets(monkeypatch):
+    """The Hub code path, with `datasets.load_dataset` answering from memory instead of the network."""
+    import datasets
+
+    calls = []
+    devign_rows = [{"id": r["idx"], "func": r["func"], "target": bool(r["target"]), "project": "qemu",
+                    "commit_id": "c"} for r in devign_records(7)]
+
+    def fake_load_dataset(path, data_files=None, split=None):
+        calls.append((path, data_files, split))
+        rows = hub_bigclonebench_rows() if "clone" in path else devign_rows
+        return datasets.Dataset.from_list(rows)
+
+    monkeypatch.delenv("ASTRAIOS_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    clones = load_bigclonebench(None)
+    assert [(d["id1"], d["id2"], d["label"]) for d in clones.documents] == [(a, b, label) for a, b, label in BCB_PAIRS]
+    assert clones.source == "hub:google/code_x_glue_cc_clone_detection_big_clone_bench" and clones.complete
+    devign = load_devign(None)
+    assert [(d["doc_id"], d["label"]) for d in devign.documents] == [(str(r["id"]), int(r["target"]))
+                                                                     for r in devign_rows]
+    assert calls == [("google/code_x_glue_cc_clone_detection_big_clone_bench", {"test": "data/test-*"}, "test"),
+                     ("google/code_x_glue_cc_defect_detection", {"test": "data/test-*"}, "test")]
 
 
 def test_malformed_records_name_the_file_and_field(tmp_path):

@@ -214,7 +214,7 @@ def test_parse_answer(text, terms, expected):
 
 
 def test_stratified_counts_keep_the_label_ratio():
-    assert stratified_counts(2000, 1255, 1477) == (919, 1081)  # the study's Devign counts
+    assert stratified_counts(2000, 1255, 1477) == (919, 1081)  # 2,732 test functions: the study's 919/1,081
     assert stratified_counts(10, 3, 7) == (3, 7)
     assert stratified_counts(5, 1, 99) == (0, 5)  # 0.05 rounds down
     assert stratified_counts(8, 10, 30) == (2, 6)

@@ -260,3 +260,83 @@ def tasks(as_json: bool = typer.Option(False, "--json", help="Print JSON instead
     for row in rows:
         table.add_row(row["task"], row["metric"] or "-", row["description"])
     Console(width=max(Console().width, 120)).print(table)
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  astraios grid configs/grid-tiny.yaml --dry-run     # the plan, with parameter counts (meta device)\n\n"
+    "  ASTRAIOS_DATA_DIR=data astraios grid configs/grid-tiny.yaml   # run (again: finished cells are skipped)\n\n"
+    "  astraios grid configs/grid-astraios.yaml           # the study; one cell per GPU when several are visible"
+)
+def grid(
+    config: str = typer.Argument(..., help="YAML grid config (see configs/grid-*.yaml)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan with parameter counts; train nothing."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+) -> None:
+    """Train and evaluate every model x method cell of a grid; resumable, one failed cell never stops the others."""
+    from astraios import grid as grids
+    from astraios.config import ConfigError
+
+    try:
+        plan = grids.load_grid(config)
+    except ConfigError as error:
+        _fail(error)
+    if dry_run:
+        _print_grid_plan(plan)
+        return
+    outcome = grids.run_grid(plan, show_progress=not quiet)
+    typer.echo(f"grid: {plan.output_dir / grids.GRID_FILE}; report: astraios report {plan.output_dir} --output DIR")
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+def _print_grid_plan(plan) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from astraios import grid as grids
+
+    console = Console(width=max(Console().width, 140))
+    table = Table(title=f"astraios grid {plan.path}: {len(plan.cells)} cells"
+                  + (f" after {len(plan.bases)} base warm-ups" if plan.bases else ""))
+    for column in ("job", "model", "method", "steps", "trainable", "total", "trainable %", "status", "run directory"):
+        table.add_column(column, justify="right" if column in {"steps", "trainable", "total", "trainable %"} else "left",
+                         no_wrap=True)
+    for row in grids.plan_rows(plan):
+        known = row["trainable"] is not None
+        table.add_row(row["job"], row["model"], row["method"], str(row["steps"]),
+                      f"{row['trainable']:,}" if known else "?", f"{row['total']:,}" if known else "?",
+                      f"{row['trainable_percent']:.4f}" if known else "?", row["status"], row["run_dir"])
+    console.print(table)
+    evaluation = grids.plan_evaluation(plan.config.evaluation)
+    if plan.config.evaluation is None:
+        console.print("evaluation: none (train only)")
+        return
+    settings = plan.config.evaluation
+    console.print(f"evaluation: {', '.join(evaluation.tasks) or 'no task with data'} "
+                  f"(n={settings.n_samples}, temperature {settings.temperature}, max {settings.max_new_tokens} new "
+                  f"tokens, limit {settings.limit or 'none'})")
+    for name, reason in evaluation.skipped.items():
+        console.print(f"[yellow]skipped {name}:[/] {escape(reason)}")
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  astraios report runs/grid-tiny --output reports/grid-tiny\n\n"
+    "  astraios report runs/grid-astraios --output reports/astraios"
+)
+def report(
+    runs_dir: str = typer.Argument(..., help="A grid's output_dir, or any folder of training run directories."),
+    output: str = typer.Option(..., "--output", help="Where to write index.html, report.md, figures/ and tables/."),
+) -> None:
+    """Tables, figures (PNG + SVG + CSV) and an offline index.html comparing methods across model sizes."""
+    from astraios.analysis import build_report
+
+    try:
+        built = build_report(runs_dir, output)
+    except FileNotFoundError as error:
+        _fail(error, 1)
+    for note in built.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"report: {built.output / 'index.html'} ({len(built.figures)} figures, {len(built.tables)} tables)")

@@ -174,7 +174,8 @@ def validate_config(raw: dict, source: str = "<config>", override_keys: dict[str
         raise ConfigError(_describe(error, source, override_keys or {})) from None
 
 
-def _read_yaml(path: Path) -> dict:
+def _read_yaml(path: Path, sections: str = "model/method/data/train", example: str = "configs/astraios.yaml") -> dict:
+    """The mapping in a YAML file; `sections` and `example` word the error for a non-mapping."""
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file. Fix: check the path (examples live in configs/).")
     try:
@@ -190,8 +191,8 @@ def _read_yaml(path: Path) -> dict:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{path}: the top level must be a mapping with sections model/method/data/train, "
-            f"not a {type(data).__name__}. Fix: see configs/astraios.yaml for the layout."
+            f"{path}: the top level must be a mapping with sections {sections}, "
+            f"not a {type(data).__name__}. Fix: see {example} for the layout."
         )
     return data
 
@@ -218,9 +219,9 @@ def _set_dotted(raw: dict, key: str, value: Any, override: str) -> None:
     node[parts[-1]] = value
 
 
-def _section_fields(loc: tuple) -> list[str]:
+def _section_fields(loc: tuple, root: type[BaseModel] = RunConfig) -> list[str]:
     """Valid keys of the config section at a (raw pydantic) location, for 'did you mean' hints."""
-    model: type[BaseModel] | None = RunConfig
+    model: type[BaseModel] | None = root
     parts = list(loc)
     while parts and model is not None:
         part = parts.pop(0)
@@ -253,11 +254,11 @@ def _display_loc(loc: tuple) -> tuple:
     return loc
 
 
-def _hint(error: dict, loc: tuple) -> str:
+def _hint(error: dict, loc: tuple, root: type[BaseModel] = RunConfig) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
-        valid = _section_fields(loc[:-1])
+        valid = _section_fields(loc[:-1], root)
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
         guess = f"did you mean `{close[0]}`? " if close else ""
         return f"unknown key. Fix: {guess}remove it or use one of: {', '.join(valid)}"
@@ -276,7 +277,9 @@ def _hint(error: dict, loc: tuple) -> str:
     return f"{error['msg']} (got {error.get('input')!r}). Fix: give a value of the expected type"
 
 
-def _describe(error: ValidationError, source: str, override_keys: dict[str, str]) -> str:
+def _describe(error: ValidationError, source: str, override_keys: dict[str, str],
+              root: type[BaseModel] = RunConfig) -> str:
+    """One line per problem, naming where it is, the field and a fix; `root` is the validated model."""
     lines = []
     for item in error.errors():
         loc = tuple(item["loc"])
@@ -286,7 +289,7 @@ def _describe(error: ValidationError, source: str, override_keys: dict[str, str]
             (override for key, override in override_keys.items() if key.startswith(f"{field}.")), None
         )
         where = f"{source} (--set {origin})" if origin else source
-        lines.append(f"{where}: field `{field}`: {_hint(item, loc)}")
+        lines.append(f"{where}: field `{field}`: {_hint(item, loc, root)}")
     count = len(lines)
     header = f"invalid config ({count} problem{'s' if count > 1 else ''}):\n" if count > 1 else ""
     return header + "\n".join(lines)

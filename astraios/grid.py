@@ -1,0 +1,716 @@
+"""`astraios grid`: train and evaluate every model x method cell of a study, resumably.
+
+A grid config (YAML, see `configs/grid-tiny.yaml`) names the base models, the methods, one
+training recipe (a run config file plus dotted overrides, optionally per method) and the
+evaluation. `load_grid` validates all of it and builds every cell's `RunConfig` up front, so a
+typo fails before any model loads, with the file, the field and a fix.
+
+Layout of the grid's `output_dir`:
+    grid.json               the plan, every job's status, tasks evaluated or skipped, timings
+    bases/MODEL/            base warm-up run (only with `base_warmup`): its final/ is the cells' base
+    MODEL-METHOD/           a cell: a training run directory (config.yaml, losses.jsonl, summary.json,
+                            final/) plus eval/results.json and grid_cell.json (status, error, timings)
+
+Resume: a job whose summary.json (and, for cells, every evaluation task) is there is skipped, after
+checking that its saved config and evaluation settings equal the grid's, so a changed recipe never
+mixes silently with old results; a job with a config.yaml but no summary resumes from its last
+checkpoint; a failed job is retried. An exception in one job is recorded and the grid goes on.
+
+Why `base_warmup`: the tiny models are random-initialised, and their near-uniform outputs give a
+parameter-efficient method nothing to steer. The warm-up first trains each base with full
+fine-tuning (a stand-in for pre-training), then every method tunes that base, as the study tunes
+pre-trained StarCoders.
+
+Evaluation tasks whose data is missing (no local data directory, Hub unreachable) are recorded as
+skipped with the reason, once per grid run, and the other tasks go on.
+
+Parallelism: with several visible GPUs each job runs in its own spawned process pinned to one
+GPU (`CUDA_VISIBLE_DEVICES`), one job per GPU at a time, biggest first; otherwise jobs run one
+after another in this process.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import os
+import platform
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from astraios import methods
+from astraios.config import ConfigError, RunConfig, Strict, _describe, _read_yaml, validate_config
+from astraios.io import write_json
+from astraios.train import FINAL_DIR
+
+GRID_FILE = "grid.json"
+CELL_FILE = "grid_cell.json"
+BASES_DIR = "bases"
+EVAL_DIR = "eval"
+# Fields the grid fills in for every job; a recipe that sets them is a mistake worth naming.
+GRID_OWNED = {"model.name": "list the models under `models:`", "method.name": "list the methods under `methods:`",
+              "train.output_dir": "set the grid's `output_dir:`"}
+TRACEBACK_TAIL_LINES = 30
+
+
+# ----------------------------------------------------------------------------------------------
+# The grid config
+
+
+class RecipeConfig(Strict):
+    config: str | None = Field(None, description="a run config file (relative to the grid file); null = the defaults")
+    set: dict[str, Any] = Field(default_factory=dict, description="dotted overrides, e.g. `train.max_steps: 20`")
+
+
+class WarmupConfig(Strict):
+    set: dict[str, Any] = Field(
+        default_factory=dict, description="dotted overrides on top of the recipe for the full fine-tuning warm-up"
+    )
+
+
+class EvaluationConfig(Strict):
+    tasks: list[str] | Literal["all"] = Field("all", description="task names (`astraios tasks`) or `all`")
+    n_samples: int = Field(20, ge=1, description="samples per problem (the study: 20)")
+    temperature: float = Field(0.2, ge=0, description="0 = greedy (the study: 0.2)")
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_new_tokens: int = Field(512, ge=1)
+    batch_size: int = Field(16, ge=1, description="rows (prompt x sample) per forward pass")
+    limit: int | None = Field(None, ge=1, description="evaluate only the first N documents of each task")
+    data_dir: str | None = Field(None, description="local data directory; null = $ASTRAIOS_DATA_DIR, else the Hub")
+    backend: Literal["transformers", "vllm"] = "transformers"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    seed: int = 0
+    workers: int | None = Field(None, ge=1, description="programs executed at once (default: one per CPU)")
+    timeout_s: float | None = Field(None, gt=0, description="seconds each test program may run (default: 10)")
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, value):
+        from astraios import tasks as task_registry
+
+        if value == "all":
+            return value
+        if not value:
+            raise ValueError("no task given. Fix: list task names (`astraios tasks`) or write `tasks: all`")
+        for name in value:
+            if name not in task_registry.REGISTRY:
+                close = difflib.get_close_matches(name, task_registry.names(), n=1)
+                guess = f"did you mean `{close[0]}`? " if close else ""
+                raise ValueError(f"unknown task `{name}`. Fix: {guess}use names from `astraios tasks` "
+                                 f"({', '.join(task_registry.names())})")
+        return list(dict.fromkeys(value))
+
+    def task_names(self) -> list[str]:
+        from astraios import tasks as task_registry
+
+        return task_registry.names() if self.tasks == "all" else list(self.tasks)
+
+    def sampling(self):
+        from astraios.generate import Sampling
+
+        return Sampling(self.n_samples, self.temperature, self.top_p, self.max_new_tokens)
+
+    def score_settings(self) -> dict:
+        """The settings that change scores, named as in results.json: results made with others are not reused."""
+        return {"n_samples": self.n_samples, "temperature": self.temperature, "top_p": self.top_p,
+                "max_new_tokens": self.max_new_tokens, "limit": self.limit, "seed": self.seed}
+
+
+class GridConfig(Strict):
+    output_dir: str = Field(description="where the grid's run directories go, e.g. runs/grid-tiny")
+    models: list[str] = Field(min_length=1, description="tiny names, StarCoder sizes, Hub ids or local directories")
+    methods: list[str] | Literal["all"] = Field("all", description="method names (`astraios methods`) or `all`")
+    recipe: RecipeConfig = Field(default_factory=RecipeConfig)
+    method_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per method, dotted overrides on top of the recipe, e.g. `lora: {method.r: 16}`"
+    )
+    base_warmup: WarmupConfig | None = Field(None, description="train each base with full fine-tuning first")
+    evaluation: EvaluationConfig | None = Field(None, description="evaluation after training; null = train only")
+
+    @field_validator("models")
+    @classmethod
+    def _distinct_models(cls, value: list[str]) -> list[str]:
+        labels = [model_label(name) for name in value]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ValueError(f"several models share the run directory name {', '.join(repeated)}. "
+                             f"Fix: list each model once (or copy one into a directory of another name)")
+        return value
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, value):
+        if value == "all":
+            return value
+        if not value:
+            raise ValueError("no method given. Fix: list method names or write `methods: all`")
+        for name in value:
+            if name not in methods.METHODS:
+                close = difflib.get_close_matches(name, list(methods.METHODS), n=1)
+                guess = f"did you mean `{close[0]}`? " if close else ""
+                raise ValueError(f"unknown method `{name}`. Fix: {guess}use one of: {', '.join(methods.METHODS)}")
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _overrides_name_listed_methods(self):
+        unused = [name for name in self.method_overrides if name not in self.method_names()]
+        if unused:
+            raise ValueError(f"method_overrides names {', '.join(unused)}, which is not in `methods`. "
+                             f"Fix: add it to `methods` or drop its overrides")
+        return self
+
+    def method_names(self) -> list[str]:
+        return list(methods.METHODS) if self.methods == "all" else list(self.methods)
+
+
+def model_label(name: str) -> str:
+    """The short name of a model in run directory names and reports (`bigcode/x` -> `x`)."""
+    return Path(name.rstrip("/")).name
+
+
+# ----------------------------------------------------------------------------------------------
+# The plan: jobs built from the config
+
+
+@dataclass
+class Job:
+    """One training run of the grid: a base warm-up, or a cell (model x method) trained then evaluated."""
+
+    kind: Literal["base", "cell"]
+    model: str  # the model's label (e.g. tiny-gptbigcode-s)
+    source_model: str  # the model as listed in the grid (name, Hub id or directory)
+    method: str
+    config: RunConfig
+    depends_on: str | None = None  # run directory of the base warm-up this cell trains from
+
+    @property
+    def run_dir(self) -> Path:
+        return self.config.output_dir()
+
+    @property
+    def name(self) -> str:
+        return f"{self.model} base warm-up" if self.kind == "base" else f"{self.model} x {self.method}"
+
+
+@dataclass
+class Grid:
+    config: GridConfig
+    path: Path
+    bases: list[Job]
+    cells: list[Job]
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.config.output_dir)
+
+    @property
+    def jobs(self) -> list[Job]:
+        return [*self.bases, *self.cells]
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Read and validate a grid config and every job's run config."""
+    path = Path(path)
+    raw = _read_yaml(path, sections="output_dir/models/methods/recipe/evaluation", example="configs/grid-tiny.yaml")
+    try:
+        config = GridConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, str(path), {}, root=GridConfig)) from None
+    recipe = _recipe_raw(config, path)
+    output_dir = Path(config.output_dir)
+    bases: dict[str, Job] = {}
+    if config.base_warmup is not None:
+        for name in config.models:
+            label = model_label(name)
+            layers = [("recipe.set", config.recipe.set), ("base_warmup.set", config.base_warmup.set)]
+            run_config = _job_config(recipe, layers, name, "full", output_dir / BASES_DIR / label, path)
+            bases[name] = Job("base", label, name, "full", run_config)
+    cells = []
+    for name in config.models:
+        base = bases.get(name)
+        trained_from = str(base.run_dir / FINAL_DIR) if base else name
+        for method in config.method_names():
+            layers = [("recipe.set", config.recipe.set),
+                      (f"method_overrides.{method}", config.method_overrides.get(method, {}))]
+            run_config = _job_config(recipe, layers, trained_from, method,
+                                     output_dir / f"{model_label(name)}-{method}", path)
+            cells.append(Job("cell", model_label(name), name, method, run_config,
+                             depends_on=str(base.run_dir) if base else None))
+    return Grid(config, path, list(bases.values()), cells)
+
+
+def _recipe_raw(config: GridConfig, grid_path: Path) -> dict:
+    """The recipe file's sections, without what the grid sets per job."""
+    if config.recipe.config is None:
+        return {}
+    recipe_path = Path(config.recipe.config)
+    if not recipe_path.is_absolute():
+        recipe_path = grid_path.parent / recipe_path
+    if not recipe_path.is_file():
+        raise ConfigError(f"{grid_path}: field `recipe.config`: {recipe_path} does not exist. Fix: give a run "
+                          f"config path relative to the grid file (e.g. astraios.yaml beside it), or null.")
+    raw = _read_yaml(recipe_path)
+    # The recipe file may name a model, method and output directory (to be usable alone); the grid sets its own.
+    raw.pop("method", None)
+    raw.get("model", {}).pop("name", None)
+    raw.get("train", {}).pop("output_dir", None)
+    return raw
+
+
+def _job_config(recipe: dict, layers: list[tuple[str, dict]], model: str, method: str, run_dir: Path,
+                grid_path: Path) -> RunConfig:
+    raw = copy.deepcopy(recipe)
+    raw["method"] = {"name": method}
+    for where, overrides in layers:
+        for key, value in overrides.items():
+            owned = GRID_OWNED.get(key)
+            if owned or (where != f"method_overrides.{method}" and key.startswith("method.")):
+                fix = owned or f"put method settings under `method_overrides: {{{method}: {{{key}: ...}}}}`"
+                raise ConfigError(f"{grid_path}: field `{where}`: `{key}` is set by the grid for each job. Fix: {fix}.")
+            _set_nested(raw, key, value, f"{grid_path}: field `{where}`")
+    raw.setdefault("model", {})["name"] = model
+    raw.setdefault("train", {})["output_dir"] = str(run_dir)
+    layer_names = " + ".join(where for where, overrides in layers if overrides) or "defaults"
+    return validate_config(raw, f"{grid_path} ({layer_names}, method {method})")
+
+
+def _set_nested(raw: dict, key: str, value: Any, where: str) -> None:
+    node = raw
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{where}: `{part}` is not a section, so `{key}` cannot be set. Fix: check the key.")
+    node[parts[-1]] = value
+
+
+# ----------------------------------------------------------------------------------------------
+# Status of a job on disk
+
+
+def job_status(job: Job) -> str:
+    """finished | failed | interrupted | pending (what is on disk, before any check of settings)."""
+    from astraios.train import CONFIG_FILE, SUMMARY_FILE
+
+    record = read_cell_record(job.run_dir)
+    if record and record.get("status") == "finished" and (job.run_dir / SUMMARY_FILE).is_file():
+        return "finished"
+    if record and record.get("status") == "failed":
+        return "failed"
+    if (job.run_dir / SUMMARY_FILE).is_file():
+        return "trained" if job.kind == "cell" else "finished"
+    if (job.run_dir / CONFIG_FILE).is_file():
+        return "interrupted"
+    return "pending"
+
+
+def read_cell_record(run_dir: Path) -> dict | None:
+    import json
+
+    path = Path(run_dir) / CELL_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+# ----------------------------------------------------------------------------------------------
+# Running one job
+
+
+@dataclass
+class EvalPlan:
+    """What every cell evaluates: the tasks whose data is present, and why the others are skipped."""
+
+    settings: EvaluationConfig | None
+    tasks: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def plan_evaluation(settings: EvaluationConfig | None) -> EvalPlan:
+    """Check each task's data once, so a missing dataset is one recorded skip, not 28 failed cells.
+
+    Tasks are probed at once in threads: offline, each Hub lookup spends ~20 s in retries."""
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    plan = EvalPlan(settings)
+    if settings is None:
+        return plan
+    names = settings.task_names()
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)  # the retry warnings repeat what the skip reason says
+    try:
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            problems = list(pool.map(lambda name: _data_problem(name, settings.data_dir), names))
+    finally:
+        hub_logger.setLevel(level)
+    for name, problem in zip(names, problems):
+        if problem:
+            plan.skipped[name] = problem
+        else:
+            plan.tasks.append(name)
+    return plan
+
+
+def _data_problem(task: str, data_dir: str | None) -> str | None:
+    from astraios import tasks as task_registry
+
+    try:
+        task_registry.get(task).documents(data_dir)
+    except (FileNotFoundError, ValueError) as error:  # DataNotFoundError, a missing --data-dir, unreadable data
+        return str(error)
+    return None
+
+
+def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool) -> dict:
+    """Train (or resume) and evaluate one job; never raises for the job's own errors: the record says."""
+    from astraios.train import SUMMARY_FILE
+
+    previous = read_cell_record(job.run_dir) or {}
+    record = {"kind": job.kind, "model": job.model, "source_model": job.source_model, "method": job.method,
+              "base_model": job.config.model.name, "status": "running", "stage": "train",
+              "train_seconds": previous.get("train_seconds", 0.0), "eval_seconds": previous.get("eval_seconds", 0.0),
+              "skipped_tasks": evaluation.skipped if job.kind == "cell" else {}}
+    try:
+        if job.depends_on and job_status_of_dir(Path(job.depends_on)) != "finished":
+            raise RuntimeError(f"its base warm-up ({job.depends_on}) did not finish; see its {CELL_FILE}")
+        if (job.run_dir / SUMMARY_FILE).is_file():
+            differences = config_differences(job)
+            if differences:
+                raise ConfigError(f"{job.run_dir} holds a finished run whose config differs from the grid's: "
+                                  f"{'; '.join(differences)}. Fix: restore the grid's recipe, or delete "
+                                  f"{job.run_dir} to train it again with the new one.")
+        else:
+            from astraios import train
+            from astraios.train import checkpoint
+
+            # Resume from a checkpoint; without one there is nothing to keep, so start over (a cell
+            # that failed before its first checkpoint, e.g. on a bad setting, runs again once fixed).
+            resume = checkpoint.latest(job.run_dir) is not None
+            started = time.perf_counter()
+            try:
+                train.run(job.config, resume=resume, overwrite=not resume, show_progress=show_progress)
+            finally:
+                record["train_seconds"] += time.perf_counter() - started
+        if job.kind == "cell" and evaluation.settings is not None:
+            record["stage"] = "eval"
+            started = time.perf_counter()
+            try:
+                _evaluate_cell(job, evaluation, show_progress)
+            finally:
+                record["eval_seconds"] += time.perf_counter() - started
+        record.update(status="finished", stage=None, error=None, traceback=None)
+    except Exception as error:  # one cell's failure must not stop the grid
+        lines = traceback.format_exc().splitlines()
+        record.update(status="failed", error=f"{type(error).__name__}: {error}",
+                      traceback="\n".join(lines[-TRACEBACK_TAIL_LINES:]))
+    record["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    write_json(job.run_dir / CELL_FILE, record)
+    return record
+
+
+def job_status_of_dir(run_dir: Path) -> str | None:
+    record = read_cell_record(run_dir)
+    return record.get("status") if record else None
+
+
+def config_differences(job: Job) -> list[str]:
+    """Fields in which the job's saved config.yaml differs from the grid's config for it."""
+    from astraios.train import CONFIG_FILE
+    from astraios.train.loop import _differences
+
+    config_path = job.run_dir / CONFIG_FILE
+    saved = validate_config(_read_yaml(config_path), str(config_path))
+    return _differences(saved.to_dict(), job.config.to_dict())
+
+
+def read_results(job: Job) -> dict | None:
+    import json
+
+    from astraios.evaluate import RESULTS_FILE
+
+    path = job.run_dir / EVAL_DIR / RESULTS_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def changed_eval_settings(results: dict, settings: EvaluationConfig) -> list[str]:
+    saved = results.get("settings", {})
+    return [f"{key} ({saved.get(key)!r} -> {value!r})" for key, value in settings.score_settings().items()
+            if saved.get(key) != value]
+
+
+def evaluated_tasks(results: dict | None) -> set[str]:
+    return {name for name, entry in (results or {}).get("tasks", {}).items() if entry.get("metrics")}
+
+
+def _evaluate_cell(job: Job, evaluation: EvalPlan, show_progress: bool) -> None:
+    from astraios.evaluate import EvalConfig, evaluate
+
+    settings = evaluation.settings
+    output = job.run_dir / EVAL_DIR
+    results = read_results(job)
+    if results is not None and (changed := changed_eval_settings(results, settings)):
+        raise ConfigError(f"{output} holds results made with other evaluation settings: {'; '.join(changed)}. "
+                          f"Fix: restore them in the grid's `evaluation:`, or delete {output} to evaluate again.")
+    todo = [name for name in evaluation.tasks if name not in evaluated_tasks(results)]
+    if not todo:
+        return
+    config = EvalConfig(
+        tasks=todo, output_dir=output, model=str(job.run_dir), sampling=settings.sampling(),
+        backend=settings.backend, batch_size=settings.batch_size, limit=settings.limit, data_dir=settings.data_dir,
+        dtype=settings.dtype, seed=settings.seed, workers=settings.workers,
+        task_options={"timeout_s": settings.timeout_s} if settings.timeout_s else {},
+    )
+    evaluate(config, progress=show_progress)
+
+
+# ----------------------------------------------------------------------------------------------
+# Running the grid
+
+
+@dataclass
+class GridOutcome:
+    records: dict[str, dict]  # run dir -> the job's record (this run's, or the one found on disk)
+    skipped_jobs: list[str]  # run dirs already finished before this run
+    evaluation: EvalPlan
+    wall_seconds: float
+
+    @property
+    def failed(self) -> list[str]:
+        return [run_dir for run_dir, record in self.records.items() if record.get("status") == "failed"]
+
+
+def run_grid(grid: Grid, *, show_progress: bool = True, gpus: list[str] | None = None, console=None) -> GridOutcome:
+    """Run every unfinished job of the grid; `gpus` (default: the visible CUDA devices) run jobs in parallel."""
+    from rich.console import Console
+
+    console = console or Console(stderr=True, quiet=not show_progress)
+    started = time.perf_counter()
+    evaluation = plan_evaluation(grid.config.evaluation)
+    for name, reason in evaluation.skipped.items():
+        console.print(f"[yellow]skipping task {name}:[/] {reason}")
+    gpus = visible_gpus() if gpus is None else gpus
+    records: dict[str, dict] = {}
+    skipped_jobs = []
+    progress = GridProgress(grid.jobs, console)
+    for stage in (grid.bases, grid.cells):
+        todo = []
+        for job in stage:
+            if is_done(job, evaluation):
+                skipped_jobs.append(str(job.run_dir))
+                records[str(job.run_dir)] = read_cell_record(job.run_dir) or {"status": "finished"}
+                progress.skip(job)
+            else:
+                todo.append(job)
+        if len(gpus) > 1:
+            records.update(_run_parallel(todo, evaluation, gpus, progress))
+        else:
+            for job in todo:
+                progress.start(job)
+                record = run_job(job, evaluation, show_progress=show_progress)
+                records[str(job.run_dir)] = record
+                progress.finish(job, record)
+        _write_manifest(grid, evaluation, records, time.perf_counter() - started)
+    outcome = GridOutcome(records, skipped_jobs, evaluation, time.perf_counter() - started)
+    progress.summary(outcome)
+    return outcome
+
+
+def is_done(job: Job, evaluation: EvalPlan) -> bool:
+    """Finished with the grid's config and, for a cell, every task evaluated now with the grid's settings.
+    Anything else goes to `run_job`, which resumes it or records why it cannot."""
+    if job_status(job) != "finished" or config_differences(job):
+        return False
+    if job.kind == "base" or evaluation.settings is None or not evaluation.tasks:
+        return True
+    results = read_results(job)
+    return (results is not None and not changed_eval_settings(results, evaluation.settings)
+            and set(evaluation.tasks) <= evaluated_tasks(results))
+
+
+def visible_gpus() -> list[str]:
+    """Physical ids of the visible CUDA devices (honouring CUDA_VISIBLE_DEVICES)."""
+    import torch
+
+    count = torch.cuda.device_count()
+    listed = [part.strip() for part in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if part.strip()]
+    return listed[:count] if listed else [str(index) for index in range(count)]
+
+
+def _run_parallel(jobs: list[Job], evaluation: EvalPlan, gpus: list[str], progress: GridProgress) -> dict[str, dict]:
+    """One spawned process per job, pinned to one GPU; the biggest jobs first so the tail is short."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = sorted(jobs, key=job_cost, reverse=True)
+    free = list(range(len(gpus)))  # slots, one per GPU
+    running: dict[int, tuple] = {}  # slot -> (process, job)
+    records = {}
+    while queue or running:
+        while queue and free:
+            slot, job = free.pop(0), queue.pop(0)
+            process = context.Process(target=_job_process, args=(job, evaluation, gpus[slot]),
+                                      name=f"astraios-grid-{slot}")
+            process.start()
+            running[slot] = (process, job)
+            progress.start(job, where=f"GPU {gpus[slot]}")
+        for slot, (process, job) in list(running.items()):
+            process.join(timeout=0.5)
+            if process.is_alive():
+                continue
+            record = read_cell_record(job.run_dir)
+            if process.exitcode != 0 or record is None or record.get("status") == "running":
+                # The process died without writing its record (killed, out of memory, segfault).
+                record = {**(record or {}), "kind": job.kind, "model": job.model, "method": job.method,
+                          "status": "failed", "error": f"the job's process exited with code {process.exitcode}"}
+                write_json(job.run_dir / CELL_FILE, record)
+            records[str(job.run_dir)] = record
+            progress.finish(job, record)
+            del running[slot]
+            free.append(slot)
+    return records
+
+
+def _job_process(job: Job, evaluation: EvalPlan, gpu: str) -> None:
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpu  # before anything touches CUDA in this fresh process
+    run_job(job, evaluation, show_progress=False)
+
+
+def job_cost(job: Job) -> float:
+    """Relative cost of a job for ordering and ETAs: base parameters x optimiser steps x tokens per step."""
+    parameters = base_parameters(job.source_model)
+    return (parameters or 1) * job.config.train.max_steps * job.config.train.global_batch_size * job.config.data.seq_len
+
+
+@functools.lru_cache(maxsize=None)
+def base_parameters(model: str) -> int | None:
+    """Parameters of a base model, counted on the meta device (None when its config is unreachable)."""
+    try:
+        return methods.count_parameters(meta_base(model)).total
+    except (OSError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=None)
+def meta_base(model: str):
+    """A base model on the meta device, built once per model (copy it before applying a method)."""
+    from astraios import models
+
+    return models.meta_model(model)
+
+
+class GridProgress:
+    """One line per job as it starts and ends: counts, elapsed time and a cost-weighted ETA."""
+
+    def __init__(self, jobs: list[Job], console):
+        self.console = console
+        self.total = len(jobs)
+        self.remaining_cost = sum(job_cost(job) for job in jobs)
+        self.done_cost = 0.0
+        self.counts = {"finished": 0, "failed": 0, "skipped": 0}
+        self.started = time.perf_counter()
+
+    def _position(self) -> str:
+        done = sum(self.counts.values())
+        elapsed = time.perf_counter() - self.started
+        eta = ""
+        if self.done_cost and self.remaining_cost:
+            eta = f", ETA {_duration(elapsed / self.done_cost * self.remaining_cost)}"
+        failed = f", {self.counts['failed']} failed" if self.counts["failed"] else ""
+        return f"[{done}/{self.total}{failed}, {_duration(elapsed)}{eta}]"
+
+    def skip(self, job: Job) -> None:
+        self.counts["skipped"] += 1
+        self.remaining_cost -= job_cost(job)
+        self.console.print(f"{self._position()} {job.name}: already finished, skipped")
+
+    def start(self, job: Job, where: str = "") -> None:
+        status = job_status(job)
+        action = {"interrupted": "resuming", "failed": "retrying", "trained": "evaluating"}.get(status, "starting")
+        self.console.rule(f"{self._position()} {action} {job.name}{f' on {where}' if where else ''}", align="left")
+
+    def finish(self, job: Job, record: dict) -> None:
+        cost = job_cost(job)
+        self.counts["failed" if record.get("status") == "failed" else "finished"] += 1
+        self.remaining_cost -= cost
+        self.done_cost += cost
+        if record.get("status") == "failed":
+            self.console.print(f"[bold red]{job.name} failed[/] ({record.get('stage')}): {record.get('error')}")
+        else:
+            self.console.print(f"{job.name}: done in {_duration(record['train_seconds'] + record['eval_seconds'])}")
+
+    def summary(self, outcome: GridOutcome) -> None:
+        failed = outcome.failed
+        self.console.rule(f"grid: {len(outcome.records) - len(failed)} of {len(outcome.records)} jobs finished "
+                          f"in {_duration(outcome.wall_seconds)}", align="left")
+        for run_dir in failed:
+            self.console.print(f"[red]failed:[/] {run_dir}: {outcome.records[run_dir].get('error')}")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def _write_manifest(grid: Grid, evaluation: EvalPlan, records: dict[str, dict], wall_seconds: float) -> None:
+    import json
+
+    path = grid.output_dir / GRID_FILE
+    previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    jobs = []
+    for job in grid.jobs:
+        record = records.get(str(job.run_dir)) or read_cell_record(job.run_dir) or {}
+        jobs.append({"kind": job.kind, "model": job.model, "source_model": job.source_model, "method": job.method,
+                     "run_dir": str(job.run_dir), "status": record.get("status", job_status(job)),
+                     "error": record.get("error"), "train_seconds": record.get("train_seconds"),
+                     "eval_seconds": record.get("eval_seconds")})
+    invocations = previous.get("invocations", [])
+    current = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - wall_seconds)),
+               "wall_seconds": round(wall_seconds, 1)}
+    if invocations and invocations[-1]["started"] == current["started"]:
+        invocations[-1] = current
+    else:
+        invocations.append(current)
+    write_json(path, {
+        "grid_config": str(grid.path), "config": grid.config.model_dump(mode="json"),
+        "machine": machine(), "tasks": {"evaluated": evaluation.tasks, "skipped": evaluation.skipped},
+        "jobs": jobs, "invocations": invocations,
+        "job_seconds": round(sum((job["train_seconds"] or 0) + (job["eval_seconds"] or 0) for job in jobs), 1),
+    })
+
+
+def machine() -> dict:
+    import torch
+
+    gpus = [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+    return {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "gpus": gpus}
+
+
+# ----------------------------------------------------------------------------------------------
+# Dry run
+
+
+def plan_rows(grid: Grid) -> list[dict]:
+    """One row per job with its parameter counts (meta device, no weights) and status on disk."""
+    rows = []
+    for job in grid.jobs:
+        row = {"job": job.kind, "model": job.model, "method": job.method, "status": job_status(job),
+               "run_dir": str(job.run_dir), "steps": job.config.train.max_steps,
+               "trainable": None, "total": None, "trainable_percent": None}
+        try:
+            # The base warm-up does not exist yet: its architecture is that of the listed model.
+            adapted = methods.apply(copy.deepcopy(meta_base(job.source_model)), job.config.method)
+            counts = methods.count_parameters(adapted)
+            row.update(trainable=counts.trainable, total=counts.total, trainable_percent=counts.trainable_percent)
+        except (OSError, ValueError) as error:
+            row["note"] = f"parameters unknown: {error}"
+        rows.append(row)
+    return rows

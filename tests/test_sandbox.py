@@ -13,6 +13,7 @@ import pytest
 
 from astraios.sandbox import Program, Result, run_many, run_program
 from astraios.sandbox.execution import OUTPUT_CAP_BYTES, ForkServer, Isolation, Workspace
+from astraios.sandbox.languages import JAVA_COMPILER
 
 TIER = Isolation.tier()
 # Programs never run as root (which ignores RLIMIT_NPROC and may signal anything): checked here,
@@ -28,7 +29,8 @@ def python(source: str, **kwargs) -> Result:
 
 def sandbox_processes(token: str = "") -> list[str]:
     """Live processes of this test process's sandbox runs: keepers still attached to the fork
-    server (a keeper exits only once all of its run is dead), and anything carrying `token`."""
+    server (a keeper exits only once all of its run is dead), and anything carrying `token`; not
+    the Java compile server, which earlier Java runs in this process may have started."""
     found = []
     for entry in os.listdir("/proc"):
         try:
@@ -37,6 +39,8 @@ def sandbox_processes(token: str = "") -> list[str]:
         except (OSError, NotADirectoryError):
             continue
         state, parent = fields[0], int(fields[1])
+        if entry == str(JAVA_COMPILER.pid()):  # the warm javac outlives runs by design
+            continue
         if state != "Z" and (parent == ForkServer.pid() or (token and token in cmdline)):
             found.append(cmdline[:200])
     return found

@@ -210,6 +210,10 @@ class JavaCompileServer:
                 return "crash", f"the Java compile server stopped: {exc!r}", time.monotonic() - start
             return outcome, diagnostics, time.monotonic() - start
 
+    def pid(self) -> int | None:
+        """The keeper pid of this process's compile server, while one runs (it outlives runs)."""
+        return self._jail.pid if self._jail is not None and self._owner == os.getpid() else None
+
     def _start(self, tier: str) -> None:
         java = require("java", JDK_HINT)
         run = JailRun(

@@ -139,7 +139,8 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
         entry.update(seconds=round(finished - task_started, 3), generation_seconds=round(generated - task_started, 3),
                      scoring_seconds=round(finished - generated, 3))
         results["tasks"][task.name] = entry
-        results["generation"] = backend.describe() if backend else None
+        if backend is not None and getattr(backend, "loaded", True) is not None:  # an unloaded model changed nothing
+            results["generation"] = backend.describe()
         results["seconds"] = round(time.perf_counter() - started, 3)
         write_json(config.output_dir / RESULTS_FILE, results)
         console.print(f"{task.name}: {_headline(entry)}")
@@ -268,6 +269,7 @@ def _start_results(config: EvalConfig, source, backend) -> dict:
                                  f"another --output directory.")
             results[key] = results[key] if results[key] is not None else previous.get(key)
         results["tasks"] = previous.get("tasks", {})
+        results["generation"] = previous.get("generation") or results["generation"]
     return results
 
 

@@ -196,9 +196,10 @@ def test_results_keep_earlier_tasks_of_the_same_model(tmp_path, data_dir_path, p
 def test_cli_evaluates_a_run_directory(tmp_path, data_dir_path):
     run = fake_run_dir(tmp_path / "runs" / "tiny-lora", "lora")
     arguments = ["eval", "--model", str(run), "--tasks", "humanevalsynthesize-python", "--limit", "2",
-                 "--n-samples", "2", "--max-new-tokens", "16", "--data-dir", str(data_dir_path), "--quiet"]
+                 "--n-samples", "2", "--max-new-tokens", "16", "--data-dir", str(data_dir_path)]
     result = runner.invoke(app, arguments)
     assert result.exit_code == 0, result.output
+    assert "loading" in result.output
     written = json.loads((run / "eval" / "results.json").read_text())
     assert written["model"] == str(run) and written["adapter"] == str(run / "final")
     assert written["generation"]["adapter_merged"] is True and written["generation"]["base_model"] == "tiny-gptbigcode-xs"
@@ -207,7 +208,11 @@ def test_cli_evaluates_a_run_directory(tmp_path, data_dir_path):
     cached = (run / "eval" / "cache" / "humanevalsynthesize-python.jsonl").read_text().splitlines()
     assert len(cached) == 4
     again = runner.invoke(app, arguments)  # resumed from the cache: the model is never loaded
-    assert again.exit_code == 0 and "loading" not in again.output
+    assert again.exit_code == 0, again.output
+    resumed = json.loads((run / "eval" / "results.json").read_text())
+    assert resumed["generation"] == written["generation"]  # what generated them, though no model was loaded now
+    assert "loading" not in again.output
+    assert resumed["tasks"]["humanevalsynthesize-python"]["per_document"] == entry["per_document"]
 
 
 def test_cli_errors_are_clear(tmp_path, monkeypatch, data_dir_path):

@@ -4,7 +4,8 @@ server, or OpenAI itself): the GPU work happens elsewhere, astraios only sends p
 Plain completions (not chat): the prompts are already in the instruction format the study used.
 Requests go out `concurrency` at a time, one per prompt with `n` samples; rate limits (429),
 server errors (5xx) and dropped connections are retried with exponential back-off. Stop sequences
-are sent to the server and applied again here (some servers accept only four).
+are sent to the server and applied again to what comes back (vLLM, TGI and llama.cpp take any
+number; OpenAI's own API takes four, and its error message then says so).
 
 `loglikelihood` asks for the prompt's own token log-probabilities (`echo: true, logprobs: 0,
 max_tokens: 0`), which vLLM's and llama.cpp's servers return; OpenAI's current models do not, and

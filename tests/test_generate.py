@@ -344,3 +344,21 @@ def test_vllm_backend_generates_and_scores(tmp_path):
     assert [len(texts) for texts in outputs] == [3, 3]
     scores = backend.loglikelihood([("Answer:", " YES"), ("Answer:", " NO")])
     assert len(scores) == 2 and all(score < 0 for score in scores)
+
+
+def test_prompt_learning_generation_sees_its_virtual_tokens_once(tmp_path):
+    """Greedy generation of a P-Tuning model equals recomputing the whole sequence each step, also
+    past the point where re-prepended virtual tokens would run the positions out of the context."""
+    directory = save_method(tmp_path / "ptuning", "ptuning")
+    model = methods.load_trained(lively("tiny-gptbigcode-xs"), directory)
+    tokenizer = load_tokenizer("tiny-gptbigcode-xs")
+    backend = TransformersBackend(model, tokenizer, batch_size=1)
+    new_tokens = 80  # 80 steps x (1 + 30 virtual tokens) would pass the 2,048-token context
+    text = backend.generate(PROMPTS[:1], temperature=0, max_new_tokens=new_tokens)[0][0]
+    sequence = torch.tensor([tokenizer(PROMPTS[0])["input_ids"]])
+    with torch.inference_mode():
+        for _ in range(new_tokens):
+            logits = model(input_ids=sequence, attention_mask=torch.ones_like(sequence)).logits
+            sequence = torch.cat([sequence, logits[:, -1:].argmax(-1)], dim=1)
+    reference = tokenizer.decode(sequence[0, -new_tokens:], skip_special_tokens=True)
+    assert text == reference[:len(text)] and len(text) > 0

@@ -150,7 +150,10 @@ class TransformersBackend:
             stopping_criteria=criteria,
             pad_token_id=pad,
             eos_token_id=self.tokenizer.eos_token_id,
-            use_cache=True,
+            # With a KV cache, peft prepends prompt learning's virtual tokens again at every decoding
+            # step (positions run 1 + virtual tokens per step, past the context); without it each
+            # step sees them once, as in training.
+            use_cache=not self.equal_length_batches,
             **sampling,
         )
         texts = self.tokenizer.batch_decode(generated[:, width:].cpu(), skip_special_tokens=True)

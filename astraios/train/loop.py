@@ -149,6 +149,7 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
         lr=config.learning_rate,
         betas=(config.train.adam_beta1, config.train.adam_beta2),
         eps=config.train.adam_epsilon,
+        fused=True,  # one kernel for all parameters (CPU and CUDA), as HF Trainer's default
     )
     scheduler = transformers.get_scheduler(
         config.train.lr_scheduler,

@@ -160,7 +160,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     override_keys = {}
     for override in overrides:
         key, value = _parse_override(override)
-        _set_dotted(raw, key, value, override)
+        _set_dotted(raw, key, value, f"--set {override}")
         override_keys[key] = override
     return validate_config(raw, source, override_keys)
 
@@ -208,13 +208,14 @@ def _parse_override(override: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
-def _set_dotted(raw: dict, key: str, value: Any, override: str) -> None:
+def _set_dotted(raw: dict, key: str, value: Any, where: str) -> None:
+    """Set a dotted key (`train.max_steps`) in a nested mapping; `where` names its origin in errors."""
     node = raw
     parts = key.split(".")
     for part in parts[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"--set {override}: `{part}` is not a section, so `{key}` cannot be set")
+            raise ConfigError(f"{where}: `{part}` is not a section, so `{key}` cannot be set")
         node = child
     node[parts[-1]] = value
 

@@ -45,7 +45,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from astraios import methods
-from astraios.config import ConfigError, RunConfig, Strict, _describe, _read_yaml, validate_config
+from astraios.config import ConfigError, RunConfig, Strict, _describe, _read_yaml, _set_dotted, validate_config
 from astraios.io import write_json
 from astraios.train import FINAL_DIR
 
@@ -56,7 +56,6 @@ EVAL_DIR = "eval"
 # Fields the grid fills in for every job; a recipe that sets them is a mistake worth naming.
 GRID_OWNED = {"model.name": "list the models under `models:`", "method.name": "list the methods under `methods:`",
               "train.output_dir": "set the grid's `output_dir:`"}
-TRACEBACK_TAIL_LINES = 30
 
 
 # ----------------------------------------------------------------------------------------------
@@ -94,17 +93,7 @@ class EvaluationConfig(Strict):
     def _known_tasks(cls, value):
         from astraios import tasks as task_registry
 
-        if value == "all":
-            return value
-        if not value:
-            raise ValueError("no task given. Fix: list task names (`astraios tasks`) or write `tasks: all`")
-        for name in value:
-            if name not in task_registry.REGISTRY:
-                close = difflib.get_close_matches(name, task_registry.names(), n=1)
-                guess = f"did you mean `{close[0]}`? " if close else ""
-                raise ValueError(f"unknown task `{name}`. Fix: {guess}use names from `astraios tasks` "
-                                 f"({', '.join(task_registry.names())})")
-        return list(dict.fromkeys(value))
+        return _all_or_known(value, task_registry.names(), "task")
 
     def task_names(self) -> list[str]:
         from astraios import tasks as task_registry
@@ -146,16 +135,7 @@ class GridConfig(Strict):
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, value):
-        if value == "all":
-            return value
-        if not value:
-            raise ValueError("no method given. Fix: list method names or write `methods: all`")
-        for name in value:
-            if name not in methods.METHODS:
-                close = difflib.get_close_matches(name, list(methods.METHODS), n=1)
-                guess = f"did you mean `{close[0]}`? " if close else ""
-                raise ValueError(f"unknown method `{name}`. Fix: {guess}use one of: {', '.join(methods.METHODS)}")
-        return list(dict.fromkeys(value))
+        return _all_or_known(value, list(methods.METHODS), "method")
 
     @model_validator(mode="after")
     def _overrides_name_listed_methods(self):
@@ -167,6 +147,20 @@ class GridConfig(Strict):
 
     def method_names(self) -> list[str]:
         return list(methods.METHODS) if self.methods == "all" else list(self.methods)
+
+
+def _all_or_known(value, known: list[str], kind: str):
+    """`all`, or a non-empty list of known names (repeats dropped); a typo gets a did-you-mean."""
+    if value == "all":
+        return value
+    if not value:
+        raise ValueError(f"no {kind} given. Fix: list {kind} names (`astraios {kind}s`) or write `{kind}s: all`")
+    for name in value:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            guess = f"did you mean `{close[0]}`? " if close else ""
+            raise ValueError(f"unknown {kind} `{name}`. Fix: {guess}use one of: {', '.join(known)}")
+    return list(dict.fromkeys(value))
 
 
 def model_label(name: str) -> str:
@@ -273,21 +267,11 @@ def _job_config(recipe: dict, layers: list[tuple[str, dict]], model: str, method
             if owned or (where != f"method_overrides.{method}" and key.startswith("method.")):
                 fix = owned or f"put method settings under `method_overrides: {{{method}: {{{key}: ...}}}}`"
                 raise ConfigError(f"{grid_path}: field `{where}`: `{key}` is set by the grid for each job. Fix: {fix}.")
-            _set_nested(raw, key, value, f"{grid_path}: field `{where}`")
+            _set_dotted(raw, key, value, f"{grid_path}: field `{where}`")
     raw.setdefault("model", {})["name"] = model
     raw.setdefault("train", {})["output_dir"] = str(run_dir)
     layer_names = " + ".join(where for where, overrides in layers if overrides) or "defaults"
     return validate_config(raw, f"{grid_path} ({layer_names}, method {method})")
-
-
-def _set_nested(raw: dict, key: str, value: Any, where: str) -> None:
-    node = raw
-    parts = key.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{where}: `{part}` is not a section, so `{key}` cannot be set. Fix: check the key.")
-    node[parts[-1]] = value
 
 
 # ----------------------------------------------------------------------------------------------
@@ -295,7 +279,8 @@ def _set_nested(raw: dict, key: str, value: Any, where: str) -> None:
 
 
 def job_status(job: Job) -> str:
-    """finished | failed | interrupted | pending (what is on disk, before any check of settings)."""
+    """What is on disk, before any check of settings: finished | failed | trained (a cell whose
+    evaluation has not finished) | interrupted (training started, no summary) | pending."""
     from astraios.train import CONFIG_FILE, SUMMARY_FILE
 
     record = read_cell_record(job.run_dir)
@@ -328,6 +313,12 @@ class EvalPlan:
     settings: EvaluationConfig | None
     tasks: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+
+    def data_dir(self) -> str | None:
+        """The local data directory the tasks read (the grid's, else $ASTRAIOS_DATA_DIR), if any."""
+        from astraios.tasks import DATA_DIR_ENV
+
+        return (self.settings.data_dir if self.settings else None) or os.environ.get(DATA_DIR_ENV)
 
 
 def plan_evaluation(settings: EvaluationConfig | None) -> EvalPlan:
@@ -406,9 +397,7 @@ def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool) -> dict:
                 record["eval_seconds"] += time.perf_counter() - started
         record.update(status="finished", stage=None, error=None, traceback=None)
     except Exception as error:  # one cell's failure must not stop the grid
-        lines = traceback.format_exc().splitlines()
-        record.update(status="failed", error=f"{type(error).__name__}: {error}",
-                      traceback="\n".join(lines[-TRACEBACK_TAIL_LINES:]))
+        record.update(status="failed", error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
     record["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     write_json(job.run_dir / CELL_FILE, record)
     return record
@@ -491,6 +480,7 @@ def run_grid(grid: Grid, *, show_progress: bool = True, gpus: list[str] | None =
 
     console = console or Console(stderr=True, quiet=not show_progress)
     started = time.perf_counter()
+    started_at = time.strftime("%Y-%m-%dT%H:%M:%S")
     evaluation = plan_evaluation(grid.config.evaluation)
     for name, reason in evaluation.skipped.items():
         console.print(f"[yellow]skipping task {name}:[/] {reason}")
@@ -515,7 +505,7 @@ def run_grid(grid: Grid, *, show_progress: bool = True, gpus: list[str] | None =
                 record = run_job(job, evaluation, show_progress=show_progress)
                 records[str(job.run_dir)] = record
                 progress.finish(job, record)
-        _write_manifest(grid, evaluation, records, time.perf_counter() - started)
+        _write_manifest(grid, evaluation, records, started_at, time.perf_counter() - started)
     outcome = GridOutcome(records, skipped_jobs, evaluation, time.perf_counter() - started)
     progress.summary(outcome)
     return outcome
@@ -659,7 +649,8 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
 
 
-def _write_manifest(grid: Grid, evaluation: EvalPlan, records: dict[str, dict], wall_seconds: float) -> None:
+def _write_manifest(grid: Grid, evaluation: EvalPlan, records: dict[str, dict], started_at: str,
+                    wall_seconds: float) -> None:
     import json
 
     path = grid.output_dir / GRID_FILE
@@ -671,16 +662,13 @@ def _write_manifest(grid: Grid, evaluation: EvalPlan, records: dict[str, dict], 
                      "run_dir": str(job.run_dir), "status": record.get("status", job_status(job)),
                      "error": record.get("error"), "train_seconds": record.get("train_seconds"),
                      "eval_seconds": record.get("eval_seconds")})
-    invocations = previous.get("invocations", [])
-    current = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - wall_seconds)),
-               "wall_seconds": round(wall_seconds, 1)}
-    if invocations and invocations[-1]["started"] == current["started"]:
-        invocations[-1] = current
-    else:
-        invocations.append(current)
+    # One entry per `astraios grid` command on this grid: when it started and how long it has run.
+    invocations = [entry for entry in previous.get("invocations", []) if entry["started"] != started_at]
+    invocations.append({"started": started_at, "wall_seconds": round(wall_seconds, 1)})
     write_json(path, {
         "grid_config": str(grid.path), "config": grid.config.model_dump(mode="json"),
-        "machine": machine(), "tasks": {"evaluated": evaluation.tasks, "skipped": evaluation.skipped},
+        "machine": machine(),
+        "tasks": {"evaluated": evaluation.tasks, "skipped": evaluation.skipped, "data_dir": evaluation.data_dir()},
         "jobs": jobs, "invocations": invocations,
         "job_seconds": round(sum((job["train_seconds"] or 0) + (job["eval_seconds"] or 0) for job in jobs), 1),
     })

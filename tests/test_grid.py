@@ -103,6 +103,7 @@ def test_recipe_layers_and_method_overrides(tmp_path):
         base_warmup={"set": {"train.max_steps": 3, "data.loss_on": "all"}}))
     base, = grid.bases
     assert base.config.method.name == "full" and base.config.train.max_steps == 3 and base.config.data.loss_on == "all"
+    assert base.config.train.learning_rate == 1e-2  # the recipe's, as the warm-up does not set it
     full, lora = grid.cells
     assert full.config.train.learning_rate == 1e-3 and lora.config.train.learning_rate == 1e-2
     assert lora.config.method.r == 4 and lora.config.train.max_steps == 4 and lora.config.data.loss_on == "answer"

@@ -59,6 +59,8 @@ def ranking(rows: list[dict], methods: list[str], models: list[str], title: str)
             left[method] += value
     for position, method in enumerate(ranked):
         axis.text(left[method], position, f" {left[method]:.3f}", va="center", fontsize=8)
+    if len(ranked) > 1 and len({round(left[m], 12) for m in ranked}) == 1:
+        axis.text(0.5, 0.5, "all methods tie: no ranking", transform=axis.transAxes, ha="center", fontsize=10)
     if ranked:
         axis.set_xlabel("cumulative average score over model sizes")
         axis.legend(title="model", fontsize=8, loc="lower right")

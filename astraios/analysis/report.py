@@ -208,7 +208,8 @@ def _loss_vs_score(cells, averages, methods, models) -> FigureSpec:
              "average_score": averages[id(c)]} for c in cells if id(c) in averages]
     losses = [row["final_test_loss"] for row in rows]
     scores = [row["average_score"] for row in rows]
-    pearson, spearman = stats.pearson(losses, scores), stats.spearman(losses, scores)
+    labels = ("loss", "score")
+    pearson, spearman = stats.pearson(losses, scores, labels), stats.spearman(losses, scores, labels)
     note = f"Pearson r = {pearson.describe()}\nSpearman rho = {spearman.describe()}\nn = {len(rows)} cells"
     title = "Figure 9: final loss vs average downstream score"
     caption = (f"Each point is a cell. Pearson r = {pearson.describe()}, Spearman rho = {spearman.describe()} over "
@@ -245,7 +246,19 @@ def _pivot(title: str, cells: list[Cell], methods: list[str], models: list[str],
             cell = next((c for c in cells if c.method == method and c.model == model), None)
             row.append(value(cell) if cell else "")
         rows.append(row)
-    return Table(title, ["method", *models], rows)
+    sizes = {c.model: c.base_parameters for c in cells}
+    return Table(title, ["method", *(f"{model} ({size_label(sizes.get(model))})" for model in models)], rows)
+
+
+def size_label(parameters: int | None) -> str:
+    """72K, 1.6M, 15.5B: a parameter count as people say it."""
+    if not parameters:
+        return "?"
+    for divisor, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if parameters >= divisor:
+            value = parameters / divisor
+            return f"{value:.1f}{suffix}" if value < 10 else f"{value:.0f}{suffix}"
+    return str(parameters)
 
 
 def _loss_tables(cells, methods, models) -> list[Table]:

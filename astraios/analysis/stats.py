@@ -27,23 +27,24 @@ class Correlation:
         return f"{self.value:.{digits}f}" if self.value is not None else f"undefined ({self.reason})"
 
 
-def pearson(x, y) -> Correlation:
+def pearson(x, y, labels: tuple[str, str] = ("x", "y")) -> Correlation:
+    """Pearson's r; `labels` name x and y in the reason when one is constant."""
     x, y = _paired(x, y)
     if len(x) < MIN_CORRELATION_POINTS:
         return Correlation(None, len(x), f"{len(x)} point(s); need at least {MIN_CORRELATION_POINTS}")
     dx, dy = x - x.mean(), y - y.mean()
     spread_x, spread_y = np.sqrt((dx * dx).sum()), np.sqrt((dy * dy).sum())
-    constant = [name for name, spread, values in (("x", spread_x, x), ("y", spread_y, y))
+    constant = [name for name, spread, values in ((labels[0], spread_x, x), (labels[1], spread_y, y))
                 if spread <= 1e-12 * max(1.0, np.abs(values).max())]
     if constant:
         return Correlation(None, len(x), f"constant {' and '.join(constant)}")
     return Correlation(float(np.clip((dx * dy).sum() / (spread_x * spread_y), -1.0, 1.0)), len(x))
 
 
-def spearman(x, y) -> Correlation:
+def spearman(x, y, labels: tuple[str, str] = ("x", "y")) -> Correlation:
     """Pearson correlation of the ranks (ties share their average rank)."""
     x, y = _paired(x, y)
-    result = pearson(average_ranks(x), average_ranks(y))
+    result = pearson(average_ranks(x), average_ranks(y), labels)
     return Correlation(result.value, len(x), result.reason)
 
 

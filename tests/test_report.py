@@ -1,0 +1,169 @@
+"""`astraios report`: built from real tiny grid runs (every figure and table present and true to the
+runs), and from hand-made run directories for exact values and degenerate data."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from astraios import grid as grids
+from astraios.analysis import build_report, stats
+from astraios.cli import app
+from conftest import shared_data_dir
+
+FIGURES = ["figure1_ranking", "figure2_trainable_percent", "figure3_loss_vs_size", "figure4_test_loss_curves",
+           "figure8_params_vs_loss", "figure9_loss_vs_score"]
+TABLES = ["losses", "scores", "trainable", "scaling", "cells"]
+
+
+@pytest.fixture(scope="session")
+def tiny_grid_runs(tmp_path_factory) -> Path:
+    """A real grid: two tiny sizes (briefly warmed up) x three methods, a few steps each, evaluated
+    on a couple of documents when the shared data is present (BigCloneBench's is not: a recorded skip)."""
+    root = tmp_path_factory.mktemp("tiny-grid")
+    data = shared_data_dir()
+    config = {
+        "output_dir": str(root / "runs"),
+        "models": ["tiny-gptbigcode-xs", "tiny-gptbigcode-s"],
+        "methods": ["full", "lora", "ia3"],
+        "recipe": {"set": {
+            "model.load_in_8bit": False, "data.sources": [{"path": "astraios-sample", "limit": 40}],
+            "data.seq_len": 64, "data.test_size": 8, "train.max_steps": 4, "train.global_batch_size": 4,
+            "train.micro_batch_size": 4, "train.warmup_steps": 1, "train.eval_every": 2, "train.save_every": 100,
+            "train.learning_rate": 1.0e-2}},
+        "base_warmup": {"set": {"train.max_steps": 3, "data.loss_on": "all"}},
+        "evaluation": {"tasks": ["humanevalsynthesize-python", "devign", "bigclonebench"], "n_samples": 1,
+                       "temperature": 0, "max_new_tokens": 8, "limit": 2,
+                       "data_dir": str(data or root / "no-data")},
+    }
+    (root / "no-data").mkdir()
+    path = root / "grid.yaml"
+    path.write_text(yaml.safe_dump(config))
+    outcome = grids.run_grid(grids.load_grid(path), show_progress=False, gpus=[])
+    assert not outcome.failed, outcome.records
+    return root / "runs"
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_report_from_real_runs_has_every_figure_and_table(tiny_grid_runs, tmp_path):
+    report = build_report(tiny_grid_runs, tmp_path / "report")
+    out = tmp_path / "report"
+    for name in FIGURES:
+        png, svg, data = (out / "figures" / f"{name}.{suffix}" for suffix in ("png", "svg", "csv"))
+        assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 5000, name
+        assert b"<svg" in svg.read_bytes()[:2000], name
+        assert data.stat().st_size > 0, name
+    index = (out / "index.html").read_text()
+    for spec in report.figures:
+        assert f'src="figures/{spec.name}.png"' in index and html.escape(spec.caption) in index
+    assert "<script" not in index and "http" not in index  # readable offline
+    for name in TABLES:
+        assert (out / "tables" / f"{name}.csv").stat().st_size > 0
+    assert "## Figures" in (out / "report.md").read_text()
+
+
+def test_report_tables_are_true_to_the_run_directories(tiny_grid_runs, tmp_path):
+    build_report(tiny_grid_runs, tmp_path / "report")
+    rows = read_csv(tmp_path / "report" / "tables" / "losses.csv")
+    cells = {(row["model"], row["method"]): row for row in rows}
+    assert set(cells) == {(m, k) for m in ("tiny-gptbigcode-xs", "tiny-gptbigcode-s") for k in ("full", "lora", "ia3")}
+    for (model, method), row in cells.items():  # base warm-ups are not cells; labels are the listed models
+        summary = json.loads((tiny_grid_runs / f"{model}-{method}" / "summary.json").read_text())
+        assert float(row["final_test_loss"]) == pytest.approx(summary["final_test_loss"])
+        assert float(row["final_train_loss"]) == pytest.approx(summary["final_train_loss"])
+        assert int(row["base_parameters"]) == {"tiny-gptbigcode-xs": 71_584, "tiny-gptbigcode-s": 437_248}[model]
+    trainable = {(row["model"], row["method"]): row for row in read_csv(tmp_path / "report/tables/trainable.csv")}
+    assert float(trainable["tiny-gptbigcode-s", "full"]["trainable_percent"]) == 100.0
+    scaling = read_csv(tmp_path / "report" / "tables" / "scaling.csv")
+    assert all("too few sizes" in row["note"] for row in scaling)
+    curves = read_csv(tmp_path / "report" / "figures" / "figure4_test_loss_curves.csv")
+    assert {int(row["step"]) for row in curves} == {0, 2, 4}
+
+
+@pytest.mark.skipif(shared_data_dir() is None, reason="needs the shared evaluation data")
+def test_report_scores_and_skips_from_real_evaluations(tiny_grid_runs, tmp_path):
+    report = build_report(tiny_grid_runs, tmp_path / "report")
+    scores = read_csv(tmp_path / "report" / "tables" / "scores.csv")
+    assert {row["task"] for row in scores} == {"humanevalsynthesize-python", "devign"}
+    assert {row["metric"] for row in scores} == {"pass@1", "accuracy"}
+    assert len(scores) == 2 * 6
+    assert any("bigclonebench was skipped" in note for note in report.notes)
+    figure9 = read_csv(tmp_path / "report" / "figures" / "figure9_loss_vs_score.csv")
+    losses = [float(row["final_test_loss"]) for row in figure9]
+    averages = [float(row["average_score"]) for row in figure9]
+    caption = next(spec.caption for spec in report.figures if spec.name == "figure9_loss_vs_score")
+    assert f"Pearson r = {stats.pearson(losses, averages).describe()}" in caption
+
+
+def test_report_cli(tiny_grid_runs, tmp_path):
+    result = CliRunner().invoke(app, ["report", str(tiny_grid_runs), "--output", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "6 figures" in result.output and (tmp_path / "out" / "index.html").is_file()
+    missing = CliRunner().invoke(app, ["report", str(tmp_path / "nothing"), "--output", str(tmp_path / "o")])
+    assert missing.exit_code == 1 and "no such directory" in " ".join(missing.output.split())
+
+
+# ----------------------------------------------------------------------------------------------
+# Hand-made run directories: exact values and degenerate data
+
+SIZES = {"m1": 1_000_000, "m3": 3_000_000, "m7": 7_000_000, "m15": 15_000_000}
+
+
+def fake_run(root: Path, model: str, method: str, loss: float, score: float | None, trainable: int) -> None:
+    run_dir = root / f"{model}-{method}"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"model": {"name": model}, "method": {"name": method}}))
+    base = SIZES[model]
+    total = base if method == "full" else base + trainable
+    (run_dir / "summary.json").write_text(json.dumps({
+        "parameters": {"trainable": trainable, "total": total, "trainable_percent": 100 * trainable / total},
+        "final_train_loss": loss - 0.1, "final_test_loss": loss, "initial_test_loss": loss + 1}))
+    (run_dir / "losses.jsonl").write_text("".join(json.dumps({"step": step, "split": "test", "loss": loss + 1 - step / 10})
+                                                  + "\n" for step in range(0, 11, 5)))
+    if score is not None:
+        (run_dir / "eval").mkdir()
+        (run_dir / "eval" / "results.json").write_text(json.dumps({"tasks": {"t": {
+            "metrics": {"pass@1": score}, "primary_metric": "pass@1"}}}))
+
+
+def test_scaling_check_and_constant_scores(tmp_path):
+    for model, n in SIZES.items():
+        fake_run(tmp_path / "runs", model, "lora", 2.0 * (n / 1e6) ** -0.4 + 1.5, 0.0, trainable=n // 100)
+        fake_run(tmp_path / "runs", model, "full", 1.8 * (n / 1e6) ** -0.4 + 1.5, 0.0, trainable=n)
+    report = build_report(tmp_path / "runs", tmp_path / "report")
+    scaling = {row["method"]: row for row in read_csv(tmp_path / "report" / "tables" / "scaling.csv")}
+    for method in ("full", "lora"):
+        assert float(scaling[method]["largest_size"]) == 15_000_000
+        assert float(scaling[method]["absolute_error"]) < 1e-4  # an exact power law is predicted exactly
+        assert float(scaling[method]["b"]) == pytest.approx(0.4, abs=1e-3)
+    caption = next(spec.caption for spec in report.figures if spec.name == "figure9_loss_vs_score")
+    assert "Pearson r = undefined (constant score)" in caption and "Spearman rho = undefined (constant score)" in caption
+    ranking = read_csv(tmp_path / "report" / "figures" / "figure1_ranking.csv")
+    assert len(ranking) == 8 and all(float(row["average_score"]) == 0 for row in ranking)
+
+
+def test_missing_scores_failed_and_unfinished_cells_are_stated(tmp_path):
+    fake_run(tmp_path / "runs", "m1", "lora", 2.0, None, trainable=10)
+    fake_run(tmp_path / "runs", "m3", "lora", 1.9, None, trainable=10)
+    unfinished = tmp_path / "runs" / "m7-lora"
+    unfinished.mkdir()
+    (unfinished / "config.yaml").write_text(yaml.safe_dump({"model": {"name": "m7"}, "method": {"name": "lora"}}))
+    (unfinished / "grid_cell.json").write_text(json.dumps({"kind": "cell", "model": "m7", "method": "lora",
+                                                           "status": "failed", "error": "RuntimeError: out of memory"}))
+    report = build_report(tmp_path / "runs", tmp_path / "report")
+    assert any("m7 x lora failed: RuntimeError: out of memory" in note for note in report.notes)
+    assert any("no average scores" in note for note in report.notes)
+    statuses = {row["model"]: row["status"] for row in read_csv(tmp_path / "report" / "tables" / "cells.csv")}
+    assert statuses == {"m1": "trained", "m3": "trained", "m7": "failed"}
+    for name in FIGURES:  # empty figures still exist and say why
+        assert (tmp_path / "report" / "figures" / f"{name}.png").stat().st_size > 0

@@ -362,3 +362,15 @@ def test_prompt_learning_generation_sees_its_virtual_tokens_once(tmp_path):
             sequence = torch.cat([sequence, logits[:, -1:].argmax(-1)], dim=1)
     reference = tokenizer.decode(sequence[0, -new_tokens:], skip_special_tokens=True)
     assert text == reference[:len(text)] and len(text) > 0
+
+
+def test_prompt_learning_inputs_leave_room_for_the_virtual_tokens(tmp_path):
+    """A context as long as the model's window still fits once P-Tuning's virtual tokens are in front."""
+    directory = save_method(tmp_path / "ptuning", "ptuning")
+    model = methods.load_trained(lively("tiny-gptbigcode-xs"), directory)
+    backend = TransformersBackend(model, load_tokenizer("tiny-gptbigcode-xs"), batch_size=2)
+    assert backend.context == 2048 - 30
+    long_context = "x = 1\n" * 2000  # more tokens than the window
+    scores = backend.loglikelihood([(long_context, " y"), ("x = 1\n", " y")])
+    assert all(score < 0 for score in scores)
+    assert len(backend.generate([long_context], temperature=0, max_new_tokens=4)[0]) == 1

@@ -45,7 +45,8 @@ class TransformersBackend:
         self.equal_length_batches = is_prompt_learning(model)
         from astraios.models import context_length
 
-        self.context = context_length(getattr(model, "config", None)) or getattr(tokenizer, "model_max_length", 2048)
+        window = context_length(getattr(model, "config", None)) or getattr(tokenizer, "model_max_length", 2048)
+        self.context = window - virtual_tokens(model)  # prompt learning's virtual tokens come before every input
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
 
@@ -425,6 +426,13 @@ def is_prompt_learning(model) -> bool:
     if not isinstance(peft_config, dict) or not peft_config:
         return False
     return bool(getattr(next(iter(peft_config.values())), "is_prompt_learning", False))
+
+
+def virtual_tokens(model) -> int:
+    """How many positions prompt learning prepends to every input (0 for other models)."""
+    if not is_prompt_learning(model):
+        return 0
+    return int(getattr(next(iter(model.peft_config.values())), "num_virtual_tokens", 0) or 0)
 
 
 def merge_adapter(model):

@@ -182,8 +182,9 @@ def _loss_vs_size(cells, checks, methods) -> FigureSpec:
             fits[method] = [(n, float(check.fit.predict(n)))
                             for n in figures.log_range(min(check.fitted_sizes), check.target_size)]
     title = "Figure 3: final loss vs model size"
-    caption = ("Final test (left) and train (right) loss against base parameters, log x. Dotted: a * N^-b + c fitted "
-               "on the smaller sizes and extended to the largest (the scaling check table gives the error).")
+    caption = ("Final test loss (left) and train loss (right: mean of the last tenth of the steps) against base "
+               "parameters, log x. Dotted: a * N^-b + c fitted on the smaller sizes and extended to the largest "
+               "(the scaling check table gives the error).")
     return FigureSpec("figure3_loss_vs_size", title, caption, rows, figures.loss_vs_size(rows, fits, methods, title))
 
 
@@ -263,7 +264,8 @@ def size_label(parameters: int | None) -> str:
 
 def _loss_tables(cells, methods, models) -> list[Table]:
     return [_pivot("Final test loss", cells, methods, models, lambda c: _number(c.final_test_loss)),
-            _pivot("Final train loss", cells, methods, models, lambda c: _number(c.final_train_loss))]
+            _pivot("Final train loss (mean of the last tenth of the steps)", cells, methods, models,
+                   lambda c: _number(c.final_train_loss))]
 
 
 def _score_tables(cells, averages, tasks, methods, models) -> list[Table]:

@@ -6,6 +6,9 @@ imports torch: a report builds in seconds on any machine.
 
 Model size N is the base model's parameter count: the adapted model's total minus what the method
 trains (full fine-tuning trains the base itself, so N is its total).
+
+Final train loss is the mean over the last tenth of the steps: one step's batch loss varies from
+batch to batch more than methods differ. Final test loss is the last held-out evaluation.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from astraios.evaluate import RESULTS_FILE
 from astraios.grid import CELL_FILE, EVAL_DIR, GRID_FILE
 from astraios.io import read_jsonl
 from astraios.train import CONFIG_FILE, FINAL_DIR, LOSSES_FILE, SUMMARY_FILE
+
+FINAL_TRAIN_SHARE = 10  # final train loss: the mean over the last 1/10 of the steps
 
 
 @dataclass
@@ -83,14 +88,18 @@ def _cell(run_dir: Path, record: dict) -> Cell:
         cell.trainable, cell.total = parameters["trainable"], parameters["total"]
         cell.trainable_percent = parameters["trainable_percent"]
         cell.base_parameters = cell.total if cell.trainable == cell.total else cell.total - cell.trainable
-        cell.final_train_loss = summary.get("final_train_loss")
         cell.final_test_loss = summary.get("final_test_loss")
         cell.initial_test_loss = summary.get("initial_test_loss")
         if cell.train_seconds is None:
             cell.train_seconds = summary.get("wall_seconds")
         cell.status = "trained"
     if (run_dir / LOSSES_FILE).is_file():
-        cell.test_curve = [(r["step"], r["loss"]) for r in read_jsonl(run_dir / LOSSES_FILE) if r["split"] == "test"]
+        records = read_jsonl(run_dir / LOSSES_FILE)
+        cell.test_curve = [(r["step"], r["loss"]) for r in records if r["split"] == "test"]
+        train = [r["loss"] for r in records if r["split"] == "train"]
+        if summary and train:
+            tail = train[-max(1, len(train) // FINAL_TRAIN_SHARE):]
+            cell.final_train_loss = sum(tail) / len(tail)
     results = _read_json(run_dir / EVAL_DIR / RESULTS_FILE)
     for task, entry in (results or {}).get("tasks", {}).items():
         metric = entry.get("primary_metric")

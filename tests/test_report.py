@@ -177,3 +177,13 @@ def test_missing_scores_failed_and_unfinished_cells_are_stated(tmp_path):
     assert statuses == {"m1": "trained", "m3": "trained", "m7": "failed"}
     for name in FIGURES:  # empty figures still exist and say why
         assert (tmp_path / "report" / "figures" / f"{name}.png").stat().st_size > 0
+
+
+def test_a_cell_without_scores_beside_scored_ones_has_no_average(tmp_path):
+    fake_run(tmp_path / "runs", "m1", "lora", 2.0, 0.25, trainable=10)
+    fake_run(tmp_path / "runs", "m3", "lora", 1.9, 0.75, trainable=10)
+    fake_run(tmp_path / "runs", "m7", "lora", 1.8, None, trainable=10)
+    report = build_report(tmp_path / "runs", tmp_path / "report")
+    assert any("not evaluated have no average score: m7 x lora" in note for note in report.notes)
+    figure9 = read_csv(tmp_path / "report" / "figures" / "figure9_loss_vs_score.csv")
+    assert {row["model"]: float(row["average_score"]) for row in figure9} == {"m1": 0.25, "m3": 0.75}

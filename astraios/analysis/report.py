@@ -68,7 +68,8 @@ def build_report(runs_dir: str | Path, output: str | Path) -> Report:
     methods = _method_order({cell.method for cell in cells})
     models = _model_order(trained or cells)
     tasks = _common_tasks(trained)
-    averages = {id(cell): sum(cell.scores[t] for t in tasks) / len(tasks) for cell in trained if tasks}
+    averages = {id(cell): sum(cell.scores[t] for t in tasks) / len(tasks)
+                for cell in trained if tasks and set(tasks) <= set(cell.scores)}
     notes = _notes(runs_dir, cells, trained, tasks)
 
     checks = {method: stats.scaling_check([c.base_parameters for c in trained if c.method == method],
@@ -138,6 +139,9 @@ def _notes(runs_dir, cells: list[Cell], trained: list[Cell], tasks: list[str]) -
     scored = {task for cell in trained for task in cell.scores}
     if scored - set(tasks):
         notes.append(f"Tasks scored in only some cells are left out of the averages: {', '.join(sorted(scored - set(tasks)))}.")
+    unscored = [f"{cell.model} x {cell.method}" for cell in trained if not cell.scores]
+    if unscored and tasks:
+        notes.append(f"Cells trained but not evaluated have no average score: {', '.join(unscored)}.")
     if trained and not tasks:
         notes.append("No task was scored in every trained cell, so there are no average scores (Figures 1 and 9 are empty).")
     if manifest.get("machine"):

@@ -58,6 +58,12 @@ def test_scaling_check_fits_the_smaller_sizes_and_predicts_the_largest():
     assert check.predicted == pytest.approx(true[-1], abs=1e-4)  # three exact points determine the curve
     assert check.absolute_error == pytest.approx(abs(check.predicted - true[-1]))
     assert check.relative_error == pytest.approx(check.absolute_error / true[-1])
+    assert check.note is None
+
+
+def test_a_loss_that_does_not_fall_with_size_is_flagged():
+    check = stats.scaling_check([1e5, 4e5, 1.6e6, 6.4e6], [5.56, 5.54, 5.55, 5.58])  # falls, then rises: no power law
+    assert check.fit is not None and "edge of its range" in check.note
 
 
 def test_scaling_check_with_too_few_sizes_says_so():

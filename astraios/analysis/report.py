@@ -291,13 +291,13 @@ def _scaling_table(checks: dict[str, stats.ScalingCheck]) -> Table:
     rows = []
     for method, check in checks.items():
         if check.fit is None:
-            rows.append([method, "", "", "", "", "", "", check.reason])
+            rows.append([method, "", "", "", "", "", "", "", check.note])
             continue
         rows.append([method, f"{check.fit.a:.4g}", f"{check.fit.b:.4f}", f"{check.fit.c:.4f}",
                      f"{check.target_size:,.0f}", f"{check.predicted:.4f}", f"{check.actual:.4f}",
-                     f"{check.absolute_error:.4f} ({100 * check.relative_error:.2f}%)"])
+                     f"{check.absolute_error:.4f} ({100 * check.relative_error:.2f}%)", check.note or ""])
     return Table("Scaling check: test loss = a * N^-b + c fitted on the smaller sizes, predicting the largest",
-                 ["method", "a", "b", "c", "largest N", "predicted", "measured", "error"], rows)
+                 ["method", "a", "b", "c", "largest N", "predicted", "measured", "error", "note"], rows)
 
 
 def _loss_row(cell: Cell) -> dict:
@@ -316,7 +316,7 @@ def _scaling_row(method: str, check: stats.ScalingCheck) -> dict:
     return {"method": method, "fitted_sizes": " ".join(f"{n:.0f}" for n in check.fitted_sizes),
             "a": fit.a if fit else None, "b": fit.b if fit else None, "c": fit.c if fit else None,
             "largest_size": check.target_size, "predicted": check.predicted, "measured": check.actual,
-            "absolute_error": check.absolute_error, "relative_error": check.relative_error, "note": check.reason}
+            "absolute_error": check.absolute_error, "relative_error": check.relative_error, "note": check.note}
 
 
 def _status_row(cell: Cell) -> dict:

@@ -139,6 +139,18 @@ class ScalingCheck:
     def relative_error(self) -> float | None:
         return self.absolute_error / abs(self.actual) if self.fit and self.actual else None
 
+    @property
+    def note(self) -> str | None:
+        """Why there is no fit, or why the fit says little: an exponent pinned at the edge of its
+        range means the losses do not fall as a power law of N (e.g. the largest size undertrained)."""
+        if self.fit is None:
+            return self.reason
+        low, high = EXPONENT_RANGE
+        if not low * 1.01 < self.fit.b < high * 0.99:
+            return (f"b is at the edge of its range [{low:g}, {high:g}]: the fitted losses do not fall as a "
+                    f"power law of N, so the prediction is an extrapolation of a poor fit")
+        return None
+
 
 def scaling_check(sizes, losses) -> ScalingCheck:
     points = sorted((float(n), float(loss)) for n, loss in zip(sizes, losses) if np.isfinite(loss))

@@ -60,10 +60,10 @@ def ranking(rows: list[dict], methods: list[str], models: list[str], title: str)
     for position, method in enumerate(ranked):
         axis.text(left[method], position, f" {left[method]:.3f}", va="center", fontsize=8)
     if len(ranked) > 1 and len({round(left[m], 12) for m in ranked}) == 1:
-        axis.text(0.5, 0.5, "all methods tie: no ranking", transform=axis.transAxes, ha="center", fontsize=10)
+        title = f"{title}\n(all methods tie: no ranking)"
     if ranked:
         axis.set_xlabel("cumulative average score over model sizes")
-        axis.legend(title="model", fontsize=8, loc="lower right")
+        axis.legend(title="model", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside: never over a bar
         axis.set_xlim(0, max(max(left.values()) * 1.15, 1e-3))
     axis.set_title(title, fontsize=11)
     return figure

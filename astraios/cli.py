@@ -285,7 +285,7 @@ def grid(
         _print_grid_plan(plan)
         return
     outcome = grids.run_grid(plan, show_progress=not quiet)
-    typer.echo(f"grid: {plan.output_dir / grids.GRID_FILE}; report: astraios report {plan.output_dir} --output DIR")
+    typer.echo(f"grid: {plan.output_dir / grids.GRID_FILE}; report: astraios report {plan.output_dir}")
     if outcome.failed:
         raise typer.Exit(1)
 
@@ -323,18 +323,21 @@ def _print_grid_plan(plan) -> None:
 
 @app.command(
     epilog="Examples:\n\n"
-    "  astraios report runs/grid-tiny --output reports/grid-tiny\n\n"
+    "  astraios report runs/grid-tiny                   # writes runs/grid-tiny/report/index.html\n\n"
     "  astraios report runs/grid-astraios --output reports/astraios"
 )
 def report(
     runs_dir: str = typer.Argument(..., help="A grid's output_dir, or any folder of training run directories."),
-    output: str = typer.Option(..., "--output", help="Where to write index.html, report.md, figures/ and tables/."),
+    output: str | None = typer.Option(None, "--output", help="Where to write index.html, report.md, figures/ and "
+                                      "tables/ (default: RUNS_DIR/report)."),
 ) -> None:
     """Tables, figures (PNG + SVG + CSV) and an offline index.html comparing methods across model sizes."""
+    from pathlib import Path
+
     from astraios.analysis import build_report
 
     try:
-        built = build_report(runs_dir, output)
+        built = build_report(runs_dir, output or Path(runs_dir) / "report")
     except FileNotFoundError as error:
         _fail(error, 1)
     for note in built.notes:

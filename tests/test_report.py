@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,16 @@ def test_report_cli(tiny_grid_runs, tmp_path):
     assert "6 figures" in result.output and (tmp_path / "out" / "index.html").is_file()
     missing = CliRunner().invoke(app, ["report", str(tmp_path / "nothing"), "--output", str(tmp_path / "o")])
     assert missing.exit_code == 1 and "no such directory" in " ".join(missing.output.split())
+
+
+def test_report_goes_inside_the_runs_directory_by_default(tiny_grid_runs, tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_grid_runs, runs)
+    for _ in range(2):  # the second report reads a runs directory that now holds the first one
+        result = CliRunner().invoke(app, ["report", str(runs)])
+        assert result.exit_code == 0, result.output
+        assert (runs / "report" / "index.html").is_file()
+        assert len(read_csv(runs / "report" / "tables" / "cells.csv")) == 6
 
 
 # ----------------------------------------------------------------------------------------------

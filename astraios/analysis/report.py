@@ -1,4 +1,4 @@
-"""`astraios report RUNS_DIR --output DIR`: the study's tables and figures from a grid's run directories.
+"""`astraios report RUNS_DIR [--output DIR]`: the study's tables and figures from a grid's run directories.
 
 Output:
     index.html               every figure with a short caption, and the tables (offline, no scripts)

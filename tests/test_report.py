@@ -21,7 +21,7 @@ from conftest import shared_data_dir
 
 FIGURES = ["figure1_ranking", "figure2_trainable_percent", "figure3_loss_vs_size", "figure4_test_loss_curves",
            "figure8_params_vs_loss", "figure9_loss_vs_score"]
-TABLES = ["losses", "scores", "trainable", "scaling", "cells"]
+TABLES = ["losses", "scores", "trainable", "cost", "scaling", "cells"]
 
 
 @pytest.fixture(scope="session")
@@ -87,6 +87,14 @@ def test_report_tables_are_true_to_the_run_directories(tiny_grid_runs, tmp_path)
                  if r["split"] == "train"]
         assert len(train) == 4 and float(row["final_train_loss"]) == pytest.approx(train[-1])  # last tenth of 4 steps
         assert int(row["base_parameters"]) == {"tiny-gptbigcode-xs": 71_584, "tiny-gptbigcode-s": 437_248}[model]
+    cost = {(row["model"], row["method"]): row for row in read_csv(tmp_path / "report/tables/cost.csv")}
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    for (model, method), row in cost.items():
+        summary = json.loads((tiny_grid_runs / f"{model}-{method}" / "summary.json").read_text())
+        assert float(row["tokens_per_second"]) == pytest.approx(summary["tokens_per_second"])
+        assert int(row["peak_memory_bytes"]) == summary["peak_memory_bytes"] > 0
+        assert f"{summary['tokens_per_second']:,.0f}" in markdown
+    assert f"Peak training memory (MiB; {summary['memory_kind']})" in markdown
     trainable = {(row["model"], row["method"]): row for row in read_csv(tmp_path / "report/tables/trainable.csv")}
     assert float(trainable["tiny-gptbigcode-s", "full"]["trainable_percent"]) == 100.0
     scaling = read_csv(tmp_path / "report" / "tables" / "scaling.csv")

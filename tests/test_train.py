@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import torch
 
 from astraios import methods, train
 from astraios.config import ConfigError, load_config
@@ -58,6 +60,24 @@ def test_run_directory_is_complete(tmp_path):
         p.name for p in (run_dir / "checkpoints").iterdir()
     ) == ["step-000002", "step-000004"]
     assert not list(run_dir.glob(".*.tmp")) and not list((run_dir / "checkpoints").glob(".*"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available() or not os.access("/proc/self/clear_refs", os.W_OK),
+                    reason="the CPU peak-RSS reset needs Linux's /proc/self/clear_refs")
+def test_peak_memory_is_the_runs_own_not_the_process_lifetimes(tmp_path):
+    """A grid trains many runs in one process: an earlier, bigger peak must not show in a later run."""
+    import numpy as np
+
+    def rss() -> int:
+        status = Path("/proc/self/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) * 1024
+
+    before, block_bytes = rss(), 768 * 2**20
+    block = np.ones(block_bytes // 8)  # every page touched: the process peak is now at least before + block
+    del block
+    summary = train.run(load_config(None, tiny_overrides(tmp_path / "run")), show_progress=False)
+    assert summary["memory_kind"] == "cpu_max_rss"
+    assert 0 < summary["peak_memory_bytes"] < before + block_bytes
 
 
 def test_checkpoints_hold_only_trainable_weights(tmp_path):

@@ -84,7 +84,8 @@ def build_report(runs_dir: str | Path, output: str | Path) -> Report:
         _loss_vs_score(trained, averages, methods, models),
     ]
     tables = [*_loss_tables(trained, methods, models), *_score_tables(trained, averages, tasks, methods, models),
-              _trainable_table(trained, methods, models), _scaling_table(checks)]
+              _trainable_table(trained, methods, models), *_cost_tables(trained, methods, models),
+              _scaling_table(checks)]
     for spec in specs:
         _save_figure(spec, output / "figures")
     _write_csv(output / "tables" / "losses.csv", [_loss_row(cell) for cell in trained])
@@ -92,6 +93,7 @@ def build_report(runs_dir: str | Path, output: str | Path) -> Report:
         {"model": cell.model, "base_parameters": cell.base_parameters, "method": cell.method, "task": task,
          "metric": cell.metrics[task], "score": score} for cell in trained for task, score in sorted(cell.scores.items())])
     _write_csv(output / "tables" / "trainable.csv", [_trainable_row(cell) for cell in trained])
+    _write_csv(output / "tables" / "cost.csv", [_cost_row(cell) for cell in trained])
     _write_csv(output / "tables" / "scaling.csv", [_scaling_row(method, check) for method, check in checks.items()])
     _write_csv(output / "tables" / "cells.csv", [_status_row(cell) for cell in cells])
     report = Report(output, specs, tables, notes)
@@ -285,6 +287,21 @@ def _score_tables(cells, averages, tasks, methods, models) -> list[Table]:
 def _trainable_table(cells, methods, models) -> Table:
     return _pivot("Trainable parameters, % of the adapted model (count)", cells, methods, models,
                   lambda c: f"{c.trainable_percent:.4f} ({c.trainable:,})")
+
+
+def _cost_tables(cells, methods, models) -> list[Table]:
+    """The cost side of quality per cost: how fast each cell trained and the memory it held."""
+    kinds = sorted({c.memory_kind for c in cells if c.memory_kind})
+    return [_pivot("Training throughput (tokens/s)", cells, methods, models,
+                   lambda c: f"{c.tokens_per_second:,.0f}" if c.tokens_per_second else ""),
+            _pivot(f"Peak training memory (MiB; {', '.join(kinds) or 'not recorded'})", cells, methods, models,
+                   lambda c: f"{c.peak_memory_bytes / 2**20:,.0f}" if c.peak_memory_bytes else "")]
+
+
+def _cost_row(cell: Cell) -> dict:
+    return {"model": cell.model, "base_parameters": cell.base_parameters, "method": cell.method,
+            "tokens_per_second": cell.tokens_per_second, "peak_memory_bytes": cell.peak_memory_bytes,
+            "memory_kind": cell.memory_kind, "train_seconds": cell.train_seconds}
 
 
 def _scaling_table(checks: dict[str, stats.ScalingCheck]) -> Table:

@@ -46,6 +46,9 @@ class Cell:
     metrics: dict[str, str] = field(default_factory=dict)  # task -> name of its primary metric
     train_seconds: float | None = None
     eval_seconds: float | None = None
+    tokens_per_second: float | None = None  # training throughput, from summary.json
+    peak_memory_bytes: int | None = None
+    memory_kind: str | None = None  # what peak_memory_bytes measures (e.g. cuda_max_allocated, cpu_max_rss)
 
     @property
     def trained(self) -> bool:
@@ -90,6 +93,9 @@ def _cell(run_dir: Path, record: dict) -> Cell:
         cell.base_parameters = cell.total if cell.trainable == cell.total else cell.total - cell.trainable
         cell.final_test_loss = summary.get("final_test_loss")
         cell.initial_test_loss = summary.get("initial_test_loss")
+        cell.tokens_per_second = summary.get("tokens_per_second")
+        cell.peak_memory_bytes = summary.get("peak_memory_bytes")
+        cell.memory_kind = summary.get("memory_kind")
         if cell.train_seconds is None:
             cell.train_seconds = summary.get("wall_seconds")
         cell.status = "trained"

@@ -101,6 +101,7 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
     say = _printer(accelerator)
     _prepare_run_dir(accelerator, run_dir, config, resume=resume, overwrite=overwrite)
     set_seed(config.train.seed)
+    memory_kind = _reset_peak_memory()
 
     # Base model, then the method.
     eight_bit, fallback_note = models.eight_bit_plan(config.model.load_in_8bit, method.parameter_efficient)
@@ -221,7 +222,8 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
     summary = None
     if accelerator.is_main_process:
         losses = read_jsonl(losses_path)
-        summary = _summary(config, counts, losses, progress, instruction_data, dtype, eight_bit, time.perf_counter() - start)
+        summary = _summary(config, counts, losses, progress, instruction_data, dtype, eight_bit,
+                           time.perf_counter() - start, memory_kind)
         write_json(run_dir / SUMMARY_FILE, summary)
         if writer:
             writer.close()
@@ -355,7 +357,22 @@ def _differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
     return found
 
 
-def _summary(config, counts, losses, progress, instruction_data, dtype, eight_bit, wall) -> dict:
+def _reset_peak_memory() -> str:
+    """Start this run's peak-memory count, so that runs sharing a process (a grid) each report their
+    own; returns what the summary's peak will measure."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+        return "cuda_max_allocated"
+    try:  # Linux: "5" resets the peak RSS that getrusage reports to the current RSS
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return "cpu_max_rss_of_process"  # no reset here: the peak since the process started
+    return "cpu_max_rss"
+
+
+def _summary(config, counts, losses, progress, instruction_data, dtype, eight_bit, wall, memory_kind) -> dict:
     import peft
     import torch
     import transformers
@@ -364,9 +381,9 @@ def _summary(config, counts, losses, progress, instruction_data, dtype, eight_bi
     test = [r for r in losses if r["split"] == "test"]
     steady = progress.step_seconds[1:] or progress.step_seconds
     if torch.cuda.is_available():
-        peak, memory_kind = torch.cuda.max_memory_allocated(), "cuda_max_allocated"
+        peak = torch.cuda.max_memory_allocated()
     else:
-        peak, memory_kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "cpu_max_rss"
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {
         "model": config.model.name,
         "method": config.method.name,

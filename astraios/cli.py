@@ -300,15 +300,18 @@ def _print_grid_plan(plan) -> None:
     console = Console(width=max(Console().width, 140))
     table = Table(title=f"astraios grid {plan.path}: {len(plan.cells)} cells"
                   + (f" after {len(plan.bases)} base warm-ups" if plan.bases else ""))
-    for column in ("job", "model", "method", "steps", "trainable", "total", "trainable %", "status", "run directory"):
+    # Run directories follow one pattern, said once below: the columns that differ keep the width.
+    for column in ("job", "model", "method", "steps", "trainable", "total", "trainable %", "status"):
         table.add_column(column, justify="right" if column in {"steps", "trainable", "total", "trainable %"} else "left",
                          no_wrap=True)
     for row in grids.plan_rows(plan):
         known = row["trainable"] is not None
         table.add_row(row["job"], row["model"], row["method"], str(row["steps"]),
                       f"{row['trainable']:,}" if known else "?", f"{row['total']:,}" if known else "?",
-                      f"{row['trainable_percent']:.4f}" if known else "?", row["status"], row["run_dir"])
+                      f"{row['trainable_percent']:.4f}" if known else "?", row["status"])
     console.print(table)
+    console.print(f"run directories: {plan.output_dir}/MODEL-METHOD"
+                  + (f", base warm-ups: {plan.output_dir}/{grids.BASES_DIR}/MODEL" if plan.bases else ""))
     evaluation = grids.plan_evaluation(plan.config.evaluation)
     if plan.config.evaluation is None:
         console.print("evaluation: none (train only)")

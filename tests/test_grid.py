@@ -120,6 +120,7 @@ def test_dry_run_counts_parameters_like_the_real_model(tmp_path):
     result = CliRunner().invoke(app, ["grid", str(tmp_path / "grid.yaml"), "--dry-run"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "4 cells" in result.output and "tiny-gptbigcode-s" in result.output and "1,408" in result.output
+    assert f"run directories: {tmp_path / 'runs'}/MODEL-METHOD" in " ".join(result.output.split())
     assert not (tmp_path / "runs").exists()
 
 

@@ -298,8 +298,9 @@ def _print_grid_plan(plan) -> None:
     from astraios import grid as grids
 
     console = Console(width=max(Console().width, 140))
-    table = Table(title=f"astraios grid {plan.path}: {len(plan.cells)} cells"
+    console.print(f"astraios grid {plan.path}: {len(plan.cells)} cells"
                   + (f" after {len(plan.bases)} base warm-ups" if plan.bases else ""))
+    table = Table()
     # Run directories follow one pattern, said once below: the columns that differ keep the width.
     for column in ("job", "model", "method", "steps", "trainable", "total", "trainable %", "status"):
         table.add_column(column, justify="right" if column in {"steps", "trainable", "total", "trainable %"} else "left",

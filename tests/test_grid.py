@@ -119,8 +119,9 @@ def test_dry_run_counts_parameters_like_the_real_model(tmp_path):
         assert (row["trainable"], row["total"], row["status"]) == (real.trainable, real.total, "pending")
     result = CliRunner().invoke(app, ["grid", str(tmp_path / "grid.yaml"), "--dry-run"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "4 cells" in result.output and "tiny-gptbigcode-s" in result.output and "1,408" in result.output
-    assert f"run directories: {tmp_path / 'runs'}/MODEL-METHOD" in " ".join(result.output.split())
+    output = " ".join(result.output.split())
+    assert "4 cells" in output and "tiny-gptbigcode-s" in output and "1,408" in output
+    assert f"run directories: {tmp_path / 'runs'}/MODEL-METHOD" in output
     assert not (tmp_path / "runs").exists()
 
 

@@ -46,7 +46,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from astraios import methods
 from astraios.config import ConfigError, RunConfig, Strict, _describe, _read_yaml, _set_dotted, validate_config
-from astraios.io import write_json
+from astraios.io import read_json, write_json
 from astraios.train import FINAL_DIR
 
 GRID_FILE = "grid.json"
@@ -296,10 +296,7 @@ def job_status(job: Job) -> str:
 
 
 def read_cell_record(run_dir: Path) -> dict | None:
-    import json
-
-    path = Path(run_dir) / CELL_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return read_json(Path(run_dir) / CELL_FILE)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -419,12 +416,9 @@ def config_differences(job: Job) -> list[str]:
 
 
 def read_results(job: Job) -> dict | None:
-    import json
-
     from astraios.evaluate import RESULTS_FILE
 
-    path = job.run_dir / EVAL_DIR / RESULTS_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return read_json(job.run_dir / EVAL_DIR / RESULTS_FILE)
 
 
 def changed_eval_settings(results: dict, settings: EvaluationConfig) -> list[str]:
@@ -651,10 +645,8 @@ def _duration(seconds: float) -> str:
 
 def _write_manifest(grid: Grid, evaluation: EvalPlan, records: dict[str, dict], started_at: str,
                     wall_seconds: float) -> None:
-    import json
-
     path = grid.output_dir / GRID_FILE
-    previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    previous = read_json(path) or {}
     jobs = []
     for job in grid.jobs:
         record = records.get(str(job.run_dir)) or read_cell_record(job.run_dir) or {}

@@ -70,6 +70,12 @@ def read_jsonl(path: str | Path) -> list[dict]:
     return records
 
 
+def read_json(path: str | Path) -> Any:
+    """A JSON file's content, or None when there is no such file (a run not written yet)."""
+    path = Path(path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def replace_dir(tmp_dir: str | Path, final_dir: str | Path) -> None:
     """Move a fully written directory into place, replacing any previous one."""
     final_dir = Path(final_dir)

@@ -3,7 +3,7 @@
 Output:
     index.html               every figure with a short caption, and the tables (offline, no scripts)
     report.md                the same in markdown
-    tables/*.csv             losses, scores, trainable parameters, scaling check, every cell's status
+    tables/*.csv             losses, scores, trainable parameters, training cost, scaling check, every cell's status
     figures/NAME.{png,svg,csv}   each figure and the data drawn in it
 
 Scores: each task's primary metric (pass@1, accuracy, F1). A cell's average score is the mean over

@@ -13,7 +13,6 @@ batch to batch more than methods differ. Final test loss is the last held-out ev
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import yaml
 
 from astraios.evaluate import RESULTS_FILE
 from astraios.grid import CELL_FILE, EVAL_DIR, GRID_FILE
-from astraios.io import read_jsonl
+from astraios.io import read_json, read_jsonl
 from astraios.train import CONFIG_FILE, FINAL_DIR, LOSSES_FILE, SUMMARY_FILE
 
 FINAL_TRAIN_SHARE = 10  # final train loss: the mean over the last 1/10 of the steps
@@ -64,7 +63,7 @@ def load_cells(runs_dir: str | Path) -> list[Cell]:
     cells = []
     for config_path in sorted(runs_dir.rglob(CONFIG_FILE)):
         run_dir = config_path.parent
-        record = _read_json(run_dir / CELL_FILE) or {}
+        record = read_json(run_dir / CELL_FILE) or {}
         if record.get("kind") == "base":
             continue
         cells.append(_cell(run_dir, record))
@@ -75,7 +74,7 @@ def load_cells(runs_dir: str | Path) -> list[Cell]:
 
 
 def load_grid_manifest(runs_dir: str | Path) -> dict | None:
-    return _read_json(Path(runs_dir) / GRID_FILE)
+    return read_json(Path(runs_dir) / GRID_FILE)
 
 
 def _cell(run_dir: Path, record: dict) -> Cell:
@@ -85,7 +84,7 @@ def _cell(run_dir: Path, record: dict) -> Cell:
                 method=record.get("method") or config.get("method", {}).get("name", "?"),
                 status="interrupted", error=record.get("error"),
                 train_seconds=record.get("train_seconds"), eval_seconds=record.get("eval_seconds"))
-    summary = _read_json(run_dir / SUMMARY_FILE)
+    summary = read_json(run_dir / SUMMARY_FILE)
     if summary:
         parameters = summary["parameters"]
         cell.trainable, cell.total = parameters["trainable"], parameters["total"]
@@ -106,7 +105,7 @@ def _cell(run_dir: Path, record: dict) -> Cell:
         if summary and train:
             tail = train[-max(1, len(train) // FINAL_TRAIN_SHARE):]
             cell.final_train_loss = sum(tail) / len(tail)
-    results = _read_json(run_dir / EVAL_DIR / RESULTS_FILE)
+    results = read_json(run_dir / EVAL_DIR / RESULTS_FILE)
     for task, entry in (results or {}).get("tasks", {}).items():
         metric = entry.get("primary_metric")
         if metric and entry.get("metrics", {}).get(metric) is not None:
@@ -126,7 +125,3 @@ def _model_label(name: str) -> str:
         parent = yaml.safe_load((path.parent / CONFIG_FILE).read_text(encoding="utf-8")) or {}
         return _model_label(parent.get("model", {}).get("name", path.parent.name))
     return path.name
-
-
-def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -8,6 +8,7 @@ that reading and validating a config stays fast and never loads a model.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,18 +78,22 @@ def model_type(model) -> str:
 LLAMA_FAMILY = ("llama", "mistral", "qwen2", "qwen3")
 
 
-def default_targets(model, table: dict[str, list[str]], method: str) -> list[str]:
-    """The method's default target modules for this architecture, or a clear error."""
+LINEAR_TARGETS_FIX = (
+    "Set `method.target_modules` to the names of the Linear modules to adapt, "
+    "e.g. --set method.target_modules='[q_proj,v_proj]'."
+)
+
+
+def default_targets(model, table: dict, method: str, fix: str = LINEAR_TARGETS_FIX):
+    """A copy of the method's default targets for this architecture, or a clear error ending in `fix`."""
     kind = model_type(model)
     key = "llama" if kind in LLAMA_FAMILY else kind
     if key not in table:
         supported = ", ".join(sorted({*table, *LLAMA_FAMILY}))
         raise ValueError(
-            f"method `{method}` has no default target modules for model type `{kind}` "
-            f"(supported: {supported}). Set `method.target_modules` to the names of the Linear "
-            f"modules to adapt, e.g. --set method.target_modules='[q_proj,v_proj]'."
+            f"method `{method}` has no default target modules for model type `{kind}` (supported: {supported}). {fix}"
         )
-    return list(table[key])
+    return copy.copy(table[key])
 
 
 def write_method_file(directory: Path, config: MethodConfig, base_model: str | None) -> None:
@@ -98,6 +103,12 @@ def write_method_file(directory: Path, config: MethodConfig, base_model: str | N
         Path(directory) / METHOD_FILE,
         {"method": config.name, "base_model": base_model, "config": config.model_dump()},
     )
+
+
+def save_pretrained(model, directory: Path, config: MethodConfig, base_model: str | None = None, state_dict=None) -> None:
+    """`Method.save` for models whose own `save_pretrained` writes what they train (full, peft)."""
+    model.save_pretrained(str(directory), state_dict=state_dict, safe_serialization=True)
+    write_method_file(directory, config, base_model)
 
 
 def read_method_file(directory: Path) -> dict:

@@ -54,13 +54,17 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from astraios.methods.base import LLAMA_FAMILY, Method, MethodConfig, model_type, write_method_file
+from astraios.methods.base import Method, MethodConfig, default_targets, model_type, write_method_file
 
 Role = Literal["series_before", "series_after", "parallel"]
 NonLinearity = Literal["tanh", "relu", "gelu", "gelu_tanh", "silu", "sigmoid"]
 ADAPTER_ATTRIBUTE = "bottleneck"
 WEIGHTS_FILE = "bottleneck_adapters.safetensors"
 CONFIG_FILE = "bottleneck_config.json"
+ROLE_TARGETS_FIX = (
+    "Fix: set `method.target_modules` to the modules to adapt by role (series_before, series_after, parallel), "
+    "e.g. --set method.target_modules='{series_after: [mlp.down_proj]}'."
+)
 
 # placement -> method -> model type ("llama" stands for the Llama family) -> role -> module names
 DEFAULT_TARGETS: dict[str, dict[str, dict[str, dict[str, list[str]]]]] = {
@@ -257,7 +261,9 @@ def __getattr__(name: str):
 
 def apply(model, config: BottleneckConfig):
     """Attach the configured adapters to `model` (in place), freeze everything else, return it."""
-    targets = config.target_modules or _default_targets(model, config)
+    targets = config.target_modules or default_targets(
+        model, DEFAULT_TARGETS[config.placement][config.name], config.name, fix=ROLE_TARGETS_FIX
+    )
     found = _find_targets(model, targets)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
@@ -271,20 +277,6 @@ def apply(model, config: BottleneckConfig):
         }[role]
         bottleneck(role, *widths, config, device=_device(module)).attach(module)
     return model
-
-
-def _default_targets(model, config: BottleneckConfig) -> dict[str, list[str]]:
-    kind = model_type(model)
-    table = DEFAULT_TARGETS[config.placement][config.name]
-    key = "llama" if kind in LLAMA_FAMILY else kind
-    if key in table:
-        return table[key]
-    supported = ", ".join(sorted({*table, *LLAMA_FAMILY}))
-    raise ValueError(
-        f"method `{config.name}` has no default target modules for model type `{kind}` (supported: "
-        f"{supported}). Fix: set `method.target_modules` to the modules to adapt by role (series_before, "
-        f"series_after, parallel), e.g. --set method.target_modules='{{series_after: [mlp.down_proj]}}'."
-    )
 
 
 def _find_targets(model, targets: dict[str, list[str]]) -> list[tuple[str, object, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from astraios.methods.base import Method, MethodConfig, write_method_file
+from astraios.methods.base import Method, MethodConfig, save_pretrained
 
 
 class FullConfig(MethodConfig):
@@ -16,11 +16,6 @@ def apply(model, config: FullConfig):
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     return model
-
-
-def save(model, directory: Path, config: FullConfig, base_model: str | None = None, state_dict=None) -> None:
-    model.save_pretrained(str(directory), state_dict=state_dict, safe_serialization=True)
-    write_method_file(directory, config, base_model)
 
 
 def load(base_model, directory: Path):
@@ -37,7 +32,7 @@ METHOD = Method(
     description="full fine-tuning of every parameter",
     config_class=FullConfig,
     apply=apply,
-    save=save,
+    save=save_pretrained,
     load=load,
     default_learning_rate=1e-6,
     parameter_efficient=False,

@@ -10,7 +10,7 @@ import contextlib
 import warnings
 from pathlib import Path
 
-from astraios.methods.base import MethodConfig, write_method_file
+from astraios.methods.base import save_pretrained
 
 
 @contextlib.contextmanager
@@ -28,9 +28,7 @@ def wrap(model, peft_config):
         return peft.get_peft_model(model, peft_config)
 
 
-def save(model, directory: Path, config: MethodConfig, base_model: str | None = None, state_dict=None) -> None:
-    model.save_pretrained(str(directory), state_dict=state_dict, safe_serialization=True)
-    write_method_file(directory, config, base_model)
+save = save_pretrained  # peft's save_pretrained writes only the adapter
 
 
 def load(base_model, directory: Path):

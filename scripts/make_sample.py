@@ -10,8 +10,10 @@ import json
 import sys
 from pathlib import Path
 
+from astraios.data.instruction import SAMPLE_FILE
+
 SOURCE = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/octopack_oasst")
-TARGET = Path(__file__).resolve().parents[1] / "astraios/data/sample/octopack_sample.jsonl.gz"
+TARGET = SAMPLE_FILE
 MAX_CHARS = 2500
 
 

@@ -16,7 +16,7 @@ def shared_data_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")  # session scope: module- and session-scoped fixtures can use it too
 def data_dir() -> Path:
     found = shared_data_dir()
     if found is None:

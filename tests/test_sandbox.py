@@ -109,7 +109,10 @@ def test_fake_success_markers_and_writes_to_guessed_fds_do_not_pass():
     assert result.status == "failed" and "passed" in result.stdout
 
 
-def test_the_nonce_is_not_in_the_environment_arguments_or_files():
+def test_the_nonce_is_not_in_the_environment_arguments_or_files(monkeypatch):
+    issued = []  # the nonces the runner hands out, to look for them in what the program saw
+    token_hex = secrets.token_hex
+    monkeypatch.setattr(secrets, "token_hex", lambda n: issued.append(token_hex(n)) or issued[-1])
     source = (
         "import os, sys\n"
         "seen = repr(dict(os.environ)) + repr(sys.argv) + open('/proc/self/cmdline', 'rb').read().decode()\n"
@@ -117,7 +120,8 @@ def test_the_nonce_is_not_in_the_environment_arguments_or_files():
         "print(seen)\n"
     )
     result = python(source)
-    assert result.status == "passed"
+    assert result.status == "passed" and "HOME" in result.stdout and len(issued) == 1
+    assert issued[0] not in result.stdout
     # the launcher's own pipe was read and closed before the program started
     assert python("import os\nos.read(3, 100)\n").status == "failed"
 

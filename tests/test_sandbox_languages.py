@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
+from astraios.io import read_jsonl
 from astraios.sandbox import Program, run_many, run_program
 
 needs_jdk = pytest.mark.skipif(
@@ -29,9 +27,6 @@ public class Main {
     }
 }
 """
-DATA = Path(os.environ.get("ASTRAIOS_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-HUMANEVALPACK_JAVA = DATA / "humanevalpack" / "humanevalpack_java.jsonl"
-
 
 def java(source: str, **kwargs):
     return run_program(Program("java", source, **kwargs))
@@ -90,10 +85,11 @@ def test_java_limits():
 
 
 @needs_jdk
-def test_java_humanevalpack_canonical_pass_and_buggy_fail():
-    if not HUMANEVALPACK_JAVA.exists():
-        pytest.skip(f"HumanEvalPack data not found at {HUMANEVALPACK_JAVA} (set ASTRAIOS_DATA_DIR)")
-    records = [json.loads(line) for line in HUMANEVALPACK_JAVA.read_text().splitlines()[:6]]
+def test_java_humanevalpack_canonical_pass_and_buggy_fail(data_dir):
+    path = data_dir / "humanevalpack" / "humanevalpack_java.jsonl"
+    if not path.exists():
+        pytest.skip(f"HumanEvalPack data not found at {path} (set ASTRAIOS_DATA_DIR)")
+    records = read_jsonl(path)[:6]
     programs = [Program("java", r["declaration"] + r["canonical_solution"] + "\n" + r["test"]) for r in records]
     programs += [Program("java", r["declaration"] + r["buggy_solution"] + "\n" + r["test"]) for r in records]
     statuses = [r.status for r in run_many(programs, workers=2, progress=False)]

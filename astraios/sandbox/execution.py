@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from astraios.sandbox.jail import SYS_LANDLOCK_CREATE, _under
+
 JAIL = Path(__file__).with_name("jail.py")
 TIERS = ("namespaces", "landlock", "rlimits")
 TIER_DESCRIPTIONS = {
@@ -164,7 +166,7 @@ def cache_dir() -> Path:
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version, 0 when Landlock is unavailable."""
     libc = ctypes.CDLL(None, use_errno=True)
-    version = libc.syscall(444, None, 0, 1)  # landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)
+    version = libc.syscall(SYS_LANDLOCK_CREATE, None, 0, 1)  # landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)
     return max(version, 0)
 
 
@@ -177,23 +179,19 @@ def _world_traversable(path: str) -> bool:
 
 
 @functools.cache
-def _python_paths() -> list[str]:
+def _python_paths() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     return tuple(dict.fromkeys([paths["purelib"], paths["platlib"]]))
 
 
 @functools.cache
-def _hidden_paths() -> list[str]:
+def _hidden_paths() -> tuple[str, ...]:
     candidates = ["/tmp", "/var/tmp", "/dev/shm", "/run", "/root", "/home", str(Path.home()), tempfile.gettempdir()]
     return tuple(p for p in dict.fromkeys(candidates) if p != "/" and os.path.isdir(p) and not os.path.islink(p))
 
 
-def _under(path: str, parent: str) -> bool:
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
-
-
 @functools.cache
-def _needed_read_only_paths() -> list[str]:
+def _needed_read_only_paths() -> tuple[str, ...]:
     """What programs must read and that may lie under hidden paths: interpreter, JDK, launchers."""
     needed = [sys.base_prefix, sys.prefix, *_python_paths(), str(cache_dir())]
     java = shutil.which("java")
@@ -455,9 +453,9 @@ def launch(run: JailRun, tier: str, stdin: int | None = None, stderr: bool = Tru
 
 def execute(run: JailRun, tier: str) -> Outcome:
     """Run one process in the jail to its end, keeping bounded tails of its output."""
-    stdin_fd = os.open(os.devnull, os.O_RDONLY)
-    if run.stdin is not None:  # a file, not a pipe: the runner never blocks writing input
-        os.close(stdin_fd)
+    if run.stdin is None:
+        stdin_fd = os.open(os.devnull, os.O_RDONLY)
+    else:  # a file, not a pipe: the runner never blocks writing input
         with tempfile.TemporaryFile() as stdin_file:
             stdin_file.write(run.stdin)
             stdin_file.seek(0)

@@ -39,7 +39,6 @@ import types
 NONCE_FD = 3  # the runner's per-run nonce, readable once
 PROOF_FD = 4  # where the launcher writes the nonce after the program's last statement
 STATUS_FD = 5  # the keeper's one-line JSON report to the runner; the program never holds it
-PROOF_FD_HIDDEN = 1000  # Python launcher moves the proof fd here, out of the way of user code
 SCRATCH_TMPFS_MB = 64  # the private /tmp and /dev/shm
 WORKDIR_TMPFS_MB = 256  # a run's private copy of its work dir
 

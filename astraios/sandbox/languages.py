@@ -108,6 +108,9 @@ def run_python(program: Program, workdir: Path, tier: str) -> Result:
 
 
 # ------------------------------------------------------------------------------ c
+GCC_HINT = "gcc (Debian/Ubuntu: apt-get install gcc)"
+
+
 def _cached_build(name: str, sources: list[Path], build) -> Path:
     """Build trusted launcher code once per user into the cache (atomically) and reuse it."""
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
@@ -130,7 +133,7 @@ def _cached_build(name: str, sources: list[Path], build) -> Path:
 @functools.cache
 def c_launcher() -> Path:
     source = LAUNCHERS / "astraios_launcher.c"
-    gcc = require("gcc", "gcc (Debian/Ubuntu: apt-get install gcc)")
+    gcc = require("gcc", GCC_HINT)
 
     def build(out: Path) -> None:
         subprocess.run([gcc, "-O2", "-c", str(source), "-o", str(out / "launcher.o")], check=True)
@@ -139,7 +142,7 @@ def c_launcher() -> Path:
 
 
 def run_c(program: Program, workdir: Path, tier: str) -> Result:
-    gcc = require("gcc", "gcc (Debian/Ubuntu: apt-get install gcc)")
+    gcc = require("gcc", GCC_HINT)
     write_files(workdir, {**program.files, "main.c": program.source})
     compile_run = JailRun(
         "exec", workdir, COMPILE_LIMITS, COMPILE_TIMEOUT_S, proof=False, copy_workdir=False,

@@ -313,10 +313,10 @@ def _print_grid_plan(plan) -> None:
     console.print(table)
     console.print(f"run directories: {plan.output_dir}/MODEL-METHOD"
                   + (f", base warm-ups: {plan.output_dir}/{grids.BASES_DIR}/MODEL" if plan.bases else ""))
-    evaluation = grids.plan_evaluation(plan.config.evaluation)
     if plan.config.evaluation is None:
         console.print("evaluation: none (train only)")
         return
+    evaluation = grids.plan_evaluation(plan.config.evaluation)
     settings = plan.config.evaluation
     console.print(f"evaluation: {', '.join(evaluation.tasks) or 'no task with data'} "
                   f"(n={settings.n_samples}, temperature {settings.temperature}, max {settings.max_new_tokens} new "

@@ -407,12 +407,9 @@ def job_status_of_dir(run_dir: Path) -> str | None:
 
 def config_differences(job: Job) -> list[str]:
     """Fields in which the job's saved config.yaml differs from the grid's config for it."""
-    from astraios.train import CONFIG_FILE
-    from astraios.train.loop import _differences
+    from astraios.train.loop import saved_config_differences
 
-    config_path = job.run_dir / CONFIG_FILE
-    saved = validate_config(_read_yaml(config_path), str(config_path))
-    return _differences(saved.to_dict(), job.config.to_dict())
+    return saved_config_differences(job.run_dir, job.config)
 
 
 def read_results(job: Job) -> dict | None:

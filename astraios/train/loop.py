@@ -314,8 +314,7 @@ def _prepare_run_dir(accelerator, run_dir: Path, config: RunConfig, *, resume: b
     if resume:
         if not config_path.is_file():
             raise ConfigError(f"{run_dir}: nothing to resume (no {CONFIG_FILE}). Fix: run without --resume.")
-        saved = validate_config(_read_yaml(config_path), str(config_path))
-        differences = _differences(saved.to_dict(), config.to_dict())
+        differences = saved_config_differences(run_dir, config)
         if differences:
             raise ConfigError(
                 f"{config_path}: --resume needs the config the run started with; these fields differ: "
@@ -335,6 +334,13 @@ def _prepare_run_dir(accelerator, run_dir: Path, config: RunConfig, *, resume: b
         run_dir.mkdir(parents=True, exist_ok=True)
         write_yaml(config_path, config.to_dict())
     accelerator.wait_for_everyone()
+
+
+def saved_config_differences(run_dir: Path, config: RunConfig) -> list[str]:
+    """Fields in which the config a run directory was started with differs from `config`."""
+    config_path = Path(run_dir) / CONFIG_FILE
+    saved = validate_config(_read_yaml(config_path), str(config_path))
+    return _differences(saved.to_dict(), config.to_dict())
 
 
 def _differences(saved: dict, current: dict, prefix: str = "") -> list[str]:

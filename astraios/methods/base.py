@@ -9,12 +9,13 @@ that reading and validating a config stays fast and never loads a model.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
+
+from astraios.io import read_json, write_json
 
 METHOD_FILE = "astraios_method.json"
 
@@ -97,8 +98,6 @@ def default_targets(model, table: dict, method: str, fix: str = LINEAR_TARGETS_F
 
 
 def write_method_file(directory: Path, config: MethodConfig, base_model: str | None) -> None:
-    from astraios.io import write_json
-
     write_json(
         Path(directory) / METHOD_FILE,
         {"method": config.name, "base_model": base_model, "config": config.model_dump()},
@@ -112,10 +111,10 @@ def save_pretrained(model, directory: Path, config: MethodConfig, base_model: st
 
 
 def read_method_file(directory: Path) -> dict:
-    path = Path(directory) / METHOD_FILE
-    if not path.is_file():
+    content = read_json(Path(directory) / METHOD_FILE)
+    if content is None:
         raise FileNotFoundError(
             f"{directory} is not a directory saved by astraios (no {METHOD_FILE}); pass the `final` "
             f"directory of a run, e.g. runs/my-run/final"
         )
-    return json.loads(path.read_text())
+    return content

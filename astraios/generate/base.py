@@ -21,7 +21,7 @@ completions at the same point in post-processing; it only saves decoding time.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 StopWhen = Callable[[int, str], bool]
@@ -49,9 +49,6 @@ class Sampling:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @runtime_checkable

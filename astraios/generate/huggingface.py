@@ -221,9 +221,9 @@ class TransformersBackend:
             return loglikelihood_pairwise(self, requests)
         encoded = []
         for context, continuations in requests:
-            pairs = [self._encode_pair(context, continuation) for continuation in continuations]
-            room = self.context - max((len(ids) for _, ids in pairs), default=0)
-            encoded.append((pairs[0][0][-room:] if pairs else [], [ids for _, ids in pairs]))
+            context_ids, choices = self._encode_choices(context, continuations)
+            room = self.context - max((len(ids) for ids in choices), default=0)
+            encoded.append((context_ids[-room:] if choices else [], choices))
         scores = [[0.0] * len(choices) for _, choices in encoded]
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
         pad = self.tokenizer.pad_token_id
@@ -277,16 +277,23 @@ class TransformersBackend:
             scores[i][c] += float(log_probs[r, torch.arange(len(ids) - 1), torch.tensor(ids[1:])].sum())
 
     def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        context_ids, (continuation_ids,) = self._encode_choices(context, [continuation])
+        return context_ids, continuation_ids
+
+    def _encode_choices(self, context: str, continuations: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+        # The context is tokenised once for all its continuations (long code contexts dominate the cost).
         context_ids = self.tokenizer(context)["input_ids"] if context else []
-        whole = self.tokenizer(context + continuation)["input_ids"]
-        if whole[:len(context_ids)] == context_ids and len(whole) > len(context_ids):
-            continuation_ids = whole[len(context_ids):]
-        else:
-            continuation_ids = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        choices = []
+        for continuation in continuations:
+            whole = self.tokenizer(context + continuation)["input_ids"]
+            if whole[:len(context_ids)] == context_ids and len(whole) > len(context_ids):
+                choices.append(whole[len(context_ids):])
+            else:
+                choices.append(self.tokenizer(continuation, add_special_tokens=False)["input_ids"])
         if not context_ids:  # the first continuation token needs something to be predicted from
             context_ids = [self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
                            else self.tokenizer.eos_token_id]
-        return context_ids, continuation_ids
+        return context_ids, choices
 
 
 class TemperatureTopP(LogitsProcessor):

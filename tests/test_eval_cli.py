@@ -60,23 +60,13 @@ def canonical_responder(documents):
 
 
 @pytest.fixture(scope="module")
-def python_documents(data_dir_path):
-    return tasks.get("humanevalsynthesize-python").documents(data_dir_path)
+def python_documents(data_dir):
+    return tasks.get("humanevalsynthesize-python").documents(data_dir)
 
 
 @pytest.fixture(scope="module")
-def java_documents(data_dir_path):
-    return tasks.get("humanevalsynthesize-java").documents(data_dir_path)
-
-
-@pytest.fixture(scope="module")
-def data_dir_path():
-    from conftest import shared_data_dir
-
-    found = shared_data_dir()
-    if found is None:
-        pytest.skip("real data not found: set ASTRAIOS_DATA_DIR or place it at ../shared/data (see ../shared/README.md)")
-    return found
+def java_documents(data_dir):
+    return tasks.get("humanevalsynthesize-java").documents(data_dir)
 
 
 def config_for(tmp_path, data_dir, task_names, **overrides):
@@ -85,18 +75,18 @@ def config_for(tmp_path, data_dir, task_names, **overrides):
     return EvalConfig(tasks=task_names, output_dir=tmp_path / "out", **settings)
 
 
-def test_canonical_stub_scores_one_and_pass_stub_scores_zero(tmp_path, data_dir_path, python_documents,
+def test_canonical_stub_scores_one_and_pass_stub_scores_zero(tmp_path, data_dir, python_documents,
                                                              java_documents):
     names = ["humanevalsynthesize-python", "humanevalfixtests-java"]
     good = StubBackend(canonical_responder(python_documents + java_documents))
-    results = evaluate(config_for(tmp_path / "good", data_dir_path, names), backend=good, progress=False)
+    results = evaluate(config_for(tmp_path / "good", data_dir, names), backend=good, progress=False)
     for name in names:
         entry = results["tasks"][name]
         assert entry["metrics"] == {"pass@1": 1.0} and entry["primary_metric"] == "pass@1"
         assert entry["num_documents"] == 6 and entry["n_samples"] == 3
         assert [row["passed"] for row in entry["per_document"]] == [3] * 6
     lazy = StubBackend(lambda prompt: "\n    pass\n" if "Python" in prompt else "\n        return null;\n    }\n}")
-    results = evaluate(config_for(tmp_path / "bad", data_dir_path, names), backend=lazy, progress=False)
+    results = evaluate(config_for(tmp_path / "bad", data_dir, names), backend=lazy, progress=False)
     assert all(results["tasks"][name]["metrics"] == {"pass@1": 0.0} for name in names)
     written = json.loads((tmp_path / "bad" / "out" / "results.json").read_text())
     assert set(written) >= {"model", "adapter", "backend", "settings", "tasks", "versions", "seconds"}
@@ -104,9 +94,9 @@ def test_canonical_stub_scores_one_and_pass_stub_scores_zero(tmp_path, data_dir_
     assert (tmp_path / "bad" / "out" / "logs" / "humanevalsynthesize-python.jsonl").is_file()
 
 
-def test_explain_synthesize_runs_describe_first_and_uses_its_explanations(tmp_path, data_dir_path, python_documents):
+def test_explain_synthesize_runs_describe_first_and_uses_its_explanations(tmp_path, data_dir, python_documents):
     stub = StubBackend(canonical_responder(python_documents))
-    config = config_for(tmp_path, data_dir_path, ["humanevalexplainsynthesize-python"], limit=3)
+    config = config_for(tmp_path, data_dir, ["humanevalexplainsynthesize-python"], limit=3)
     results = evaluate(config, backend=stub, progress=False)
     assert list(results["tasks"]) == ["humanevalexplaindescribe-python", "humanevalexplainsynthesize-python"]
     describe = results["tasks"]["humanevalexplaindescribe-python"]
@@ -118,13 +108,13 @@ def test_explain_synthesize_runs_describe_first_and_uses_its_explanations(tmp_pa
     assert len(saved) == 3 * 3 and all(len(entry) == 1 for entry in saved)  # the harness's layout
 
 
-def test_greedy_generates_each_distinct_prompt_once(tmp_path, data_dir_path, python_documents):
+def test_greedy_generates_each_distinct_prompt_once(tmp_path, data_dir, python_documents):
     """At temperature 0 the n samples of a prompt are one completion; explain-synthesize still gets
     one completion per distinct explanation."""
     explanations = iter(range(1000))
     stub = StubBackend(lambda prompt: f" Explanation {next(explanations)}." if "Provide a concise" in prompt
                        else canonical_responder(python_documents)(prompt))
-    config = config_for(tmp_path, data_dir_path, ["humanevalsynthesize-python", "humanevalexplainsynthesize-python"],
+    config = config_for(tmp_path, data_dir, ["humanevalsynthesize-python", "humanevalexplainsynthesize-python"],
                         sampling=Sampling(n=4, temperature=0), limit=2)
     results = evaluate(config, backend=stub, progress=False)
     assert results["tasks"]["humanevalsynthesize-python"]["n_samples"] == 4
@@ -133,8 +123,8 @@ def test_greedy_generates_each_distinct_prompt_once(tmp_path, data_dir_path, pyt
     assert stub.rows == 6 and len(stub.prompts) == 6
 
 
-def test_resume_regenerates_nothing(tmp_path, data_dir_path, python_documents):
-    config = config_for(tmp_path, data_dir_path, ["humanevalsynthesize-python"], sampling=Sampling(n=4))
+def test_resume_regenerates_nothing(tmp_path, data_dir, python_documents):
+    config = config_for(tmp_path, data_dir, ["humanevalsynthesize-python"], sampling=Sampling(n=4))
     first = StubBackend(canonical_responder(python_documents))
     evaluate(config, backend=first, progress=False)
     assert first.rows == 6 * 4
@@ -143,7 +133,7 @@ def test_resume_regenerates_nothing(tmp_path, data_dir_path, python_documents):
     assert second.rows == 0 and results["tasks"]["humanevalsynthesize-python"]["metrics"] == {"pass@1": 1.0}
 
 
-def test_harness_generations_file_scores_like_the_harness(tmp_path, data_dir_path, python_documents):
+def test_harness_generations_file_scores_like_the_harness(tmp_path, data_dir, python_documents):
     """A file as bigcode-evaluation-harness writes it (whole programs, prompt included) with a known
     number of correct programs per problem gives the reference estimator's pass@k."""
     rng = np.random.default_rng(0)
@@ -158,7 +148,7 @@ def test_harness_generations_file_scores_like_the_harness(tmp_path, data_dir_pat
     path = tmp_path / "generations_humanevalsynthesizepython.json"
     path.write_text(json.dumps(generations))
     result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python", "--generations", str(path),
-                                 "--data-dir", str(data_dir_path), "--output", str(tmp_path / "scored"), "--limit", "6",
+                                 "--data-dir", str(data_dir), "--output", str(tmp_path / "scored"), "--limit", "6",
                                  "--quiet"])
     assert result.exit_code == 0, result.output
     entry = json.loads((tmp_path / "scored" / "results.json").read_text())["tasks"]["humanevalsynthesize-python"]
@@ -169,34 +159,34 @@ def test_harness_generations_file_scores_like_the_harness(tmp_path, data_dir_pat
     assert "pass@1" in result.output
 
 
-def test_generations_only_then_score_the_saved_file(tmp_path, data_dir_path, java_documents):
+def test_generations_only_then_score_the_saved_file(tmp_path, data_dir, java_documents):
     stub = StubBackend(canonical_responder(java_documents))
-    config = config_for(tmp_path, data_dir_path, ["humanevalsynthesize-java"], generations_only=True, limit=4)
+    config = config_for(tmp_path, data_dir, ["humanevalsynthesize-java"], generations_only=True, limit=4)
     results = evaluate(config, backend=stub, progress=False)
     entry = results["tasks"]["humanevalsynthesize-java"]
     assert entry["scored"] is False and entry["metrics"] == {}
     saved = tmp_path / "out" / "generations" / "humanevalsynthesize-java.json"
     programs = json.loads(saved.read_text())
     assert programs[0][0].startswith(java_documents[0]["prompt"].rstrip())
-    rescored = evaluate(config_for(tmp_path / "second", data_dir_path, ["humanevalsynthesize-java"], limit=4,
+    rescored = evaluate(config_for(tmp_path / "second", data_dir, ["humanevalsynthesize-java"], limit=4,
                                    generations={"humanevalsynthesize-java": str(saved)}), progress=False)
     assert rescored["tasks"]["humanevalsynthesize-java"]["metrics"] == {"pass@1": 1.0}
     assert rescored["model"] is None
 
 
-def test_results_keep_earlier_tasks_of_the_same_model(tmp_path, data_dir_path, python_documents):
+def test_results_keep_earlier_tasks_of_the_same_model(tmp_path, data_dir, python_documents):
     stub = StubBackend(canonical_responder(python_documents))
-    evaluate(config_for(tmp_path, data_dir_path, ["humanevalsynthesize-python"], limit=2), backend=stub,
+    evaluate(config_for(tmp_path, data_dir, ["humanevalsynthesize-python"], limit=2), backend=stub,
              progress=False)
-    results = evaluate(config_for(tmp_path, data_dir_path, ["humanevalfixtests-python"], limit=2), backend=stub,
+    results = evaluate(config_for(tmp_path, data_dir, ["humanevalfixtests-python"], limit=2), backend=stub,
                        progress=False)
     assert set(results["tasks"]) == {"humanevalsynthesize-python", "humanevalfixtests-python"}
 
 
-def test_cli_evaluates_a_run_directory(tmp_path, data_dir_path):
+def test_cli_evaluates_a_run_directory(tmp_path, data_dir):
     run = fake_run_dir(tmp_path / "runs" / "tiny-lora", "lora")
     arguments = ["eval", "--model", str(run), "--tasks", "humanevalsynthesize-python", "--limit", "2",
-                 "--n-samples", "2", "--max-new-tokens", "16", "--data-dir", str(data_dir_path)]
+                 "--n-samples", "2", "--max-new-tokens", "16", "--data-dir", str(data_dir)]
     result = runner.invoke(app, arguments)
     assert result.exit_code == 0, result.output
     assert "loading" in result.output
@@ -215,7 +205,7 @@ def test_cli_evaluates_a_run_directory(tmp_path, data_dir_path):
     assert resumed["tasks"]["humanevalsynthesize-python"]["per_document"] == entry["per_document"]
 
 
-def test_cli_errors_are_clear(tmp_path, monkeypatch, data_dir_path):
+def test_cli_errors_are_clear(tmp_path, monkeypatch, data_dir):
     result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesis-python", "--model", "tiny-gptbigcode-xs"])
     assert result.exit_code == 1 and "unknown task" in result.output and "humanevalsynthesize-python" in result.output
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
@@ -225,16 +215,16 @@ def test_cli_errors_are_clear(tmp_path, monkeypatch, data_dir_path):
     result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python,humanevalfixtests-python",
                                  "--generations", "x.json"])
     assert result.exit_code == 1 and "TASK=x.json" in result.output
-    result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python", "--data-dir", str(data_dir_path),
+    result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python", "--data-dir", str(data_dir),
                                  "--output", str(tmp_path / "o")])
     assert result.exit_code == 1 and "need --model" in result.output
     bad = tmp_path / "bad.json"
     bad.write_text('{"x": 1}')
     result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python", "--generations", str(bad),
-                                 "--data-dir", str(data_dir_path), "--output", str(tmp_path / "o")])
+                                 "--data-dir", str(data_dir), "--output", str(tmp_path / "o")])
     assert result.exit_code == 1 and "one list of strings per document" in result.output
     result = runner.invoke(app, ["eval", "--tasks", "humanevalsynthesize-python", "--model", "tiny-gptbigcode-xs",
-                                 "--temperature", "-1", "--data-dir", str(data_dir_path)])
+                                 "--temperature", "-1", "--data-dir", str(data_dir)])
     assert result.exit_code == 1 and "--temperature" in result.output
 
 

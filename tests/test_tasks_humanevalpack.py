@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import shared_data_dir
 
 from astraios import tasks
 from astraios.tasks.data import DATA_DIR_ENV, DataNotFoundError
@@ -16,11 +15,8 @@ LANGUAGES = ("python", "java")
 
 
 @pytest.fixture(scope="module")
-def documents():
-    found = shared_data_dir()
-    if found is None:
-        pytest.skip("real data not found: set ASTRAIOS_DATA_DIR or place it at ../shared/data (see ../shared/README.md)")
-    return {language: tasks.get(f"humanevalsynthesize-{language}").documents(found) for language in LANGUAGES}
+def documents(data_dir):
+    return {language: tasks.get(f"humanevalsynthesize-{language}").documents(data_dir) for language in LANGUAGES}
 
 
 # ----------------------------------------------------------------------------------------------

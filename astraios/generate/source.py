@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from astraios.methods.base import METHOD_FILE
+from astraios.methods.base import METHOD_FILE, read_method_file
 
 RUN_CONFIG = "config.yaml"
 FINAL_DIR = "final"
@@ -77,7 +77,7 @@ def resolve(model: str, adapter: str | None = None, revision: str | None = None,
         if adapter:
             raise ValueError(f"--model {model} is a saved method directory; pass its base model as --model "
                              f"and this directory as --adapter, or drop --adapter.")
-        return _on_base(model, model_path, _method_file(model_path).get("base_model"), revision, trust_remote_code)
+        return _on_base(model, model_path, read_method_file(model_path).get("base_model"), revision, trust_remote_code)
     if adapter is None:
         return ModelSource(label=model, model=model, revision=revision, trust_remote_code=trust_remote_code)
     adapter_path = Path(adapter).expanduser()
@@ -99,7 +99,7 @@ def resolve(model: str, adapter: str | None = None, revision: str | None = None,
 
 
 def _on_base(label: str, directory: Path, base: str | None, revision: str | None, trust_remote_code: bool) -> ModelSource:
-    method = _method_file(directory).get("method")
+    method = read_method_file(directory).get("method")
     if method == "full":  # a complete model: load the directory itself
         return ModelSource(label=label, model=str(directory), method="full", trust_remote_code=trust_remote_code,
                            fingerprint=fingerprint(directory))
@@ -119,10 +119,6 @@ def _run_config(run_dir: Path) -> dict:
         raise ValueError(f"{run_dir / RUN_CONFIG} has no model.name. Fix: pass --model BASE --adapter "
                          f"{run_dir / FINAL_DIR}.")
     return data
-
-
-def _method_file(directory: Path) -> dict:
-    return json.loads((directory / METHOD_FILE).read_text(encoding="utf-8"))
 
 
 def fingerprint(directory: Path) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from astraios.generate.base import StopWhen, cut_at_stop
 from astraios.generate.source import PEFT_CONFIG, ModelSource
+from astraios.io import read_json
 
 MERGED_CACHE = Path.home() / ".cache" / "astraios" / "merged"
 LORA_RANKS = (8, 16, 32, 64, 128, 256)
@@ -102,8 +103,7 @@ def _plan(source: ModelSource):
 
 
 def _peft_type(source: ModelSource) -> str | None:
-    config = Path(source.adapter) / PEFT_CONFIG
-    return json.loads(config.read_text()).get("peft_type") if config.is_file() else None
+    return (read_json(Path(source.adapter) / PEFT_CONFIG) or {}).get("peft_type")
 
 
 def _lora_rank(source: ModelSource) -> int:

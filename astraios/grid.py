@@ -46,6 +46,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from astraios import methods
 from astraios.config import ConfigError, RunConfig, Strict, _describe, _read_yaml, _set_dotted, validate_config
+from astraios.generate.base import Sampling
 from astraios.io import read_json, write_json
 from astraios.train import FINAL_DIR
 
@@ -75,10 +76,10 @@ class WarmupConfig(Strict):
 
 class EvaluationConfig(Strict):
     tasks: list[str] | Literal["all"] = Field("all", description="task names (`astraios tasks`) or `all`")
-    n_samples: int = Field(20, ge=1, description="samples per problem (the study: 20)")
-    temperature: float = Field(0.2, ge=0, description="0 = greedy (the study: 0.2)")
-    top_p: float = Field(0.95, gt=0, le=1)
-    max_new_tokens: int = Field(512, ge=1)
+    n_samples: int = Field(Sampling.n, ge=1, description="samples per problem (the study: 20)")
+    temperature: float = Field(Sampling.temperature, ge=0, description="0 = greedy (the study: 0.2)")
+    top_p: float = Field(Sampling.top_p, gt=0, le=1)
+    max_new_tokens: int = Field(Sampling.max_new_tokens, ge=1)
     batch_size: int = Field(16, ge=1, description="rows (prompt x sample) per forward pass")
     limit: int | None = Field(None, ge=1, description="evaluate only the first N documents of each task")
     data_dir: str | None = Field(None, description="local data directory; null = $ASTRAIOS_DATA_DIR, else the Hub")
@@ -100,9 +101,7 @@ class EvaluationConfig(Strict):
 
         return task_registry.names() if self.tasks == "all" else list(self.tasks)
 
-    def sampling(self):
-        from astraios.generate import Sampling
-
+    def sampling(self) -> Sampling:
         return Sampling(self.n_samples, self.temperature, self.top_p, self.max_new_tokens)
 
     def score_settings(self) -> dict:

@@ -236,3 +236,16 @@ def test_tasks_command_lists_every_task():
     assert all(row["description"] for row in rows)
     table = runner.invoke(app, ["tasks"])
     assert table.exit_code == 0 and "humanevalfixtests-java" in table.output
+
+
+def test_eval_cli_sampling_defaults_are_samplings():
+    """The CLI spells the study's sampling defaults out (for --help without importing the harness): keep them equal."""
+    import inspect
+
+    from astraios import cli
+
+    options = inspect.signature(cli.eval_).parameters
+    defaults = Sampling()
+    assert (options["n_samples"].default.default, options["temperature"].default.default,
+            options["top_p"].default.default, options["max_new_tokens"].default.default) == (
+        defaults.n, defaults.temperature, defaults.top_p, defaults.max_new_tokens)

@@ -35,4 +35,4 @@ test-slow: install-test
 	$(BIN)/python -m pytest -m slow
 
 bench: install-test
-	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+	for script in benchmarks/[!_]*.py; do $(BIN)/python $$script || exit 1; done

@@ -36,7 +36,8 @@ from astraios.generate.huggingface import TransformersBackend
 from astraios.models import load_model, load_tokenizer
 from astraios.tasks.humanevalpack import STOP_SEQUENCES, function_is_complete
 
-DATA = Path(os.environ.get("ASTRAIOS_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+from _data import DATA
+
 TEMPERATURE, TOP_P = 0.2, 0.95
 
 

@@ -29,8 +29,10 @@ import yaml
 
 from astraios.grid import load_grid
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path(os.environ.get("ASTRAIOS_DATA_DIR", ROOT.parent / "shared" / "data"))
+from _data import DATA
+
+MODELS = ["tiny-gptbigcode-xs", "tiny-gptbigcode-s"]
+METHODS = ["lora", "ia3", "adapterp"]
 TASKS = ["humanevalsynthesize-python", "devign"]
 EVALUATION = {"tasks": TASKS, "n_samples": 1, "temperature": 0.0, "max_new_tokens": 32, "limit": 4, "batch_size": 8}
 
@@ -38,8 +40,8 @@ EVALUATION = {"tasks": TASKS, "n_samples": 1, "temperature": 0.0, "max_new_token
 def grid_config(output_dir: Path, data_dir: Path) -> dict:
     return {
         "output_dir": str(output_dir),
-        "models": ["tiny-gptbigcode-xs", "tiny-gptbigcode-s"],
-        "methods": ["lora", "ia3", "adapterp"],
+        "models": MODELS,
+        "methods": METHODS,
         "recipe": {"set": {"model.load_in_8bit": False, "data.sources": ["astraios-sample"], "data.seq_len": 128,
                            "data.test_size": 16, "train.max_steps": 10, "train.global_batch_size": 8,
                            "train.micro_batch_size": 8, "train.warmup_steps": 2, "train.eval_every": 5,
@@ -86,8 +88,8 @@ def shell_loop(grid_path: Path, env: dict, data_dir: Path) -> float:
 def check_same_work(grid_dir: Path, loop_dir: Path) -> None:
     """Both ways must have trained and scored the same cells, or the timing compares nothing."""
     cells = sorted(results.parent.parent.name for results in grid_dir.glob("*/eval/results.json"))
-    if len(cells) != 6:
-        raise SystemExit(f"the grid evaluated {len(cells)} cells, not 6: {cells}")
+    if len(cells) != len(MODELS) * len(METHODS):
+        raise SystemExit(f"the grid evaluated {len(cells)} cells, not {len(MODELS) * len(METHODS)}: {cells}")
     for cell in cells:
         ours, theirs = (json.loads((d / cell / "eval" / "results.json").read_text())["tasks"] for d in (grid_dir, loop_dir))
         if set(ours) != set(TASKS) or set(theirs) != set(TASKS):
@@ -100,7 +102,7 @@ def check_same_work(grid_dir: Path, loop_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data-dir", type=Path, default=DATA)
     parser.add_argument("--threads", type=int, default=1, help="torch threads in every process")
     args = parser.parse_args()
     if not (args.data_dir / "humanevalpack").is_dir():
@@ -114,9 +116,10 @@ def main() -> None:
             times["loop"].append(shell_loop(write_grid(scratch, "loop", args.data_dir), env, args.data_dir))
             check_same_work(scratch / "grid", scratch / "loop")
         print(f"repeat {repeat + 1}: grid {times['grid'][-1]:.1f} s, loop {times['loop'][-1]:.1f} s", flush=True)
-    jobs = len(load_grid(write_grid(Path(tempfile.mkdtemp()), "plan", args.data_dir)).jobs)
+    bases, cells = len(MODELS), len(MODELS) * len(METHODS)
     grid, loop = statistics.median(times["grid"]), statistics.median(times["loop"])
-    print(f"\n{jobs} jobs (2 base warm-ups + 6 cells), {args.threads} torch thread(s), median of {args.repeats}, "
+    print(f"\n{bases + cells} jobs ({bases} base warm-ups + {cells} cells), {args.threads} torch thread(s), "
+          f"median of {args.repeats}, "
           f"{platform.machine()} {os.cpu_count()} CPUs")
     print("| way | seconds | speed-up vs loop |\n|---|---:|---:|")
     print(f"| `astraios grid`, one process | {grid:.1f} | {loop / grid:.2f}x |")

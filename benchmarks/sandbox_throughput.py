@@ -27,7 +27,7 @@ from astraios.io import read_jsonl
 from astraios.sandbox import Program, run_many
 from astraios.sandbox.execution import Isolation
 
-DATA = Path(os.environ.get("ASTRAIOS_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+from _data import DATA
 
 
 def timed(function) -> tuple[list, float]:

@@ -38,7 +38,7 @@ from astraios.models import load_model, load_tokenizer
 from astraios.tasks.codexglue import PromptFitter
 from astraios.tasks.data import read_jsonl
 
-DATA = Path(os.environ.get("ASTRAIOS_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+from _data import DATA
 
 
 class PairwiseBackend(TransformersBackend):

@@ -35,7 +35,7 @@ from astraios.generate import GenerationCache, Sampling
 from astraios.generate.base import loglikelihood_pairwise
 from astraios.generate.huggingface import TransformersBackend
 from astraios.models import load_model, load_tokenizer
-from astraios.tasks.codexglue import PromptFitter
+from astraios.tasks.codexglue import ANSWER_TOKENS, PromptFitter
 from astraios.tasks.data import read_jsonl
 
 from _data import DATA
@@ -77,14 +77,15 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     model, tokenizer = load_model(args.model), load_tokenizer(args.model)
     tokenizer.padding_side = "left"
+    generate_name = f"generate (greedy, {ANSWER_TOKENS} tokens)"
     backends = {
         "loglik (one pass per example)": (TransformersBackend(model, tokenizer, batch_size=args.batch_size), "loglik"),
         "loglik (one pass per answer variant)": (PairwiseBackend(model, tokenizer, batch_size=args.batch_size),
                                                  "loglik"),
-        "generate (greedy, 16 tokens)": (TransformersBackend(model, tokenizer, batch_size=args.batch_size), "generate"),
+        generate_name: (TransformersBackend(model, tokenizer, batch_size=args.batch_size), "generate"),
     }
     documents = devign_documents(args.examples)
-    fitted = PromptFitter(tokenizer, backends["generate (greedy, 16 tokens)"][0].context, 16)
+    fitted = PromptFitter(tokenizer, backends[generate_name][0].context, ANSWER_TOKENS)
     task = tasks.get("devign")
     tokens = [fitted.length(fitted.fit(task.render, task.codes(document))[0]) for document in documents]
     seconds_per_run(backends["loglik (one pass per example)"][0], "loglik", documents[:args.batch_size])  # warm-up

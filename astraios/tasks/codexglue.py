@@ -57,7 +57,6 @@ for exactly the sampled documents.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import math
@@ -76,6 +75,7 @@ from astraios.tasks.data import (
     data_dir,
     find_local,
     missing_data_message,
+    open_text,
     read_jsonl,
 )
 
@@ -287,13 +287,8 @@ def _field(record: dict, names: Sequence[str], where: str, expected: str):
                      f"{expected}. Fix: pass the CodeXGLUE file unchanged or a Hub snapshot.")
 
 
-def _open_text(path: Path):
-    # find_local also returns a gzipped `name.gz`.
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
-
-
 def _read_ids(path: Path) -> list[int]:
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         return [int(word) for word in handle.read().split()]
 
 
@@ -355,7 +350,7 @@ def load_devign(explicit_dir=None) -> LoadedSplit:
     split_ids = find_local(directory, ["devign/test.txt", "devign/split_test.txt"])
     functions = find_local(directory, ["devign/function.json"])
     if functions is not None and split_ids is not None:
-        with _open_text(functions) as handle:
+        with open_text(functions) as handle:
             everything = json.load(handle)
         ids = sorted(_read_ids(split_ids))
         return LoadedSplit([_devign_document({**everything[idx], "idx": idx}, index, f"{functions} function {idx}")
@@ -435,7 +430,7 @@ def _bigclonebench_from_codexglue(functions_file: Path, pairs_file: Path) -> Loa
         functions[str(_field(record, ("idx",), where, "CodeXGLUE's fields func, idx"))] = _field(
             record, ("func",), where, "CodeXGLUE's fields func, idx")
     documents = []
-    with _open_text(pairs_file) as handle:
+    with open_text(pairs_file) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

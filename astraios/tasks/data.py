@@ -59,9 +59,13 @@ def find_local(directory: Path | None, candidates: Sequence[str]) -> Path | None
     return None
 
 
+def open_text(path: Path):
+    """A data file opened as text; `find_local` also finds a gzipped `NAME.gz`."""
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+
+
 def read_jsonl(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
+    with open_text(path) as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
 

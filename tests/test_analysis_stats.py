@@ -45,7 +45,9 @@ def test_power_law_fit_matches_scipy_curve_fit():
     assert ours.b == pytest.approx(b, rel=1e-3)
     assert ours.c == pytest.approx(c, rel=1e-3)
     assert ours.a == pytest.approx(a, rel=1e-2)
-    assert ours.predict(sizes) == pytest.approx(a * sizes ** -b + c, abs=1e-6)
+    # Two optimisers of one least-squares problem agree to their stopping tolerance (curve_fit's ftol
+    # 1.5e-8 on the sum of squares), not to machine precision: compare the fitted curves relatively.
+    assert ours.predict(sizes) == pytest.approx(a * sizes ** -b + c, rel=1e-5)
     assert ours.residual == pytest.approx(float(((a * sizes ** -b + c - losses) ** 2).sum()), rel=1e-3)
 
 

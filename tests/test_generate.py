@@ -16,6 +16,7 @@ from astraios.generate import GenerationCache, Request, Sampling, cached_generat
 from astraios.generate.huggingface import TemperatureTopP, TransformersBackend, load_model_for_inference, merge_adapter
 from astraios.generate.openai_api import EndpointError, OpenAIBackend
 from astraios.models import load_model, load_tokenizer
+from conftest import float32_approx
 from saved_methods import fake_run_dir, lively, save_method
 
 PROMPTS = [
@@ -109,7 +110,7 @@ def test_loglikelihood_batched_matches_manual_forward_passes():
     scores = backend.loglikelihood(requests)
     one_by_one = [TransformersBackend(backend.model, backend.tokenizer, batch_size=1).loglikelihood([r])[0]
                   for r in requests]
-    assert scores == pytest.approx(one_by_one, abs=1e-4)
+    assert scores == float32_approx(one_by_one)
     assert scores[4] == 0.0
     tokenizer = backend.tokenizer
     for (context, continuation), score in zip(requests[:3], scores):
@@ -118,7 +119,7 @@ def test_loglikelihood_batched_matches_manual_forward_passes():
         with torch.no_grad():
             log_probs = torch.log_softmax(backend.model(torch.tensor([ids])).logits[0].float(), dim=-1)
         manual = sum(float(log_probs[position - 1, ids[position]]) for position in range(len(context_ids), len(ids)))
-        assert score == pytest.approx(manual, abs=1e-4)
+        assert score == float32_approx(manual)
     assert all(score < 0 for score in scores[:4])
 
 
@@ -163,7 +164,7 @@ def test_adapters_merge_where_the_method_allows(tmp_path, method, merged):
     assert backend.generate(PROMPTS, temperature=0, max_new_tokens=8) == reference  # merged or not, batched or not
     one_at_a_time = TransformersBackend(model, tokenizer, batch_size=1)
     requests = [("def f(x):\n    return", " x + 1"), ("Answer:", " YES"), ("a", "bc d")]
-    assert backend.loglikelihood(requests) == pytest.approx(one_at_a_time.loglikelihood(requests), abs=1e-3)
+    assert backend.loglikelihood(requests) == float32_approx(one_at_a_time.loglikelihood(requests))
     bare = TransformersBackend(lively("tiny-gptbigcode-xs"), tokenizer, batch_size=1)
     assert bare.generate(PROMPTS, temperature=0, max_new_tokens=8) != reference  # the adapter matters
 

@@ -93,7 +93,7 @@ def test_save_and_load_round_trip_gives_identical_logits(tmp_path, name, model_n
     reloaded = methods.load_trained(models.tiny.build(model_name), tmp_path).eval()
     tokens = torch.tensor([[5, 17, 300, 42, 9, 1000]])
     with torch.no_grad():
-        torch.testing.assert_close(reloaded(tokens).logits, tuned(tokens).logits, rtol=0, atol=1e-5)
+        torch.testing.assert_close(reloaded(tokens).logits, tuned(tokens).logits)  # float32 defaults: rtol 1.3e-6, atol 1e-5
         # P-Tuning returns logits for its virtual tokens too: compare the real positions with the base.
         real = reloaded(tokens).logits[:, -tokens.shape[1] :]
         assert not torch.allclose(real, models.tiny.build(model_name)(tokens).logits)

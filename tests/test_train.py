@@ -17,7 +17,7 @@ import torch
 from astraios import methods, train
 from astraios.config import ConfigError, load_config
 from astraios.io import read_jsonl
-from conftest import REPO, tiny_overrides
+from conftest import REPO, float32_approx, tiny_overrides
 
 # Step sizes that move each family visibly in a dozen steps of a tiny model.
 LEARNING_RATES = {"full": "3e-3"}
@@ -133,7 +133,7 @@ def test_resume_after_a_kill_reproduces_the_uninterrupted_curve(tmp_path):
 
     assert [point[:2] for point in curve(broken)] == [point[:2] for point in curve(whole)]
     for (_, _, resumed), (_, _, expected) in zip(curve(broken), curve(whole)):
-        assert resumed == pytest.approx(expected, abs=1e-4)
+        assert resumed == float32_approx(expected)
 
 
 def test_batch_plan_is_the_same_global_batch_on_any_number_of_devices():
@@ -156,7 +156,7 @@ def test_token_weighted_loss_matches_one_big_batch(tmp_path):
         config = load_config(None, tiny_overrides(run_dir, f"train.micro_batch_size={micro}", "train.max_steps=2", "method.dropout=0"))
         train.run(config, show_progress=False)
         losses[micro] = [r["loss"] for r in read_jsonl(run_dir / "losses.jsonl") if r["split"] == "train"]
-    assert losses[1] == pytest.approx(losses[4], abs=1e-5)
+    assert losses[1] == float32_approx(losses[4])
 
 
 @pytest.mark.slow
@@ -171,4 +171,4 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     assert finished.returncode == 0, finished.stderr[-3000:]
     one = [r["loss"] for r in read_jsonl(tmp_path / "one" / "losses.jsonl")]
     two = [r["loss"] for r in read_jsonl(tmp_path / "two" / "losses.jsonl")]
-    assert one == pytest.approx(two, abs=1e-4)
+    assert one == float32_approx(two)

@@ -19,6 +19,7 @@ from astraios.evaluate import EvalConfig, evaluate
 from astraios.generate import GenerationCache, Sampling
 from astraios.generate.base import loglikelihood_pairwise
 from astraios.io import write_jsonl
+from conftest import float32_approx
 from astraios.metrics import classification_metrics, confusion_matrix
 from astraios.tasks.codexglue import (
     DEVIGN_EXEMPLAR,
@@ -462,7 +463,7 @@ def test_loglikelihood_choices_equal_pairwise_scores(model_name, method):
     one_pass = backend.loglikelihood_choices(requests)
     pairwise = loglikelihood_pairwise(backend, requests)
     for got, expected in zip(one_pass, pairwise):
-        assert got == pytest.approx(expected, abs=1e-4)
+        assert got == float32_approx(expected)
 
 
 def test_tiny_model_end_to_end_counts_truncations(tmp_path):

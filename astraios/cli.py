@@ -40,29 +40,39 @@ def _fail(error: Exception, code: int = 2) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}")
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}")  # one line, even in logs
     raise typer.Exit(code)
 
 
 @app.command(
     epilog="Examples:\n\n"
-    "  astraios train configs/astraios.yaml --set model.name=starcoderbase-1b --set method.name=lora\n\n"
-    "  astraios train configs/astraios.yaml --set model.name=tiny-gptbigcode-s --set data.seq_len=256\n\n"
-    "  astraios train configs/astraios.yaml --resume      # continue after a crash\n\n"
+    "  astraios train configs/tiny.yaml      # tiny model, shipped data, about a minute on a CPU, offline\n\n"
+    "  astraios train configs/tiny.yaml --set method.name=ia3 --set train.max_steps=20\n\n"
+    "  astraios train configs/astraios.yaml --set model.name=starcoderbase-1b --set method.name=lora   # the study\n\n"
+    "  astraios train runs/tiny-gptbigcode-s-lora --resume   # continue a run after a crash, with its own config\n\n"
     "  accelerate launch -m astraios train configs/astraios.yaml   # several GPUs (DDP/FSDP/DeepSpeed)"
 )
 def train(
-    config: str = typer.Argument(..., help="YAML run config (see configs/)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a field: --set train.max_steps=20 (repeatable)."),
+    config: str = typer.Argument(..., help="YAML run config (see configs/), or a run directory (its config.yaml)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a field: --set train.max_steps=20 (repeatable). "
+                                   "A new method.name starts that method's section from its defaults."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the run directory's last checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete an existing run directory and start over."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Instruction-tune a base model with one method; write losses, checkpoints and weights to a run directory."""
+    from pathlib import Path
+
     from astraios.config import ConfigError, load_config
 
     try:
-        run_config = load_config(config, set_)
+        if Path(config).is_dir():  # a run directory: its own config, and the run stays where it is
+            if not (Path(config) / "config.yaml").is_file():
+                raise ConfigError(f"{config} is a directory without config.yaml. Fix: pass a YAML config (e.g. "
+                                  f"configs/tiny.yaml) or a run directory that astraios train wrote.")
+            run_config = load_config(Path(config) / "config.yaml", [f"train.output_dir={config}", *set_])
+        else:
+            run_config = load_config(config, set_)
     except ConfigError as error:
         _fail(error)
     from astraios import train as training
@@ -206,8 +216,8 @@ def eval_(
         results = evaluate(config, progress=not quiet)
     except (ValueError, KeyError, FileNotFoundError, NotImplementedError, EndpointError) as error:
         _fail(error, 1)
-    console = Console(width=max(Console().width, 120))
-    console.print(summary_table(results))
+    console = Console()
+    console.print(summary_table(results, names))
     console.print(f"results: {config.output_dir / 'results.json'}")
 
 

@@ -103,6 +103,10 @@ class TrainConfig(Strict):
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
         "auto", description="autocast; auto = bf16 on a bf16-capable GPU, none on CPU"
     )
+    log_to: list[Literal["tensorboard", "wandb"]] = Field(
+        default_factory=lambda: ["tensorboard"],
+        description="loggers besides losses.jsonl: tensorboard (RUN_DIR/tensorboard, when installed), wandb",
+    )
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -157,9 +161,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     """Read a YAML run config (or the defaults when `path` is None) and apply `key=value` overrides."""
     source = str(path) if path is not None else "<defaults>"
     raw = _read_yaml(Path(path)) if path is not None else {}
+    parsed = [(override, *_parse_override(override)) for override in overrides]
+    # A new method name comes first and resets the method section to that method's defaults: the
+    # settings of the old method (e.g. LoRA's alpha in a saved config.yaml) mean nothing to the new one.
+    parsed.sort(key=lambda item: item[1] != "method.name")
     override_keys = {}
-    for override in overrides:
-        key, value = _parse_override(override)
+    for override, key, value in parsed:
+        if key == "method.name" and isinstance(raw.get("method"), dict) and raw["method"].get("name") != value:
+            raw["method"] = {}
         _set_dotted(raw, key, value, f"--set {override}")
         override_keys[key] = override
     return validate_config(raw, source, override_keys)

@@ -27,6 +27,7 @@ A task that only feeds another (explain-describe) has `primary_metric: null`; wi
 from __future__ import annotations
 
 import json
+import os
 import platform
 import random
 import time
@@ -69,10 +70,40 @@ class EvalConfig:
         self.output_dir = Path(self.output_dir)
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be at least 1, got {self.limit}")
+        self._check_backend_options()
         unknown = [name for name in self.generations if name not in self.tasks]
         if unknown:
             raise ValueError(f"--generations names {', '.join(unknown)}, which is not among --tasks "
                              f"({', '.join(self.tasks)}). Fix: add it to --tasks or drop that file.")
+
+    def _check_backend_options(self) -> None:
+        """Every option a backend reads, checked before any data loads or progress bar is drawn."""
+        import difflib
+        import importlib.util
+        import re
+
+        from astraios.generate import BACKENDS
+        from astraios.generate.base import DTYPES
+
+        for option, value, choices in (("--backend", self.backend, BACKENDS), ("--dtype", self.dtype, DTYPES)):
+            if value not in choices:
+                close = difflib.get_close_matches(value, choices, n=1)
+                guess = f"did you mean {close[0]}? " if close else ""
+                raise ValueError(f"{option} {value}: unknown. Fix: {guess}use one of {', '.join(choices)}.")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
+            raise ValueError(f"--device {self.device}: unknown. Fix: use auto, cpu, cuda or cuda:N.")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.model is None:
+            return
+        from astraios.generate.openai_api import BASE_URL_ENV
+
+        if self.backend == "openai" and not (self.base_url or os.environ.get(BASE_URL_ENV)):
+            raise ValueError("--backend openai sends prompts to a server. Fix: pass its address, e.g. "
+                             "--base-url http://localhost:8000/v1.")
+        if self.backend == "vllm" and importlib.util.find_spec("vllm") is None:
+            raise ValueError("--backend vllm needs vLLM. Fix: pip install 'astraios[vllm]' (a GPU machine), or use "
+                             "--backend transformers.")
 
     def settings(self) -> dict:
         return {
@@ -86,12 +117,15 @@ class EvalConfig:
 def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bool = True, console=None) -> dict:
     """Evaluate `config.tasks`; `backend` replaces loading `config.model` (tests, embedding)."""
     from rich.console import Console
+    from rich.markup import escape
 
     console = console or Console(stderr=True, quiet=not progress)
     started = time.perf_counter()
     plan = _plan(config)
     source = (resolve(config.model, config.adapter, config.revision, config.trust_remote_code)
               if config.model else None)
+    if source and backend is None and config.backend != "openai" and set(config.tasks) - set(config.generations):
+        check_model(source)  # a mistyped or unreachable model fails now, not after the data has loaded
     # Data and saved generations are checked before any model loads.
     all_documents = {task.name: task.documents(config.data_dir) for task in plan}
     documents = {task.name: task.select(all_documents[task.name], config.limit) for task in plan}
@@ -138,13 +172,29 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
         finished = time.perf_counter()
         entry.update(seconds=round(finished - task_started, 3), generation_seconds=round(generated - task_started, 3),
                      scoring_seconds=round(finished - generated, 3))
+        entry["warnings"] = task_warnings(entry)
         results["tasks"][task.name] = entry
         if backend is not None and getattr(backend, "loaded", True) is not None:  # an unloaded model changed nothing
             results["generation"] = backend.describe()
         results["seconds"] = round(time.perf_counter() - started, 3)
         write_json(config.output_dir / RESULTS_FILE, results)
         console.print(f"{task.name}: {_headline(entry)}")
+        for warning in entry["warnings"]:  # shown even with --quiet: they change how to read the score
+            (Console(stderr=True) if console.quiet else console).print(f"[yellow]warning:[/] {task.name}: {escape(warning)}")
     return results
+
+
+def check_model(source) -> None:
+    """Read the base model's config (no weights): an unknown name or an unreachable Hub id fails here."""
+    from astraios.models import model_config
+
+    model_config(source.model, source.revision, source.trust_remote_code)
+
+
+def task_warnings(entry: dict) -> list[str]:
+    """What the reader of a task's score must know (e.g. it was computed on part of the data)."""
+    partial = entry.get("task_settings", {}).get("partial_data")
+    return [f"partial data: {partial}"] if partial else []
 
 
 class LazyBackend:
@@ -302,34 +352,34 @@ def _headline(entry: dict) -> str:
     return f"{metrics or 'no metrics'} ({entry['num_documents']} documents, {entry['seconds']:.1f} s)"
 
 
-def summary_table(results: dict):
-    """A rich table of every task's metrics."""
+def summary_table(results: dict, tasks: list[str] | None = None):
+    """A rich table of `tasks` (default: every task in `results`): the primary metric, the other metrics
+    in one compact column, documents x samples. It reads at 80 columns: long cells wrap, none is cut."""
+    from rich import box
     from rich.table import Table
 
-    metric_names: list[str] = []
-    for entry in results["tasks"].values():
-        metric_names.extend(name for name in entry["metrics"] if name not in metric_names)
+    names = [name for name in (tasks if tasks is not None else results["tasks"]) if name in results["tasks"]]
     title = results.get("model") or "saved generations"
     if results.get("adapter"):
         title += f" + {results['adapter']}"
-    table = Table(title=f"astraios eval: {title}")
-    table.add_column("task", no_wrap=True)
-    for name in metric_names:
-        table.add_column(name, justify="right")
-    classifiers = any("confusion_matrix" in entry.get("details", {}) for entry in results["tasks"].values())
-    if classifiers:
-        table.add_column("tp/fp/tn/fn", justify="right")
-    for column in ("documents", "samples", "seconds"):
-        table.add_column(column, justify="right")
-    for task, entry in results["tasks"].items():
-        cells = []
-        for name in metric_names:
-            value = entry["metrics"].get(name)
-            text = "" if value is None else f"{value:.4f}"
-            cells.append(f"[bold]{text}[/]" if name == entry["primary_metric"] else text)
-        if classifiers:
-            matrix = entry.get("details", {}).get("confusion_matrix")
-            cells.append("/".join(str(matrix[key]) for key in ("tp", "fp", "tn", "fn")) if matrix else "")
-        table.add_row(task, *cells, str(entry["num_documents"]), str(entry["n_samples"] or "mixed"),
-                      f"{entry['seconds']:.1f}")
+    seconds = sum(results["tasks"][name].get("seconds", 0.0) for name in names)
+    table = Table(title=f"astraios eval: {title}", box=box.SIMPLE_HEAD, caption=f"{len(names)} task(s), "
+                  f"{seconds:.1f} s; every metric and setting: results.json", caption_justify="left")
+    table.add_column("task", overflow="fold")
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("other metrics", overflow="fold")
+    table.add_column("docs x n", justify="right", no_wrap=True)
+    for name in names:
+        entry = results["tasks"][name]
+        primary = entry.get("primary_metric")
+        metrics = entry.get("metrics", {})
+        score = f"[bold]{primary} {metrics[primary]:.4f}[/]" if metrics.get(primary) is not None else "-"
+        others = [f"{metric} {value:.3f}" for metric, value in metrics.items() if metric != primary]
+        matrix = entry.get("details", {}).get("confusion_matrix")
+        if matrix:
+            others.append("tp/fp/tn/fn " + "/".join(str(matrix[key]) for key in ("tp", "fp", "tn", "fn")))
+        if entry.get("scored") is False:
+            others.append("not scored (--generations-only)")
+        table.add_row(name, score, ", ".join(others) or "-",
+                      f"{entry['num_documents']}x{entry['n_samples'] or 'mixed'}")
     return table

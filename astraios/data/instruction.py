@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astraios.config import DataConfig, DataSource
+from astraios.hub import hub_errors, looks_local, missing_local_path
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,11 @@ def _read_rows(source: DataSource):
                 f"data source {path}: use files of one kind: .jsonl/.json/.jsonl.gz (json) or .parquet"
             )
         return datasets.load_dataset(suffixes.pop(), data_files=[str(p) for p in files], split="train")
-    return datasets.load_dataset(source.path, name=source.subset, split=source.split)
+    local_fix = f"point data.sources at a local .jsonl/.json/.parquet file or directory, or use {SAMPLE} (shipped)"
+    if looks_local(source.path) or path.suffix in LOCAL_BUILDERS:
+        raise missing_local_path(source.path, "data source", local_fix + ".")
+    with hub_errors("dataset", source.path, local_fix, repo_type="dataset"):
+        return datasets.load_dataset(source.path, name=source.subset, split=source.split)
 
 
 def _detect_format(source: DataSource, columns: list[str]) -> str:

@@ -20,12 +20,11 @@ from collections.abc import Sequence
 
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria
 
-from astraios.generate.base import StopWhen, cut_at_stop
+from astraios.generate.base import DTYPES, StopWhen, cut_at_stop
 from astraios.generate.source import ModelSource
+from astraios.noise import silenced
 
 log = logging.getLogger(__name__)
-
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 class TransformersBackend:
@@ -106,7 +105,7 @@ class TransformersBackend:
             uniform = len({len(group) for group in groups}) == 1
             row_prompts = [group[0] for group in groups] if uniform else [index for index, _ in batch]
             returns = len(groups[0]) if uniform else 1
-            with torch.inference_mode():
+            with torch.inference_mode(), silenced("peft_position_ids"):
                 texts = self._generate_batch([encoded[i] for i in row_prompts], returns, greedy, temperature, top_p,
                                              max_new_tokens, stop, stop_when,
                                              [i for i in row_prompts for _ in range(returns)])
@@ -192,7 +191,7 @@ class TransformersBackend:
             for row, (inputs, _) in enumerate(sequences):
                 input_ids[row, :len(inputs)] = torch.tensor(inputs, dtype=torch.long)
                 attention_mask[row, :len(inputs)] = 1
-            with torch.inference_mode():
+            with torch.inference_mode(), silenced("peft_position_ids"):
                 logits = self.model(input_ids=input_ids.to(self.device),
                                     attention_mask=attention_mask.to(self.device)).logits.float()
             logits = logits[:, -width:]  # prompt learning prepends virtual-token positions
@@ -404,7 +403,12 @@ def load_model_for_inference(source: ModelSource, *, dtype: str = "auto", device
         else:
             import peft
 
-            model = peft.PeftModel.from_pretrained(base, source.adapter, revision=source.revision, is_trainable=False)
+            from astraios.hub import hub_errors
+
+            with (hub_errors("adapter", source.adapter, "pass a run's final/ directory (e.g. runs/my-run/final)"),
+                  silenced("peft_checkpointing")):
+                model = peft.PeftModel.from_pretrained(base, source.adapter, revision=source.revision,
+                                                       is_trainable=False)
         model, merged, reason = merge_adapter(model)
         info.update(adapter_merged=merged, adapter_merge_note=reason)
         log.info("adapter %s: %s", source.adapter, reason)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from astraios.hub import looks_local, missing_local_path
 from astraios.methods.base import METHOD_FILE, read_method_file
 
 RUN_CONFIG = "config.yaml"
@@ -64,6 +65,13 @@ def resolve(model: str, adapter: str | None = None, revision: str | None = None,
             trust_remote_code: bool = False) -> ModelSource:
     """Turn `--model` / `--adapter` into a `ModelSource`, or raise ValueError saying what to pass."""
     model_path = Path(model).expanduser()
+    if (model_path / RUN_CONFIG).is_file() and not (model_path / FINAL_DIR).is_dir():
+        raise ValueError(f"--model {model} is a training run directory without {FINAL_DIR}/: its training has not "
+                         f"finished. Fix: finish it (`astraios train {model} --resume`) or pass a finished run.")
+    if not model_path.exists() and looks_local(model):
+        raise missing_local_path(model, "--model", "pass an existing run directory (e.g. runs/demo), a saved "
+                                 "model directory, a model name (`astraios methods` lists the built-in ones) or a "
+                                 "Hub id (owner/name).")
     if is_run_dir(model_path):
         if adapter:
             raise ValueError(f"--model {model} is a training run directory, which already names its method "
@@ -85,6 +93,9 @@ def resolve(model: str, adapter: str | None = None, revision: str | None = None,
         adapter_path = adapter_path / FINAL_DIR
     if is_method_dir(adapter_path):
         return _on_base(model, adapter_path, model, revision, trust_remote_code)
+    if not adapter_path.exists() and looks_local(adapter):
+        raise missing_local_path(adapter, "--adapter", "pass a run's final/ directory, e.g. runs/my-run/final, or a "
+                                 "peft adapter on the Hub (owner/name).")
     if (adapter_path / PEFT_CONFIG).is_file():
         peft_type = json.loads((adapter_path / PEFT_CONFIG).read_text()).get("peft_type")
         return ModelSource(label=model, model=model, adapter=str(adapter_path), method=peft_type, revision=revision,

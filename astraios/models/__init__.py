@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from astraios.hub import hub_errors, looks_local, missing_local_path
 from astraios.models import tiny
 from astraios.models.sizes import STARCODER_SIZES
 
 log = logging.getLogger(__name__)
 
 KNOWN_NAMES = [*tiny.TINY_MODELS, *STARCODER_SIZES]
+LOCAL_FIX = "pass a local model directory, or a tiny model for a CPU try-out (e.g. tiny-gptbigcode-s)"
 
 
 def is_tiny(name: str) -> bool:
@@ -27,12 +29,28 @@ def hub_location(name: str) -> str:
     """Where the weights of `name` come from: a Hub id or a local path (checked, with a clear error)."""
     if name in STARCODER_SIZES:
         return STARCODER_SIZES[name].hub_id
-    if not Path(name).exists() and name.count("/") != 1:
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser())
+    if looks_local(name):
+        raise missing_local_path(name, "model", "pass an existing directory (a run directory, its final/, a saved "
+                                 f"model), a Hub id (owner/name) or one of: {', '.join(KNOWN_NAMES)}.")
+    if name.count("/") != 1:
         raise ValueError(
             f"unknown model `{name}`: not a local directory, not a Hub id (owner/name) and not one "
             f"of the known names ({', '.join(KNOWN_NAMES)})"
         )
     return name
+
+
+def model_location(name: str) -> str:
+    """`hub_location` for a whole model: a local directory must hold a config.json."""
+    location = hub_location(name)
+    path = Path(location)
+    if path.is_dir() and not (path / "config.json").is_file():
+        raise ValueError(f"model {name}: {path} has no config.json, so it is not a saved model. Fix: pass the "
+                         f"directory `save_pretrained` wrote (of a training run: RUN_DIR/final after full "
+                         f"fine-tuning; an adapter's final/ goes to --adapter or `astraios eval --model RUN_DIR`).")
+    return location
 
 
 def model_config(name: str, revision: str | None = None, trust_remote_code: bool = False):
@@ -43,7 +61,9 @@ def model_config(name: str, revision: str | None = None, trust_remote_code: bool
         return STARCODER_SIZES[name].config()
     from transformers import AutoConfig
 
-    return AutoConfig.from_pretrained(hub_location(name), revision=revision, trust_remote_code=trust_remote_code)
+    location = model_location(name)
+    with hub_errors("model", location, LOCAL_FIX):
+        return AutoConfig.from_pretrained(location, revision=revision, trust_remote_code=trust_remote_code)
 
 
 def meta_model(name: str, revision: str | None = None, trust_remote_code: bool = False):
@@ -71,9 +91,9 @@ def load_tokenizer(name: str, revision: str | None = None, trust_remote_code: bo
         return tiny.tokenizer()
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(
-        hub_location(name), revision=revision, trust_remote_code=trust_remote_code
-    )
+    location = hub_location(name)
+    with hub_errors("the tokenizer of model", location, LOCAL_FIX):
+        tokenizer = AutoTokenizer.from_pretrained(location, revision=revision, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:  # StarCoder and Llama ship without one
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -94,13 +114,17 @@ def resolve_dtype(setting: str, parameter_efficient: bool):
 def eight_bit_plan(setting: bool | str, parameter_efficient: bool) -> tuple[bool, str | None]:
     """Whether to load base weights in 8-bit, and a message to show when falling back.
 
-    `auto` uses 8-bit for PEFT methods when CUDA and bitsandbytes are present, as the study did.
+    `auto` uses 8-bit for PEFT methods when CUDA and bitsandbytes are present, as the study did; on
+    a machine without CUDA it means full precision without a word (there is no choice to report).
     """
     if setting is False or not parameter_efficient:
         return False, None
     import importlib.util
 
     import torch
+
+    if setting == "auto" and not torch.cuda.is_available():
+        return False, None
 
     missing = []
     if not torch.cuda.is_available():
@@ -132,7 +156,7 @@ def load_model(
         return tiny.build(name, dtype=dtype)
     from transformers import AutoModelForCausalLM
 
-    location = hub_location(name)
+    location = model_location(name)
     kwargs = {"dtype": dtype, "revision": revision, "trust_remote_code": trust_remote_code}
     if load_in_8bit:
         from transformers import BitsAndBytesConfig
@@ -141,6 +165,7 @@ def load_model(
         kwargs["device_map"] = device_map if device_map is not None else {"": 0}
     elif device_map is not None:
         kwargs["device_map"] = device_map
-    model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+    with hub_errors("model", location, LOCAL_FIX):
+        model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
     model.config.name_or_path = name
     return model

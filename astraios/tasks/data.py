@@ -16,7 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from astraios.hub import describe
+
 DATA_DIR_ENV = "ASTRAIOS_DATA_DIR"
+SAMPLE_NAME = "astraios-sample"  # --data-dir astraios-sample: a few problems shipped for offline try-outs
+SAMPLE_DIR = Path(__file__).parent / "sample"
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -36,10 +40,13 @@ class HubFile:
 
 
 def data_dir(explicit: str | Path | None = None) -> Path | None:
-    """The local data directory: `explicit` (from --data-dir), else $ASTRAIOS_DATA_DIR, else None."""
+    """The local data directory: `explicit` (from --data-dir), else $ASTRAIOS_DATA_DIR, else None;
+    `astraios-sample` names the small sample shipped in the package (see its LICENSE.md)."""
     value = explicit if explicit not in (None, "") else os.environ.get(DATA_DIR_ENV) or None
     if value is None:
         return None
+    if str(value) == SAMPLE_NAME:
+        return SAMPLE_DIR
     path = Path(value).expanduser()
     if not path.is_dir():
         origin = "--data-dir" if explicit not in (None, "") else f"${DATA_DIR_ENV}"
@@ -71,7 +78,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def missing_data_message(dataset: str, candidates: Sequence[str], directory: Path | None, hub: str, error=None) -> str:
     looked = f"not in {directory} (looked for {', '.join(candidates)})" if directory else "no local data directory given"
-    reason = f"; the Hub download of {hub} failed: {type(error).__name__}: {error}" if error else ""
+    reason = f"; the Hub download of {hub} failed: {describe(error)}" if error else ""
     return (
         f"{dataset} data not found: {looked}{reason}. Fix: pass --data-dir DIR or set {DATA_DIR_ENV}=DIR, where DIR "
         f"holds {candidates[0]} (laid out like the project's shared/data), or run with Hub access so that "

@@ -65,6 +65,7 @@ EMPTY_MAIN_CLASS = "public class Main {\n    }"
 # Braces already open where a Java completion starts: `class Solution {` and the method's `{`.
 JAVA_OPEN_BRACES = 2
 TIMEOUT_S = 10.0
+PROBLEMS = 164  # in each language; fewer loaded (a sample) makes results partial
 DESCRIPTION_LEAK_CHARS = 20
 
 
@@ -130,6 +131,7 @@ class HumanEvalPackTask(GenerationTask):
         self.name = f"humaneval{self.variant}-{language}"
         self.description = f"{LANGUAGE_NAMES[language]}: {self.summary}"
         self.stop_sequences = STOP_SEQUENCES[language]
+        self.problems_loaded: int | None = None
 
     def documents(self, data_dir=None) -> list[dict]:
         records = load_jsonl_records(
@@ -138,10 +140,15 @@ class HumanEvalPackTask(GenerationTask):
             HubFile("bigcode/humanevalpack", f"data/{self.language}/data/humanevalpack.jsonl"),
             data_dir,
         )
+        self.problems_loaded = len(records)
         return [{**record, "doc_id": record["task_id"], "index": index} for index, record in enumerate(records)]
 
     def settings(self) -> dict:
-        return {"prompt": "octocoder", "timeout_s": self.timeout_s}
+        settings = {"prompt": "octocoder", "timeout_s": self.timeout_s}
+        if self.problems_loaded is not None and self.problems_loaded < PROBLEMS:  # e.g. --data-dir astraios-sample
+            settings["partial_data"] = (f"{self.problems_loaded} of the {PROBLEMS} problems: scores are not "
+                                        f"comparable with the full benchmark's")
+        return settings
 
     def is_complete(self, document, completion):
         return function_is_complete(self.language, completion)

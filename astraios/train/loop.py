@@ -28,6 +28,7 @@ from astraios import __version__, data, methods, models
 from astraios.config import ConfigError, RunConfig, _read_yaml, validate_config
 from astraios.io import append_jsonl, read_jsonl, replace_dir, write_json, write_jsonl, write_yaml
 from astraios.train import checkpoint
+from astraios.train.loggers import Loggers, check_available
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ CONFIG_FILE = "config.yaml"
 LOSSES_FILE = "losses.jsonl"
 SUMMARY_FILE = "summary.json"
 FINAL_DIR = "final"
+# Where a run lives and where it reports change nothing it computes: --resume ignores them.
+NOT_COMPUTED = ("train.output_dir", "train.log_to")
 
 
 class BatchPlan:
@@ -99,7 +102,10 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
     # cpu=True lets torchrun / `accelerate launch` start data-parallel CPU processes (gloo) too.
     accelerator = Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
     say = _printer(accelerator)
-    _prepare_run_dir(accelerator, run_dir, config, resume=resume, overwrite=overwrite)
+    # Cheap checks first, so a mistyped or unreachable model leaves no run directory behind.
+    check_available(config.train.log_to)
+    models.model_config(config.model.name, config.model.revision, config.model.trust_remote_code)
+    resume = _prepare_run_dir(accelerator, run_dir, config, resume=resume, overwrite=overwrite, say=say)
     set_seed(config.train.seed)
     memory_kind = _reset_peak_memory()
 
@@ -177,7 +183,7 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
         initial = _test_loss(model, instruction_data.test, tokenizer, config, accelerator)
         if accelerator.is_main_process:
             append_jsonl(losses_path, {"step": 0, "split": "test", "loss": initial})
-    writer = _tensorboard(run_dir, accelerator)
+    loggers = Loggers(run_dir, config, accelerator.is_main_process)
 
     model.train()
     bar = _progress_bar(accelerator, show_progress)
@@ -204,8 +210,7 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
             if accelerator.is_main_process:
                 for item in records:
                     append_jsonl(losses_path, item)
-                    if writer:
-                        writer.add_scalar(f"loss/{item['split']}", item["loss"], item["step"])
+                    loggers.log(item)
             if (step + 1) % config.train.save_every == 0 and step + 1 < config.train.max_steps:
                 checkpoint.save(accelerator, run_dir, step + 1, config.train.keep_checkpoints)
 
@@ -223,8 +228,7 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
         summary = _summary(config, counts, losses, progress, instruction_data, dtype, eight_bit,
                            time.perf_counter() - start, memory_kind)
         write_json(run_dir / SUMMARY_FILE, summary)
-        if writer:
-            writer.close()
+        loggers.close(summary)
     summary = broadcast_object_list([summary])[0]  # every process returns the main process's summary
     accelerator.end_training()
     return summary
@@ -309,8 +313,17 @@ def _mixed_precision(setting: str) -> str:
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
 
 
-def _prepare_run_dir(accelerator, run_dir: Path, config: RunConfig, *, resume: bool, overwrite: bool) -> None:
+def _prepare_run_dir(accelerator, run_dir: Path, config: RunConfig, *, resume: bool, overwrite: bool, say) -> bool:
+    """Check the run directory against the flags and write config.yaml; returns whether to resume.
+
+    A directory whose run never finished a step (it failed on a bad setting, an unknown model,
+    missing data) holds nothing worth keeping: it is reused, with or without --resume, whatever the
+    config was then, so the corrected command just works."""
     config_path = run_dir / CONFIG_FILE
+    fresh_start = config_path.is_file() and not steps_done(run_dir)
+    if resume and fresh_start:
+        say(f"note: {run_dir} has no step done yet; starting it with this config")
+        resume = False
     if resume:
         if not config_path.is_file():
             raise ConfigError(f"{run_dir}: nothing to resume (no {CONFIG_FILE}). Fix: run without --resume.")
@@ -318,12 +331,13 @@ def _prepare_run_dir(accelerator, run_dir: Path, config: RunConfig, *, resume: b
         if differences:
             raise ConfigError(
                 f"{config_path}: --resume needs the config the run started with; these fields differ: "
-                f"{'; '.join(differences)}. Fix: restore them, or start a new run in another train.output_dir."
+                f"{'; '.join(differences)}. Fix: restore them (or resume with `astraios train {run_dir} --resume`), "
+                f"or start a new run in another train.output_dir."
             )
         if (run_dir / SUMMARY_FILE).is_file():
             raise ConfigError(f"{run_dir}: this run already finished ({SUMMARY_FILE} exists); nothing to resume.")
-        return
-    if config_path.exists() and not overwrite:
+        return True
+    if config_path.exists() and not overwrite and not fresh_start:
         raise ConfigError(
             f"{run_dir} already holds a run. Fix: pass --resume to continue it, --overwrite to start "
             f"over, or set train.output_dir to a new directory."
@@ -334,13 +348,22 @@ def _prepare_run_dir(accelerator, run_dir: Path, config: RunConfig, *, resume: b
         run_dir.mkdir(parents=True, exist_ok=True)
         write_yaml(config_path, config.to_dict())
     accelerator.wait_for_everyone()
+    return False
+
+
+def steps_done(run_dir: Path) -> bool:
+    """Whether a run directory holds any training progress: a finished run, a checkpoint or a train step."""
+    losses = run_dir / LOSSES_FILE
+    return ((run_dir / SUMMARY_FILE).is_file() or checkpoint.latest(run_dir) is not None
+            or (losses.is_file() and any(record.get("split") == "train" for record in read_jsonl(losses))))
 
 
 def saved_config_differences(run_dir: Path, config: RunConfig) -> list[str]:
     """Fields in which the config a run directory was started with differs from `config`."""
     config_path = Path(run_dir) / CONFIG_FILE
     saved = validate_config(_read_yaml(config_path), str(config_path))
-    return _differences(saved.to_dict(), config.to_dict())
+    return [difference for difference in _differences(saved.to_dict(), config.to_dict())
+            if not difference.startswith(tuple(f"{key} " for key in NOT_COMPUTED))]
 
 
 def _differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
@@ -435,13 +458,3 @@ def _progress_bar(accelerator, show: bool):
         disable=not (show and accelerator.is_main_process),
         transient=False,
     )
-
-
-def _tensorboard(run_dir: Path, accelerator):
-    if not accelerator.is_main_process:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional: losses.jsonl is the record
-        return None
-    return SummaryWriter(str(run_dir / "tensorboard"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from astraios import __version__
+from astraios.runs_cli import register as register_run_commands
 from astraios.sandbox.cli import app as sandbox_app
 
 app = typer.Typer(
@@ -275,12 +276,14 @@ def tasks(as_json: bool = typer.Option(False, "--json", help="Print JSON instead
 @app.command(
     epilog="Examples:\n\n"
     "  astraios grid configs/grid-tiny.yaml --dry-run     # the plan, with parameter counts (meta device)\n\n"
-    "  ASTRAIOS_DATA_DIR=data astraios grid configs/grid-tiny.yaml   # run (again: finished cells are skipped)\n\n"
+    "  astraios grid configs/grid-tiny.yaml --data-dir ../shared/data   # run (again: finished cells are skipped)\n\n"
     "  astraios grid configs/grid-astraios.yaml           # the study; one cell per GPU when several are visible"
 )
 def grid(
     config: str = typer.Argument(..., help="YAML grid config (see configs/grid-*.yaml)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan with parameter counts; train nothing."),
+    data_dir: str | None = typer.Option(None, "--data-dir", help="Local data directory of the evaluation (overrides "
+                                        "evaluation.data_dir; else $ASTRAIOS_DATA_DIR, else the Hub)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
 ) -> None:
     """Train and evaluate every model x method cell of a grid; resumable, one failed cell never stops the others."""
@@ -289,10 +292,13 @@ def grid(
 
     try:
         plan = grids.load_grid(config)
+        if data_dir is not None:
+            plan.set_data_dir(data_dir)
     except ConfigError as error:
         _fail(error)
     if dry_run:
-        _print_grid_plan(plan)
+        if not _print_grid_plan(plan):
+            raise typer.Exit(1)
         return
     outcome = grids.run_grid(plan, show_progress=not quiet)
     typer.echo(f"grid: {plan.output_dir / grids.GRID_FILE}; report: astraios report {plan.output_dir}")
@@ -300,7 +306,8 @@ def grid(
         raise typer.Exit(1)
 
 
-def _print_grid_plan(plan) -> None:
+def _print_grid_plan(plan) -> bool:
+    """Print the plan; False when a model cannot be built (the real run would fail those cells)."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -315,7 +322,8 @@ def _print_grid_plan(plan) -> None:
     for column in ("job", "model", "method", "steps", "trainable", "total", "trainable %", "status"):
         table.add_column(column, justify="right" if column in {"steps", "trainable", "total", "trainable %"} else "left",
                          no_wrap=True)
-    for row in grids.plan_rows(plan):
+    rows = grids.plan_rows(plan)
+    for row in rows:
         known = row["trainable"] is not None
         table.add_row(row["job"], row["model"], row["method"], str(row["steps"]),
                       f"{row['trainable']:,}" if known else "?", f"{row['total']:,}" if known else "?",
@@ -323,9 +331,12 @@ def _print_grid_plan(plan) -> None:
     console.print(table)
     console.print(f"run directories: {plan.output_dir}/MODEL-METHOD"
                   + (f", base warm-ups: {plan.output_dir}/{grids.BASES_DIR}/MODEL" if plan.bases else ""))
+    problems = dict.fromkeys(row["note"] for row in rows if row.get("note"))
+    for problem in problems:
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(problem)}")
     if plan.config.evaluation is None:
         console.print("evaluation: none (train only)")
-        return
+        return not problems
     evaluation = grids.plan_evaluation(plan.config.evaluation)
     settings = plan.config.evaluation
     console.print(f"evaluation: {', '.join(evaluation.tasks) or 'no task with data'} "
@@ -333,6 +344,7 @@ def _print_grid_plan(plan) -> None:
                   f"tokens, limit {settings.limit or 'none'})")
     for name, reason in evaluation.skipped.items():
         console.print(f"[yellow]skipped {name}:[/] {escape(reason)}")
+    return not problems
 
 
 @app.command(
@@ -357,3 +369,6 @@ def report(
     for note in built.notes:
         typer.echo(f"note: {note}")
     typer.echo(f"report: {built.output / 'index.html'} ({len(built.figures)} figures, {len(built.tables)} tables)")
+
+
+register_run_commands(app)  # generate, export: after train and eval in --help

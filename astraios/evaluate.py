@@ -70,40 +70,11 @@ class EvalConfig:
         self.output_dir = Path(self.output_dir)
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be at least 1, got {self.limit}")
-        self._check_backend_options()
+        check_backend_options(self.backend, self.dtype, self.device, self.batch_size, self.model, self.base_url)
         unknown = [name for name in self.generations if name not in self.tasks]
         if unknown:
             raise ValueError(f"--generations names {', '.join(unknown)}, which is not among --tasks "
                              f"({', '.join(self.tasks)}). Fix: add it to --tasks or drop that file.")
-
-    def _check_backend_options(self) -> None:
-        """Every option a backend reads, checked before any data loads or progress bar is drawn."""
-        import difflib
-        import importlib.util
-        import re
-
-        from astraios.generate import BACKENDS
-        from astraios.generate.base import DTYPES
-
-        for option, value, choices in (("--backend", self.backend, BACKENDS), ("--dtype", self.dtype, DTYPES)):
-            if value not in choices:
-                close = difflib.get_close_matches(value, choices, n=1)
-                guess = f"did you mean {close[0]}? " if close else ""
-                raise ValueError(f"{option} {value}: unknown. Fix: {guess}use one of {', '.join(choices)}.")
-        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
-            raise ValueError(f"--device {self.device}: unknown. Fix: use auto, cpu, cuda or cuda:N.")
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.model is None:
-            return
-        from astraios.generate.openai_api import BASE_URL_ENV
-
-        if self.backend == "openai" and not (self.base_url or os.environ.get(BASE_URL_ENV)):
-            raise ValueError("--backend openai sends prompts to a server. Fix: pass its address, e.g. "
-                             "--base-url http://localhost:8000/v1.")
-        if self.backend == "vllm" and importlib.util.find_spec("vllm") is None:
-            raise ValueError("--backend vllm needs vLLM. Fix: pip install 'astraios[vllm]' (a GPU machine), or use "
-                             "--backend transformers.")
 
     def settings(self) -> dict:
         return {
@@ -114,8 +85,40 @@ class EvalConfig:
         }
 
 
-def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bool = True, console=None) -> dict:
-    """Evaluate `config.tasks`; `backend` replaces loading `config.model` (tests, embedding)."""
+def check_backend_options(backend: str, dtype: str, device: str, batch_size: int = 1, model: str | None = None,
+                          base_url: str | None = None) -> None:
+    """Every option a backend reads, checked before any data loads or progress bar is drawn."""
+    import difflib
+    import importlib.util
+    import re
+
+    from astraios.generate import BACKENDS
+    from astraios.generate.base import DTYPES
+    from astraios.generate.openai_api import BASE_URL_ENV
+
+    for option, value, choices in (("--backend", backend, BACKENDS), ("--dtype", dtype, DTYPES)):
+        if value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1)
+            guess = f"did you mean {close[0]}? " if close else ""
+            raise ValueError(f"{option} {value}: unknown. Fix: {guess}use one of {', '.join(choices)}.")
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
+        raise ValueError(f"--device {device}: unknown. Fix: use auto, cpu, cuda or cuda:N.")
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
+    if model is None:
+        return
+    if backend == "openai" and not (base_url or os.environ.get(BASE_URL_ENV)):
+        raise ValueError("--backend openai sends prompts to a server. Fix: pass its address, e.g. "
+                         "--base-url http://localhost:8000/v1.")
+    if backend == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise ValueError("--backend vllm needs vLLM. Fix: pip install 'astraios[vllm]' (a GPU machine), or use "
+                         "--backend transformers.")
+
+
+def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bool = True, console=None,
+             warn: bool = True) -> dict:
+    """Evaluate `config.tasks`; `backend` replaces loading `config.model` (tests, embedding); `warn`
+    prints what qualifies a score (partial data), also without `progress`."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -179,7 +182,7 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
         results["seconds"] = round(time.perf_counter() - started, 3)
         write_json(config.output_dir / RESULTS_FILE, results)
         console.print(f"{task.name}: {_headline(entry)}")
-        for warning in entry["warnings"]:  # shown even with --quiet: they change how to read the score
+        for warning in entry["warnings"] if warn else ():  # shown even with --quiet: they qualify the score
             (Console(stderr=True) if console.quiet else console).print(f"[yellow]warning:[/] {task.name}: {escape(warning)}")
     return results
 

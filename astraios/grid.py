@@ -206,6 +206,13 @@ class Grid:
     def jobs(self) -> list[Job]:
         return [*self.bases, *self.cells]
 
+    def set_data_dir(self, data_dir: str) -> None:
+        """`astraios grid --data-dir`: where the evaluation reads its data (not a score setting)."""
+        if self.config.evaluation is None:
+            raise ConfigError(f"--data-dir {data_dir}: {self.path} has no `evaluation:` section, so nothing reads "
+                              f"data. Fix: drop --data-dir, or add an evaluation section.")
+        self.config.evaluation.data_dir = data_dir
+
 
 def load_grid(path: str | Path) -> Grid:
     """Read and validate a grid config and every job's run config."""
@@ -309,6 +316,7 @@ class EvalPlan:
     settings: EvaluationConfig | None
     tasks: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # task -> e.g. partial data, said once per grid
 
     def data_dir(self) -> str | None:
         """The local data directory the tasks read (the grid's, else $ASTRAIOS_DATA_DIR), if any."""
@@ -333,25 +341,30 @@ def plan_evaluation(settings: EvaluationConfig | None) -> EvalPlan:
     hub_logger.setLevel(logging.ERROR)  # the retry warnings repeat what the skip reason says
     try:
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
-            problems = list(pool.map(lambda name: _data_problem(name, settings.data_dir), names))
+            checks = list(pool.map(lambda name: _data_check(name, settings.data_dir), names))
     finally:
         hub_logger.setLevel(level)
-    for name, problem in zip(names, problems):
+    for name, (problem, warnings) in zip(names, checks):
         if problem:
             plan.skipped[name] = problem
         else:
             plan.tasks.append(name)
+            if warnings:
+                plan.warnings[name] = warnings
     return plan
 
 
-def _data_problem(task: str, data_dir: str | None) -> str | None:
+def _data_check(task: str, data_dir: str | None) -> tuple[str | None, list[str]]:
+    """(why the task cannot run, or None; what qualifies its scores, e.g. partial data)."""
     from astraios import tasks as task_registry
+    from astraios.evaluate import task_warnings
 
     try:
-        task_registry.get(task).documents(data_dir)
+        loaded = task_registry.get(task)
+        loaded.documents(data_dir)
     except (FileNotFoundError, ValueError) as error:  # DataNotFoundError, a missing --data-dir, unreadable data
-        return str(error)
-    return None
+        return str(error), []
+    return None, task_warnings({"task_settings": loaded.settings()})
 
 
 def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool) -> dict:
@@ -445,7 +458,7 @@ def _evaluate_cell(job: Job, evaluation: EvalPlan, show_progress: bool) -> None:
         dtype=settings.dtype, seed=settings.seed, workers=settings.workers,
         task_options={"timeout_s": settings.timeout_s} if settings.timeout_s else {},
     )
-    evaluate(config, progress=show_progress)
+    evaluate(config, progress=show_progress, warn=False)  # the grid says its data warnings once
 
 
 # ----------------------------------------------------------------------------------------------
@@ -474,6 +487,9 @@ def run_grid(grid: Grid, *, show_progress: bool = True, gpus: list[str] | None =
     evaluation = plan_evaluation(grid.config.evaluation)
     for name, reason in evaluation.skipped.items():
         console.print(f"[yellow]skipping task {name}:[/] {reason}")
+    for name, warnings in evaluation.warnings.items():
+        for warning in warnings:
+            Console(stderr=True).print(f"[yellow]warning:[/] {name}: {warning}")
     gpus = visible_gpus() if gpus is None else gpus
     records: dict[str, dict] = {}
     skipped_jobs = []
@@ -656,7 +672,8 @@ def _write_manifest(grid: Grid, evaluation: EvalPlan, records: dict[str, dict], 
     write_json(path, {
         "grid_config": str(grid.path), "config": grid.config.model_dump(mode="json"),
         "machine": machine(),
-        "tasks": {"evaluated": evaluation.tasks, "skipped": evaluation.skipped, "data_dir": evaluation.data_dir()},
+        "tasks": {"evaluated": evaluation.tasks, "skipped": evaluation.skipped, "warnings": evaluation.warnings,
+                  "data_dir": evaluation.data_dir()},
         "jobs": jobs, "invocations": invocations,
         "job_seconds": round(sum((job["train_seconds"] or 0) + (job["eval_seconds"] or 0) for job in jobs), 1),
     })
@@ -675,18 +692,26 @@ def machine() -> dict:
 
 
 def plan_rows(grid: Grid) -> list[dict]:
-    """One row per job with its parameter counts (meta device, no weights) and status on disk."""
+    """One row per job with its parameter counts (meta device, no weights) and status on disk; a model
+    that cannot be built (unknown, or a Hub id while offline) gives every row of it a `note`, found once."""
     rows = []
+    problems: dict[str, str] = {}  # source model -> why it cannot be built
     for job in grid.jobs:
         row = {"job": job.kind, "model": job.model, "method": job.method, "status": job_status(job),
                "run_dir": str(job.run_dir), "steps": job.config.train.max_steps,
                "trainable": None, "total": None, "trainable_percent": None}
         try:
-            # The base warm-up does not exist yet: its architecture is that of the listed model.
-            adapted = methods.apply(copy.deepcopy(meta_base(job.source_model)), job.config.method)
-            counts = methods.count_parameters(adapted)
+            if job.source_model in problems:
+                raise ValueError(problems[job.source_model])
+            try:
+                # The base warm-up does not exist yet: its architecture is that of the listed model.
+                base = meta_base(job.source_model)
+            except (OSError, ValueError) as error:
+                problems[job.source_model] = str(error)
+                raise
+            counts = methods.count_parameters(methods.apply(copy.deepcopy(base), job.config.method))
             row.update(trainable=counts.trainable, total=counts.total, trainable_percent=counts.trainable_percent)
-        except (OSError, ValueError) as error:
-            row["note"] = f"parameters unknown: {error}"
+        except (OSError, ValueError) as error:  # the real run fails the same way
+            row["note"] = str(error)
         rows.append(row)
     return rows

@@ -138,6 +138,14 @@ def _notes(runs_dir, cells: list[Cell], trained: list[Cell], tasks: list[str]) -
             notes.append(f"Cell {cell.model} x {cell.method} failed: {cell.error}")
         elif not cell.trained:
             notes.append(f"Cell {cell.model} x {cell.method} has not finished training ({cell.status}); it is left out.")
+    warned: dict[tuple[str, str], list[str]] = {}  # (task, warning) -> cells
+    for cell in trained:
+        for task, warnings in cell.warnings.items():
+            for warning in warnings:
+                warned.setdefault((task, warning), []).append(f"{cell.model} x {cell.method}")
+    for (task, warning), where in warned.items():
+        cells = "every cell" if len(where) == len(trained) else ", ".join(where)
+        notes.append(f"Task {task} ({cells}): {warning}.")
     scored = {task for cell in trained for task in cell.scores}
     if scored - set(tasks):
         notes.append(f"Tasks scored in only some cells are left out of the averages: {', '.join(sorted(scored - set(tasks)))}.")

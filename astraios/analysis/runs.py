@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from astraios.evaluate import RESULTS_FILE
+from astraios.evaluate import RESULTS_FILE, task_warnings
 from astraios.grid import CELL_FILE, EVAL_DIR, GRID_FILE
 from astraios.io import read_json, read_jsonl
 from astraios.train import CONFIG_FILE, FINAL_DIR, LOSSES_FILE, SUMMARY_FILE
@@ -43,6 +43,7 @@ class Cell:
     test_curve: list[tuple[int, float]] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)  # task -> primary metric
     metrics: dict[str, str] = field(default_factory=dict)  # task -> name of its primary metric
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # task -> what qualifies its score (partial data)
     train_seconds: float | None = None
     eval_seconds: float | None = None
     tokens_per_second: float | None = None  # training throughput, from summary.json
@@ -111,6 +112,8 @@ def _cell(run_dir: Path, record: dict) -> Cell:
         if metric and entry.get("metrics", {}).get(metric) is not None:
             cell.scores[task] = float(entry["metrics"][metric])
             cell.metrics[task] = metric
+        if task_warnings(entry):
+            cell.warnings[task] = task_warnings(entry)
     if record.get("status") in {"finished", "failed", "running"}:
         cell.status = record["status"]
     elif results and summary:

@@ -44,6 +44,8 @@ class Method:
     default_learning_rate: float
     # Parameter-efficient methods freeze the base, so it may be loaded in 8-bit on a GPU.
     parameter_efficient: bool = True
+    # Why the trained part cannot be folded into the base weights (`astraios export`); None: it can.
+    cannot_merge: str | None = None
 
 
 @dataclass(frozen=True)

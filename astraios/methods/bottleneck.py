@@ -389,6 +389,8 @@ def _method(config_class: type[BottleneckConfig], title: str, description: str) 
         save=save,
         load=load,
         default_learning_rate=1e-4,
+        cannot_merge="its adapters are new non-linear blocks (down-projection, activation, up-projection) that no "
+                     "weight of the base can absorb",
     )
 
 

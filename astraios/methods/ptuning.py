@@ -46,4 +46,5 @@ METHOD = Method(
     save=peft_backed.save,
     load=peft_backed.load,
     default_learning_rate=1e-4,
+    cannot_merge="its virtual tokens are extra inputs made by a prompt encoder, not a change to any weight",
 )

@@ -37,7 +37,8 @@ def hub_location(name: str) -> str:
     if name.count("/") != 1:
         raise ValueError(
             f"unknown model `{name}`: not a local directory, not a Hub id (owner/name) and not one "
-            f"of the known names ({', '.join(KNOWN_NAMES)})"
+            f"of the known names ({', '.join(KNOWN_NAMES)}). Fix: use one of those names, a Hub id or an "
+            f"existing directory"
         )
     return name
 

@@ -188,10 +188,18 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
 
 
 def check_model(source) -> None:
-    """Read the base model's config (no weights): an unknown name or an unreachable Hub id fails here."""
+    """Read the base model's config and a Hub adapter's (no weights): an unknown name or an unreachable
+    Hub id fails here, before any data loads."""
     from astraios.models import model_config
 
     model_config(source.model, source.revision, source.trust_remote_code)
+    if source.adapter and not Path(source.adapter).exists():
+        import peft
+
+        from astraios.hub import hub_errors
+
+        with hub_errors("adapter", source.adapter, "pass a run's final/ directory (e.g. runs/my-run/final)"):
+            peft.PeftConfig.from_pretrained(source.adapter, revision=source.revision)
 
 
 def task_warnings(entry: dict) -> list[str]:

@@ -87,3 +87,18 @@ def warm_base(tmp_path_factory) -> str:
     )
     train.run(config, overwrite=True, show_progress=False)
     return str(run_dir / "final")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network, as on this project's machines, on any machine: host names do not resolve (what an
+    unplugged machine sees), and huggingface_hub's retry pauses take no time."""
+    import socket
+
+    import huggingface_hub.utils._http as hub_http
+
+    def unresolvable(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
+    monkeypatch.setattr(hub_http.time, "sleep", lambda seconds: None)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,17 @@ def offline(monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
     monkeypatch.setattr(hub_http.time, "sleep", lambda seconds: None)
+    # The libraries' log handlers keep the stderr of whichever CliRunner call first imported them (closed
+    # since): make them write to the stderr of the moment, as in a real process.
+    for name in ("huggingface_hub", "transformers"):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler) is logging.StreamHandler:  # not pytest's capturing subclasses
+                monkeypatch.setattr(handler, "stream", CurrentStderr())
+
+
+class CurrentStderr:
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()

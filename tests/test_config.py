@@ -99,3 +99,24 @@ def test_override_errors_name_the_override():
 def test_several_problems_are_all_reported(tmp_path):
     message = error_of(write(tmp_path, "train:\n  max_steps: 0\n  seed: x\n"))
     assert "2 problems" in message and "train.max_steps" in message and "train.seed" in message
+
+
+def test_switching_method_starts_its_section_from_the_new_methods_defaults(tmp_path):
+    saved = tmp_path / "config.yaml"  # what a LoRA run directory holds: every LoRA field spelled out
+    from astraios.io import write_yaml
+
+    write_yaml(saved, load_config(None, ["method.name=lora", "method.r=16"]).to_dict())
+    ia3 = load_config(saved, ["method.name=ia3"])
+    assert ia3.method == load_config(None, ["method.name=ia3"]).method
+    # Order on the command line does not matter: the new method's own fields apply on top of its defaults.
+    tuned = load_config(saved, ["method.num_virtual_tokens=12", "method.name=ptuning"]).method
+    assert tuned.name == "ptuning" and tuned.num_virtual_tokens == 12
+    assert load_config(saved, ["method.name=lora"]).method.r == 16  # the same method keeps its settings
+    assert "unknown key" in error_of(saved, ["method.name=ia3", "method.r=4"])  # r is LoRA's
+
+
+def test_tiny_config_is_a_cpu_try_out_on_shipped_data():
+    config = load_config(REPO / "configs/tiny.yaml")
+    assert config.model.name.startswith("tiny-") and config.model.load_in_8bit is False
+    assert [source.path for source in config.data.sources] == ["astraios-sample"]
+    assert config.train.max_steps <= 50 and str(config.output_dir()) == "runs/tiny-gptbigcode-s-lora"

@@ -364,8 +364,9 @@ def _headline(entry: dict) -> str:
 
 
 def summary_table(results: dict, tasks: list[str] | None = None):
-    """A rich table of `tasks` (default: every task in `results`): the primary metric, the other metrics
-    in one compact column, documents x samples. It reads at 80 columns: long cells wrap, none is cut."""
+    """A rich table of `tasks` (default: every task in `results`): the primary metric, then documents x
+    samples and the other metrics in one compact column. It reads at 80 columns: the last column
+    wraps, nothing is cut."""
     from rich import box
     from rich.table import Table
 
@@ -374,23 +375,23 @@ def summary_table(results: dict, tasks: list[str] | None = None):
     if results.get("adapter"):
         title += f" + {results['adapter']}"
     seconds = sum(results["tasks"][name].get("seconds", 0.0) for name in names)
-    table = Table(title=f"astraios eval: {title}", box=box.SIMPLE_HEAD, caption=f"{len(names)} task(s), "
-                  f"{seconds:.1f} s; every metric and setting: results.json", caption_justify="left")
-    table.add_column("task", overflow="fold")
+    table = Table(title=f"astraios eval: {title}", box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left",
+                  caption=f"{len(names)} task(s), {seconds:.1f} s. details: documents x samples, other metrics; "
+                  f"all of them in results.json")
+    table.add_column("task", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("other metrics", overflow="fold")
-    table.add_column("docs x n", justify="right", no_wrap=True)
+    table.add_column("details", overflow="fold", min_width=16)
     for name in names:
         entry = results["tasks"][name]
         primary = entry.get("primary_metric")
         metrics = entry.get("metrics", {})
         score = f"[bold]{primary} {metrics[primary]:.4f}[/]" if metrics.get(primary) is not None else "-"
-        others = [f"{metric} {value:.3f}" for metric, value in metrics.items() if metric != primary]
+        details = [f"{entry['num_documents']}x{entry['n_samples'] or 'mixed'}"]
+        details += [f"{metric} {value:.3f}" for metric, value in metrics.items() if metric != primary]
         matrix = entry.get("details", {}).get("confusion_matrix")
         if matrix:
-            others.append("tp/fp/tn/fn " + "/".join(str(matrix[key]) for key in ("tp", "fp", "tn", "fn")))
+            details.append("tp/fp/tn/fn " + "/".join(str(matrix[key]) for key in ("tp", "fp", "tn", "fn")))
         if entry.get("scored") is False:
-            others.append("not scored (--generations-only)")
-        table.add_row(name, score, ", ".join(others) or "-",
-                      f"{entry['num_documents']}x{entry['n_samples'] or 'mixed'}")
+            details.append("not scored (--generations-only)")
+        table.add_row(name, score, ", ".join(details))
     return table

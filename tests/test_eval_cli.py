@@ -249,3 +249,41 @@ def test_eval_cli_sampling_defaults_are_samplings():
     assert (options["n_samples"].default.default, options["temperature"].default.default,
             options["top_p"].default.default, options["max_new_tokens"].default.default) == (
         defaults.n, defaults.temperature, defaults.top_p, defaults.max_new_tokens)
+
+
+def test_summary_table_reads_at_80_columns_with_only_this_calls_tasks():
+    import io
+
+    from rich.console import Console
+
+    from astraios.evaluate import summary_table
+
+    results = {"model": "runs/tiny-gptbigcode-s-lora", "adapter": None, "tasks": {
+        "humanevalexplainsynthesize-python": {"metrics": {"pass@1": 0.3125, "pass@10": 0.5}, "primary_metric": "pass@1",
+                                              "num_documents": 164, "n_samples": 20, "seconds": 812.4},
+        "devign": {"metrics": {"accuracy": 0.5, "precision": 0.25, "recall": 1.0, "f1": 0.4, "invalid_rate": 0.0},
+                   "primary_metric": "accuracy", "num_documents": 2000, "n_samples": 1, "seconds": 95.0,
+                   "details": {"confusion_matrix": {"tp": 500, "fp": 1500, "tn": 0, "fn": 0}}},
+        "humanevalfixtests-java": {"metrics": {"pass@1": 0.1}, "primary_metric": "pass@1",  # an earlier call's
+                                   "num_documents": 164, "n_samples": 20, "seconds": 1.0},
+    }}
+    console = Console(width=80, file=io.StringIO(), record=True)
+    console.print(summary_table(results, ["humanevalexplainsynthesize-python", "devign"]))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+    flat = " ".join(text.split())
+    for shown in ("humanevalexplainsynthesize-python", "pass@1 0.3125", "pass@10 0.500", "accuracy 0.5000",
+                  "f1 0.400", "500/1500/0/0", "164x20", "2000x1"):
+        assert shown in flat.replace("- ", "-"), shown
+    assert "humanevalfixtests-java" not in text
+
+
+def test_backend_options_are_checked_before_any_work(tmp_path):
+    for option, value, expected in (("--backend", "vllmm", "did you mean vllm?"), ("--dtype", "bf16", "use one of"),
+                                    ("--device", "gpu", "use auto, cpu"), ("--batch-size", "0", "must be at least 1")):
+        result = runner.invoke(app, ["eval", "--model", "tiny-gptbigcode-xs", "--tasks", "humanevalsynthesize-python",
+                                     option, value, "--data-dir", str(tmp_path / "none"), "--output", str(tmp_path / "o")])
+        assert result.exit_code == 1 and f"error: {option}" in result.output and expected in result.output
+        assert "generating" not in result.output and "loading" not in result.output  # no bar, no model
+    result = runner.invoke(app, ["eval", "--model", "served", "--backend", "openai", "--tasks", "devign"])
+    assert result.exit_code == 1 and "--base-url" in result.output

@@ -219,3 +219,34 @@ def test_parallel_jobs_run_in_their_own_processes(tmp_path):
     assert not outcome.failed and len(outcome.records) == 2
     for record in outcome.records.values():
         assert record["status"] == "finished"
+
+
+def test_dry_run_fails_like_the_real_run_on_a_model_it_cannot_build(tmp_path):
+    path = grid_file(tmp_path, models=["tiny-gptbigcode-xs", "tiny-gptbigcode-xxl"])
+    result = CliRunner().invoke(app, ["grid", str(path), "--dry-run"])
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "unknown model `tiny-gptbigcode-xxl`" in errors[0] and "Fix:" in errors[0]
+    assert "tiny-gptbigcode-xs" in result.output  # the rest of the plan is still shown
+    real = run(path)  # and the real run fails exactly those cells
+    assert sorted(Path(failed).name for failed in real.failed) == ["tiny-gptbigcode-xxl-ia3", "tiny-gptbigcode-xxl-lora"]
+
+
+def test_grid_data_dir_option_and_partial_data_said_once(tmp_path, monkeypatch):
+    monkeypatch.delenv("ASTRAIOS_DATA_DIR", raising=False)
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    path = grid_file(tmp_path, methods=["ia3"], evaluation={"tasks": ["humanevalsynthesize-python"],
+                                                             "data_dir": str(empty), "n_samples": 1, "limit": 1,
+                                                             "temperature": 0, "max_new_tokens": 4})
+    dry = CliRunner().invoke(app, ["grid", str(path), "--dry-run"])
+    assert "skipped humanevalsynthesize-python" in dry.output and "--data-dir DIR" in dry.output  # the advice...
+    result = CliRunner().invoke(app, ["grid", str(path), "--data-dir", "astraios-sample"])  # ...which exists
+    assert result.exit_code == 0, result.output
+    assert result.output.count("partial data: 21 of the 164 problems") == 1
+    manifest = json.loads((tmp_path / "runs" / "grid.json").read_text())
+    assert manifest["tasks"]["evaluated"] == ["humanevalsynthesize-python"]
+    assert manifest["tasks"]["warnings"]["humanevalsynthesize-python"][0].startswith("partial data: 21 of the 164")
+    no_eval = grid_file(tmp_path)
+    refused = CliRunner().invoke(app, ["grid", str(no_eval), "--data-dir", str(empty)])
+    assert refused.exit_code == 2 and "no `evaluation:` section" in refused.output

@@ -206,3 +206,15 @@ def test_a_cell_without_scores_beside_scored_ones_has_no_average(tmp_path):
     assert any("not evaluated have no average score: m7 x lora" in note for note in report.notes)
     figure9 = read_csv(tmp_path / "report" / "figures" / "figure9_loss_vs_score.csv")
     assert {row["model"]: float(row["average_score"]) for row in figure9} == {"m1": 0.25, "m3": 0.75}
+
+
+def test_partial_data_is_a_note_in_the_report(tmp_path):
+    for model in ("m1", "m3"):
+        fake_run(tmp_path / "runs", model, "lora", 2.0, 0.0, trainable=10)
+    results = tmp_path / "runs" / "m1-lora" / "eval" / "results.json"
+    record = json.loads(results.read_text())
+    record["tasks"]["t"]["task_settings"] = {"partial_data": "10 of the 2732 test examples: not comparable"}
+    results.write_text(json.dumps(record))  # as written before results carried `warnings`: read from settings
+    report = build_report(tmp_path / "runs", tmp_path / "report")
+    assert "Task t (m1 x lora): partial data: 10 of the 2732 test examples: not comparable." in report.notes
+    assert "partial data: 10 of the 2732" in (tmp_path / "report" / "report.md").read_text()

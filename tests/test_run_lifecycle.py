@@ -234,7 +234,7 @@ def test_wandb_gets_every_loss_of_the_run(tmp_path, fake_wandb):
     train_logged = [(step, values["loss/train"]) for step, values in run.logged if "loss/train" in values]
     test_logged = [(step, values["loss/test"]) for step, values in run.logged if "loss/test" in values]
     assert train_logged == [(r["step"], r["loss"]) for r in records if r["split"] == "train" and r["step"]]
-    assert test_logged == [(r["step"], r["loss"]) for r in records if r["split"] == "test" and r["step"]]
+    assert test_logged == [(r["step"], r["loss"]) for r in records if r["split"] == "test"]
     assert run.summary["final_test_loss"] == summary["final_test_loss"]
 
 
@@ -256,3 +256,26 @@ def test_real_wandb_offline_writes_its_run_in_the_run_directory(tmp_path, monkey
     run_id = (run_dir / "wandb_run_id").read_text().strip()
     written = list((run_dir / "wandb").glob(f"offline-run-*-{run_id}/run-{run_id}.wandb"))
     assert written and written[0].stat().st_size > 0
+
+
+def test_tensorboard_gets_the_same_records_under_the_same_names(tmp_path, monkeypatch):
+    from astraios.train import loggers
+
+    written = []
+
+    class FakeWriter:
+        def add_scalar(self, name, value, step):
+            written.append((name, step, value))
+
+        def close(self):
+            written.append("closed")
+
+    monkeypatch.setattr(loggers, "_tensorboard", lambda run_dir: FakeWriter())
+    run_dir = tmp_path / "run"
+    train.run(load_config(None, tiny_overrides(run_dir, "train.max_steps=2", "train.eval_every=2")),
+              show_progress=False)
+    records = read_jsonl(run_dir / "losses.jsonl")
+    assert [(name, step, value) for name, step, value in written[:-1] if name.startswith("loss/")] == [
+        (f"loss/{r['split']}", r["step"], r["loss"]) for r in records]  # the step-0 test loss too
+    assert {name for name, *_ in written[:-1]} == {"loss/train", "loss/test", "lr", "grad_norm", "tokens_per_second"}
+    assert written[-1] == "closed"

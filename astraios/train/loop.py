@@ -172,6 +172,7 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
 
     losses_path = run_dir / LOSSES_FILE
     start = time.perf_counter()
+    loggers = Loggers(run_dir, config, accelerator.is_main_process)
     if resume and (found := checkpoint.latest(run_dir)):
         accelerator.load_state(str(found[1]))
         say(f"resumed from {found[1]} (step {progress.step})")
@@ -183,7 +184,7 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
         initial = _test_loss(model, instruction_data.test, tokenizer, config, accelerator)
         if accelerator.is_main_process:
             append_jsonl(losses_path, {"step": 0, "split": "test", "loss": initial})
-    loggers = Loggers(run_dir, config, accelerator.is_main_process)
+            loggers.log({"step": 0, "split": "test", "loss": initial})
 
     model.train()
     bar = _progress_bar(accelerator, show_progress)

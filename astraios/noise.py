@@ -10,9 +10,10 @@ import contextlib
 import warnings
 
 KNOWN = {
-    # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` on every model it wraps;
-    # the deprecation is peft's to follow, and our users cannot act on it.
-    "peft_checkpointing": (FutureWarning, r"`is_gradient_checkpointing` is deprecated"),
+    # peft 0.21 calls transformers' deprecated checkpointing names (`is_gradient_checkpointing` on every
+    # model it wraps, `gradient_checkpointing_enable` in 8-bit preparation); the deprecation is peft's
+    # to follow, and our users cannot act on it. Our own code calls the new names.
+    "peft_checkpointing": (FutureWarning, r"`(is_gradient_checkpointing|gradient_checkpointing_enable)` is deprecated"),
     # peft drops position ids for prompt learning (P-Tuning) and warns on every forward pass that
     # gets them, which transformers' generate always passes; our backend batches P-Tuning prompts
     # of equal length only, so positions are right without them.

@@ -108,6 +108,17 @@ def test_eight_bit_auto_on_a_cpu_says_nothing():
         models.eight_bit_plan(True, parameter_efficient=True)
 
 
+@pytest.mark.parametrize("method", ["lora", "ptuning"])
+def test_training_with_gradient_checkpointing_warns_nothing(tmp_path, method):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train.run(load_config(None, tiny_overrides(tmp_path / "run", f"method.name={method}", "train.max_steps=1",
+                                                   "train.warmup_steps=0", "model.gradient_checkpointing=true",
+                                                   "train.eval_every=1")), show_progress=False)
+    assert not [f"{w.category.__name__}: {w.message}" for w in caught
+                if issubclass(w.category, (FutureWarning, DeprecationWarning)) or "osition ids" in str(w.message)]
+
+
 def test_prompt_learning_generation_raises_no_position_ids_warning():
     from astraios.generate.huggingface import TransformersBackend
 

@@ -27,6 +27,7 @@ from rich.markup import escape
 from astraios import __version__, data, methods, models
 from astraios.config import ConfigError, RunConfig, _read_yaml, validate_config
 from astraios.io import append_jsonl, read_jsonl, replace_dir, write_json, write_jsonl, write_yaml
+from astraios.noise import silenced
 from astraios.train import checkpoint
 from astraios.train.loggers import Loggers, check_available
 
@@ -127,9 +128,13 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
     if eight_bit:
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.model.gradient_checkpointing)
+        with silenced("peft_checkpointing"):
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.model.gradient_checkpointing)
     elif config.model.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers' new name for it
+            model.activation_checkpointing_enable({"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model = method.apply(model, config.method)
     counts = methods.count_parameters(model)
     say(

@@ -20,7 +20,10 @@ def run_demo(output_dir: str = "runs/demo", steps: int | None = None) -> dict:
 
     from astraios import train
 
-    overrides = [f"train.output_dir={output_dir}"] + ([f"train.max_steps={steps}"] if steps else [])
+    overrides = [f"train.output_dir={output_dir}"]
+    if steps is not None:  # fewer steps than the preset's warm-up shorten the warm-up too
+        warmup = load_config(DEMO_CONFIG).train.warmup_steps
+        overrides += [f"train.max_steps={steps}", f"train.warmup_steps={min(warmup, steps)}"]
     config = load_config(DEMO_CONFIG, overrides)
     console = Console()
     console.print(f"[bold]astraios demo[/]: {config.method.name} on {config.model.name}, config {DEMO_CONFIG}")

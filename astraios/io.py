@@ -59,6 +59,15 @@ def current_umask() -> int:
     return mask
 
 
+def apply_umask(directory: str | Path) -> None:
+    """Give every file below `directory` the mode the umask asks for: some writers astraios calls
+    (safetensors) create private 0600 files whatever the umask."""
+    mode = 0o666 & ~current_umask()
+    for path in Path(directory).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(mode)
+
+
 def write_text(path: str | Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 

@@ -15,7 +15,7 @@ import re
 import shutil
 from pathlib import Path
 
-from astraios.io import read_json, replace_dir, write_json
+from astraios.io import apply_umask, read_json, replace_dir, write_json
 
 CHECKPOINTS = "checkpoints"
 MANIFEST = "manifest.json"
@@ -50,6 +50,7 @@ def save(accelerator, run_dir: Path, step: int, keep: int) -> Path:
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        apply_umask(tmp)
         files = {str(path.relative_to(tmp)): path.stat().st_size for path in sorted(tmp.rglob("*")) if path.is_file()}
         write_json(tmp / MANIFEST, {"step": step, "files": files})
         replace_dir(tmp, final)

@@ -27,7 +27,7 @@ from rich.markup import escape
 
 from astraios import __version__, data, methods, models
 from astraios.config import ConfigError, RunConfig, _read_yaml, validate_config
-from astraios.io import append_jsonl, read_jsonl, replace_dir, write_json, write_jsonl, write_yaml
+from astraios.io import append_jsonl, apply_umask, read_jsonl, replace_dir, write_json, write_jsonl, write_yaml
 from astraios.locks import exclusive
 from astraios.train import checkpoint, run_dir as run_dirs
 
@@ -234,6 +234,7 @@ def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: boo
         shutil.rmtree(final_tmp, ignore_errors=True)
         method.save(accelerator.unwrap_model(model), final_tmp, config.method, config.model.name, state_dict=state_dict)
         tokenizer.save_pretrained(str(final_tmp))
+        apply_umask(final_tmp)
         replace_dir(final_tmp, run_dir / FINAL_DIR)
     summary = None
     if accelerator.is_main_process:

@@ -53,7 +53,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from astraios import methods
 from astraios.config import ConfigError, RunConfig, Strict, _describe, _read_yaml, _set_dotted, validate_config
 from astraios.generate.base import Sampling
-from astraios.io import read_json, write_json
+from astraios.io import CorruptFileError, read_json, write_json
 from astraios.locks import exclusive
 from astraios.train import FINAL_DIR
 
@@ -302,7 +302,12 @@ def job_status(job: Job) -> str:
 
 
 def read_cell_record(run_dir: Path) -> dict | None:
-    return read_json(Path(run_dir) / CELL_FILE)
+    """The job's grid_cell.json; a torn one counts as absent (the status is then read from the run's
+    own files) and is rewritten when the job next runs."""
+    try:
+        return read_json(Path(run_dir) / CELL_FILE)
+    except CorruptFileError:
+        return None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -695,7 +700,10 @@ def _duration(seconds: float) -> str:
 def _write_manifest(grid: Grid, evaluation: EvalPlan, records: dict[str, dict], started_at: str,
                     wall_seconds: float) -> None:
     path = grid.output_dir / GRID_FILE
-    previous = read_json(path) or {}
+    try:
+        previous = read_json(path) or {}
+    except CorruptFileError:  # a torn grid.json is rebuilt; only the earlier invocations' timings are lost
+        previous = {}
     jobs = []
     for job in grid.jobs:
         record = records.get(str(job.run_dir)) or read_cell_record(job.run_dir) or {}

@@ -185,6 +185,8 @@ def test_resume_falls_back_from_a_torn_checkpoint_to_the_last_whole_one(stopped_
     summary = train.run(load_config(None, tiny_overrides(run_dir)), resume=True, show_progress=False)
     err = "".join(capsys.readouterr().err.split())  # rich wraps long paths anywhere
     assert f"checkpoint{newest}is" in err and "tryinganolderone" in err
+    # With a manifest the torn file is caught before anything loads; without one, when loading it.
+    assert ("unreadable(" if drop_manifest else f"torn({damaged}is") in err
     assert f"resumedfrom{run_dir}/checkpoints/step-000002(step2)" in err
     whole = json.loads((stopped_run.parent / "whole-summary.json").read_text())
     assert summary["steps"] == 6
@@ -405,6 +407,21 @@ def test_changed_settings_leave_a_finished_cell_finished(tmp_path):
     manifest = json.loads((tmp_path / "runs" / "grid.json").read_text())
     assert manifest["jobs"][0]["status"] == "mismatch" and "train.max_steps (4 -> 6)" in manifest["jobs"][0]["error"]
     assert grids.read_cell_record(cell)["status"] == "finished"
+
+
+def test_a_grid_survives_its_own_torn_records(tmp_path):
+    from test_grid import grid_file, run
+
+    path = grid_file(tmp_path, methods=["ia3"])
+    run(path)
+    cell = tmp_path / "runs" / "tiny-gptbigcode-xs-ia3"
+    trained = (cell / "summary.json").stat().st_mtime_ns
+    (cell / "grid_cell.json").write_text('{"status": "fin')
+    (tmp_path / "runs" / "grid.json").write_text("")
+    outcome = run(path)
+    assert not outcome.failed and (cell / "summary.json").stat().st_mtime_ns == trained  # not trained again
+    assert json.loads((cell / "grid_cell.json").read_text())["status"] == "finished"  # the record is rewritten
+    assert json.loads((tmp_path / "runs" / "grid.json").read_text())["jobs"][0]["status"] == "finished"
 
 
 def test_changed_evaluation_settings_leave_a_finished_cell_finished(tmp_path, data_dir):

@@ -105,7 +105,8 @@ class TrainConfig(Strict):
     @classmethod
     def _output_dir_placeholders(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("empty (it would be the current directory). Fix: name a directory, e.g. runs/{model}-{method}")
+            raise ValueError("empty (it would be the current directory). Fix: name a directory, e.g. "
+                             "runs/{model}-{method}")
         try:
             value.format(model="model", method="method")
         except (KeyError, IndexError, ValueError) as error:

@@ -97,7 +97,8 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
     plan = _plan(config)
     with contextlib.ExitStack() as locks:
         for task in plan:
-            locks.enter_context(exclusive(config.output_dir, f"eval of {task.name}", name=f".astraios-eval-{task.name}.lock"))
+            locks.enter_context(exclusive(config.output_dir, f"eval of {task.name}",
+                                          name=f".astraios-eval-{task.name}.lock"))
         return _evaluate(config, plan, backend, progress=progress, console=console)
 
 

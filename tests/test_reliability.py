@@ -277,8 +277,10 @@ def test_bad_config_input_is_one_error_line(tmp_path):
         ([str(empty)], "the file is empty, so every setting would silently take its default"),
         (["configs/astraios.yaml", "--set", "train.output_dir=runs/{foo}"],
          "placeholder other than {model} and {method}"),
-        (["configs/astraios.yaml", "--set", "train.max_steps=true"], "field `train.max_steps`: Input should be a valid integer"),
-        (["configs/astraios.yaml", "--set", "train.learning_rate=.inf"], "field `train.learning_rate`: Input should be a finite number"),
+        (["configs/astraios.yaml", "--set", "train.max_steps=true"],
+         "field `train.max_steps`: Input should be a valid integer"),
+        (["configs/astraios.yaml", "--set", "train.learning_rate=.inf"],
+         "field `train.learning_rate`: Input should be a finite number"),
         (["configs/astraios.yaml", "--set", "method.alpha=true"], "field `method.alpha`: Input should be a valid number"),
     ]
     for arguments, expected in cases:

@@ -168,9 +168,10 @@ class HumanEvalPackTask(GenerationTask):
         empty = [document["doc_id"] for document, programs in zip(documents, predictions) if not programs]
         if empty and self.empty_samples == "error":
             shown = ", ".join(empty[:10]) + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
-            raise ValueError(f"{source + ': ' if source else ''}{self.name}: {len(empty)} of {len(documents)} documents "
-                             f"have no samples ({shown}); pass@k would leave them out and overstate the score. Fix: "
-                             f"give every document its samples, or pass --empty-samples failed to count them as failed.")
+            where = f"{source}: " if source else ""
+            raise ValueError(f"{where}{self.name}: {len(empty)} of {len(documents)} documents have no samples "
+                             f"({shown}); pass@k would leave them out and overstate the score. Fix: give every "
+                             f"document its samples, or pass --empty-samples failed to count them as failed.")
 
     def is_complete(self, document, completion):
         return function_is_complete(self.language, completion)

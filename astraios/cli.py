@@ -67,7 +67,6 @@ def train(
     except ConfigError as error:
         _fail(error)
     from astraios import train as training
-
     from astraios.locks import LockHeld
 
     try:

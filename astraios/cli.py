@@ -58,7 +58,8 @@ def train(
     set_: list[str] = typer.Option([], "--set", help="Override a field: --set train.max_steps=20 (repeatable). "
                                    "A new method.name starts that method's section from its defaults."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the run directory's last checkpoint."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Delete an existing run directory and start over."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start over: remove the previous run's files (only "
+                                   "in a directory astraios made; anything else is refused)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Instruction-tune a base model with one method; write losses, checkpoints and weights to a run directory."""
@@ -77,10 +78,11 @@ def train(
     except ConfigError as error:
         _fail(error)
     from astraios import train as training
+    from astraios.locks import LockHeld
 
     try:
         summary = training.run(run_config, resume=resume, overwrite=overwrite, show_progress=not quiet)
-    except (ConfigError, ValueError, FileNotFoundError) as error:
+    except (ConfigError, ValueError, FileNotFoundError, LockHeld) as error:
         _fail(error, 1)
     typer.echo(
         f"done: {summary['steps']} steps, train loss {summary['final_train_loss']:.4f}, "
@@ -129,13 +131,19 @@ def methods(
     epilog="Examples:\n\n  astraios demo\n\n  astraios demo --output-dir /tmp/demo --steps 20"
 )
 def demo(
-    output_dir: str = typer.Option("runs/demo", "--output-dir", help="Run directory (replaced if it exists)."),
-    steps: int | None = typer.Option(None, "--steps", help="Optimiser steps (default: the demo config's)."),
+    output_dir: str = typer.Option("runs/demo", "--output-dir", help="Run directory (a previous run there is "
+                                   "replaced; a directory with other files is refused)."),
+    steps: int | None = typer.Option(None, "--steps", min=1, help="Optimiser steps (default: the demo config's)."),
 ) -> None:
     """Tune a tiny GPTBigCode with LoRA on the shipped instruction sample, on CPU, in about a minute."""
+    from astraios.config import ConfigError
     from astraios.demo import run_demo
+    from astraios.locks import LockHeld
 
-    run_demo(output_dir, steps)
+    try:
+        run_demo(output_dir, steps)
+    except (ConfigError, ValueError, LockHeld) as error:
+        _fail(error, 1)
 
 
 @app.command(
@@ -188,6 +196,8 @@ def eval_(
                                 "harness's exact question)."),
     workers: int | None = typer.Option(None, "--workers", help="Programs executed at once (default: one per CPU)."),
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds each test program may run (default: 10)."),
+    empty_samples: str = typer.Option("error", "--empty-samples", help="A document with no samples in --generations: "
+                                      "error | failed (counted as failed samples; never left out of pass@k)."),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="Generation cache (default: OUTPUT/cache)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
@@ -200,6 +210,7 @@ def eval_(
     from astraios.evaluate import EvalConfig, evaluate, summary_table
     from astraios.generate import Sampling
     from astraios.generate.openai_api import EndpointError
+    from astraios.locks import LockHeld
 
     try:
         names = task_registry.parse_names(tasks)
@@ -212,10 +223,11 @@ def eval_(
             trust_remote_code=trust_remote_code, base_url=base_url, seed=seed, workers=workers,
             cache_dir=Path(cache_dir) if cache_dir else None,
             task_options={"scoring": scoring, "shots": shots, "balance": balance, "wording": wording,
-                          **({"timeout_s": timeout} if timeout else {})},
+                          "empty_samples": empty_samples,
+                          **({"timeout_s": timeout} if timeout is not None else {})},
         )
         results = evaluate(config, progress=not quiet)
-    except (ValueError, KeyError, FileNotFoundError, NotImplementedError, EndpointError) as error:
+    except (ValueError, KeyError, FileNotFoundError, NotImplementedError, EndpointError, LockHeld) as error:
         _fail(error, 1)
     console = Console()
     console.print(summary_table(results, names))
@@ -300,9 +312,14 @@ def grid(
         if not _print_grid_plan(plan):
             raise typer.Exit(1)
         return
-    outcome = grids.run_grid(plan, show_progress=not quiet)
+    from astraios.locks import LockHeld
+
+    try:
+        outcome = grids.run_grid(plan, show_progress=not quiet)
+    except LockHeld as error:
+        _fail(error, 1)
     typer.echo(f"grid: {plan.output_dir / grids.GRID_FILE}; report: astraios report {plan.output_dir}")
-    if outcome.failed:
+    if outcome.failed or outcome.mismatched:
         raise typer.Exit(1)
 
 

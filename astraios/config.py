@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from astraios import methods
+from astraios.schema import Strict
 
 
 DEFAULT_METHOD = "lora"
@@ -22,10 +23,6 @@ DEFAULT_METHOD = "lora"
 
 class ConfigError(ValueError):
     """A config problem, worded for the user: where it is, what is wrong, how to fix it."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class ModelConfig(Strict):
@@ -108,6 +105,19 @@ class TrainConfig(Strict):
         description="loggers besides losses.jsonl: tensorboard (RUN_DIR/tensorboard, when installed), wandb",
     )
 
+    @field_validator("output_dir")
+    @classmethod
+    def _output_dir_placeholders(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("empty (it would be the current directory). Fix: name a directory, e.g. "
+                             "runs/{model}-{method}")
+        try:
+            value.format(model="model", method="method")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(f"{value!r} has a placeholder other than {{model}} and {{method}} ({error}). Fix: use "
+                             f"only those, and write a literal brace as {{{{ or }}}}") from None
+        return value
+
     @model_validator(mode="after")
     def _consistent(self):
         if self.global_batch_size % self.micro_batch_size:
@@ -189,6 +199,9 @@ def _read_yaml(path: Path, sections: str = "model/method/data/train", example: s
         raise ConfigError(f"{path}: no such config file. Fix: check the path (examples live in configs/).")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start}: {error.reason}). Fix: save the file as "
+                          f"UTF-8.") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -197,7 +210,8 @@ def _read_yaml(path: Path, sections: str = "model/method/data/train", example: s
             f"{path}:{where}: invalid YAML ({problem}). Fix: check indentation and quoting there."
         ) from None
     if data is None:
-        return {}
+        raise ConfigError(f"{path}: the file is empty, so every setting would silently take its default. Fix: "
+                          f"start from {example}; to mean the defaults, write `{{}}` in it.")
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: the top level must be a mapping with sections {sections}, "

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from astraios.config import load_config
+from astraios.config import RunConfig, load_config
 
 DEMO_CONFIG = Path(__file__).parent / "presets" / "demo.yaml"
+
+
+def demo_config(output_dir: str = "runs/demo", steps: int | None = None) -> RunConfig:
+    """The preset, into `output_dir`, for `steps` steps (fewer than its warm-up shorten the warm-up)."""
+    overrides = [f"train.output_dir={output_dir}"]
+    if steps is not None:
+        warmup = load_config(DEMO_CONFIG).train.warmup_steps
+        overrides += [f"train.max_steps={steps}", f"train.warmup_steps={min(warmup, max(steps, 0))}"]
+    return load_config(DEMO_CONFIG, overrides)
 
 
 def run_demo(output_dir: str = "runs/demo", steps: int | None = None) -> dict:
@@ -20,8 +29,7 @@ def run_demo(output_dir: str = "runs/demo", steps: int | None = None) -> dict:
 
     from astraios import train
 
-    overrides = [f"train.output_dir={output_dir}"] + ([f"train.max_steps={steps}"] if steps else [])
-    config = load_config(DEMO_CONFIG, overrides)
+    config = demo_config(output_dir, steps)
     console = Console()
     console.print(f"[bold]astraios demo[/]: {config.method.name} on {config.model.name}, config {DEMO_CONFIG}")
     summary = train.run(config, overwrite=True)

@@ -7,6 +7,11 @@ the harness's format under `generations/`; score them (unless `--generations-onl
 `results.json` atomically, so a crash keeps every finished task. Tasks already in an existing
 `results.json` of the same model are kept, so tasks can be evaluated one command at a time.
 
+Concurrent evaluations into one output directory: each holds a lock per task it evaluates
+(`astraios.locks`), so a second evaluation of the same task there is refused, while evaluations of
+different tasks run side by side; results.json is re-read and updated under a short lock each time
+a task finishes, so each one's tasks are merged in, never overwritten.
+
 Output directory:
     results.json          scores, per-document pass counts, settings, versions, timings
     generations/TASK.json predictions, bigcode-evaluation-harness format
@@ -26,6 +31,7 @@ A task that only feeds another (explain-describe) has `primary_metric: null`; wi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -37,9 +43,12 @@ from pathlib import Path
 from astraios import tasks as task_registry
 from astraios.generate import GenerationCache, Sampling, create_backend, resolve
 from astraios.generate.base import Backend, score_choices
-from astraios.io import write_json, write_jsonl
+from astraios.io import read_json, write_json, write_jsonl
+from astraios.locks import exclusive
 
 RESULTS_FILE = "results.json"
+RESULTS_LOCK = ".astraios-results.lock"
+RESULTS_LOCK_WAIT_S = 120.0  # another evaluation's results.json update takes milliseconds
 
 
 @dataclass
@@ -119,16 +128,25 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
              warn: bool = True) -> dict:
     """Evaluate `config.tasks`; `backend` replaces loading `config.model` (tests, embedding); `warn`
     prints what qualifies a score (partial data), also without `progress`."""
+    plan = _plan(config)
+    source = (resolve(config.model, config.adapter, config.revision, config.trust_remote_code)
+              if config.model else None)
+    if source and backend is None and config.backend != "openai" and set(config.tasks) - set(config.generations):
+        check_model(source)  # a mistyped or unreachable model fails now, before any output is made
+    with contextlib.ExitStack() as locks:
+        for task in plan:
+            locks.enter_context(exclusive(config.output_dir, f"eval of {task.name}",
+                                          name=f".astraios-eval-{task.name}.lock"))
+        return _evaluate(config, plan, source, backend, progress=progress, console=console, warn=warn)
+
+
+def _evaluate(config: EvalConfig, plan: list, source, backend: Backend | None, *, progress: bool, console,
+              warn: bool) -> dict:
     from rich.console import Console
     from rich.markup import escape
 
     console = console or Console(stderr=True, quiet=not progress)
     started = time.perf_counter()
-    plan = _plan(config)
-    source = (resolve(config.model, config.adapter, config.revision, config.trust_remote_code)
-              if config.model else None)
-    if source and backend is None and config.backend != "openai" and set(config.tasks) - set(config.generations):
-        check_model(source)  # a mistyped or unreachable model fails now, not after the data has loaded
     # Data and saved generations are checked before any model loads.
     all_documents = {task.name: task.documents(config.data_dir) for task in plan}
     documents = {task.name: task.select(all_documents[task.name], config.limit) for task in plan}
@@ -176,11 +194,10 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
         entry.update(seconds=round(finished - task_started, 3), generation_seconds=round(generated - task_started, 3),
                      scoring_seconds=round(finished - generated, 3))
         entry["warnings"] = task_warnings(entry)
-        results["tasks"][task.name] = entry
         if backend is not None and getattr(backend, "loaded", True) is not None:  # an unloaded model changed nothing
             results["generation"] = backend.describe()
         results["seconds"] = round(time.perf_counter() - started, 3)
-        write_json(config.output_dir / RESULTS_FILE, results)
+        results = _save_task(config.output_dir, results, task.name, entry)
         console.print(f"{task.name}: {_headline(entry)}")
         for warning in entry["warnings"] if warn else ():  # shown even with --quiet: they qualify the score
             (Console(stderr=True) if console.quiet else console).print(f"[yellow]warning:[/] {task.name}: {escape(warning)}")
@@ -323,7 +340,7 @@ def _start_results(config: EvalConfig, source, backend) -> dict:
     }
     path = config.output_dir / RESULTS_FILE
     if path.is_file():
-        previous = json.loads(path.read_text(encoding="utf-8"))
+        previous = read_json(path)
         for key in ("model", "adapter"):
             if previous.get(key) is not None and results[key] is not None and previous[key] != results[key]:
                 raise ValueError(f"{path} holds results of {key} {previous[key]!r}, not {results[key]!r}. Fix: pass "
@@ -331,6 +348,16 @@ def _start_results(config: EvalConfig, source, backend) -> dict:
             results[key] = results[key] if results[key] is not None else previous.get(key)
         results["tasks"] = previous.get("tasks", {})
         results["generation"] = previous.get("generation") or results["generation"]
+    return results
+
+
+def _save_task(output_dir: Path, results: dict, name: str, entry: dict) -> dict:
+    """Write results.json with task `name`'s entry, keeping every task the file holds now (another
+    evaluation may have added some since this one started); returns what was written."""
+    with exclusive(output_dir, "results.json update", name=RESULTS_LOCK, wait_s=RESULTS_LOCK_WAIT_S):
+        on_disk = read_json(output_dir / RESULTS_FILE) or {}
+        results = {**results, "tasks": {**results["tasks"], **on_disk.get("tasks", {}), name: entry}}
+        write_json(output_dir / RESULTS_FILE, results)
     return results
 
 

@@ -15,6 +15,12 @@ Resume: a job whose summary.json (and, for cells, every evaluation task) is ther
 checking that its saved config and evaluation settings equal the grid's, so a changed recipe never
 mixes silently with old results; a job with a config.yaml but no summary resumes from its last
 checkpoint; a failed job is retried. An exception in one job is recorded and the grid goes on.
+A job whose directory holds work done with other settings than the grid's now (a trained run or a
+checkpoint with another config, results with other evaluation settings) is reported as
+`mismatch` in grid.json and the command's summary, and left as it is: its grid_cell.json keeps
+saying what it was (a finished cell stays finished), and the grid exits 1.
+
+One `astraios grid` at a time per output_dir: the directory is locked (`astraios.locks`).
 
 Why `base_warmup`: the tiny models are random-initialised, and their near-uniform outputs give a
 parameter-efficient method nothing to steer. The warm-up first trains each base with full
@@ -47,7 +53,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from astraios import methods
 from astraios.config import ConfigError, RunConfig, Strict, _describe, _read_yaml, _set_dotted, validate_config
 from astraios.generate.base import Sampling
-from astraios.io import read_json, write_json
+from astraios.io import CorruptFileError, read_json, write_json
+from astraios.locks import exclusive
 from astraios.train import FINAL_DIR
 
 GRID_FILE = "grid.json"
@@ -302,7 +309,12 @@ def job_status(job: Job) -> str:
 
 
 def read_cell_record(run_dir: Path) -> dict | None:
-    return read_json(Path(run_dir) / CELL_FILE)
+    """The job's grid_cell.json; a torn one counts as absent (the status is then read from the run's
+    own files) and is rewritten when the job next runs."""
+    try:
+        return read_json(Path(run_dir) / CELL_FILE)
+    except CorruptFileError:
+        return None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -430,6 +442,23 @@ def read_results(job: Job) -> dict | None:
     return read_json(job.run_dir / EVAL_DIR / RESULTS_FILE)
 
 
+def settings_mismatch(job: Job, evaluation: EvalPlan) -> str | None:
+    """Why `job`'s directory holds work done with other settings than the grid's now, or None."""
+    from astraios.train import SUMMARY_FILE
+    from astraios.train import checkpoint
+
+    started = (job.run_dir / SUMMARY_FILE).is_file() or checkpoint.latest(job.run_dir) is not None
+    if started and (differences := config_differences(job)):
+        return (f"{job.run_dir} holds a run whose config differs from the grid's: {'; '.join(differences)}. Fix: "
+                f"restore the grid's recipe, or delete {job.run_dir} to train it again with the new one.")
+    results = read_results(job) if job.kind == "cell" and evaluation.settings is not None else None
+    if results is not None and (changed := changed_eval_settings(results, evaluation.settings)):
+        output = job.run_dir / EVAL_DIR
+        return (f"{output} holds results made with other evaluation settings: {'; '.join(changed)}. Fix: restore "
+                f"them in the grid's `evaluation:`, or delete {output} to evaluate again.")
+    return None
+
+
 def changed_eval_settings(results: dict, settings: EvaluationConfig) -> list[str]:
     saved = results.get("settings", {})
     return [f"{key} ({saved.get(key)!r} -> {value!r})" for key, value in settings.score_settings().items()
@@ -476,9 +505,19 @@ class GridOutcome:
     def failed(self) -> list[str]:
         return [run_dir for run_dir, record in self.records.items() if record.get("status") == "failed"]
 
+    @property
+    def mismatched(self) -> list[str]:
+        return [run_dir for run_dir, record in self.records.items() if record.get("status") == "mismatch"]
+
 
 def run_grid(grid: Grid, *, show_progress: bool = True, gpus: list[str] | None = None, console=None) -> GridOutcome:
-    """Run every unfinished job of the grid; `gpus` (default: the visible CUDA devices) run jobs in parallel."""
+    """Run every unfinished job of the grid; `gpus` (default: the visible CUDA devices) run jobs in parallel.
+    The output directory is locked meanwhile: a second grid there is refused (`LockHeld`)."""
+    with exclusive(grid.output_dir, "grid"):
+        return _run_grid(grid, show_progress=show_progress, gpus=gpus, console=console)
+
+
+def _run_grid(grid: Grid, *, show_progress: bool, gpus: list[str] | None, console) -> GridOutcome:
     from rich.console import Console
 
     console = console or Console(stderr=True, quiet=not show_progress)
@@ -501,6 +540,11 @@ def run_grid(grid: Grid, *, show_progress: bool = True, gpus: list[str] | None =
                 skipped_jobs.append(str(job.run_dir))
                 records[str(job.run_dir)] = read_cell_record(job.run_dir) or {"status": "finished"}
                 progress.skip(job)
+            elif mismatch := settings_mismatch(job, evaluation) or _base_mismatch(job, records):
+                # Reported, not run: the directory's own record keeps saying what it holds.
+                records[str(job.run_dir)] = {**(read_cell_record(job.run_dir) or {}), "status": "mismatch",
+                                             "error": mismatch}
+                progress.mismatch(job, mismatch)
             else:
                 todo.append(job)
         if len(gpus) > 1:
@@ -515,6 +559,12 @@ def run_grid(grid: Grid, *, show_progress: bool = True, gpus: list[str] | None =
     outcome = GridOutcome(records, skipped_jobs, evaluation, time.perf_counter() - started)
     progress.summary(outcome)
     return outcome
+
+
+def _base_mismatch(job: Job, records: dict[str, dict]) -> str | None:
+    if job.depends_on and records.get(job.depends_on, {}).get("status") == "mismatch":
+        return f"its base warm-up ({job.depends_on}) holds a run with other settings than the grid's"
+    return None
 
 
 def is_done(job: Job, evaluation: EvalPlan) -> bool:
@@ -608,7 +658,7 @@ class GridProgress:
         self.total = len(jobs)
         self.remaining_cost = sum(job_cost(job) for job in jobs)
         self.done_cost = 0.0
-        self.counts = {"finished": 0, "failed": 0, "skipped": 0}
+        self.counts = {"finished": 0, "failed": 0, "skipped": 0, "mismatch": 0}
         self.started = time.perf_counter()
 
     def _position(self) -> str:
@@ -624,6 +674,11 @@ class GridProgress:
         self.counts["skipped"] += 1
         self.remaining_cost -= job_cost(job)
         self.console.print(f"{self._position()} {job.name}: already finished, skipped")
+
+    def mismatch(self, job: Job, message: str) -> None:
+        self.counts["mismatch"] += 1
+        self.remaining_cost -= job_cost(job)
+        self.console.print(f"{self._position()} [yellow]{job.name}: not run, settings differ:[/] {message}")
 
     def start(self, job: Job, where: str = "") -> None:
         status = job_status(job)
@@ -642,10 +697,13 @@ class GridProgress:
 
     def summary(self, outcome: GridOutcome) -> None:
         failed = outcome.failed
-        self.console.rule(f"grid: {len(outcome.records) - len(failed)} of {len(outcome.records)} jobs finished "
+        done = len(outcome.records) - len(failed) - len(outcome.mismatched)
+        self.console.rule(f"grid: {done} of {len(outcome.records)} jobs finished "
                           f"in {_duration(outcome.wall_seconds)}", align="left")
         for run_dir in failed:
             self.console.print(f"[red]failed:[/] {run_dir}: {outcome.records[run_dir].get('error')}")
+        for run_dir in outcome.mismatched:
+            self.console.print(f"[yellow]settings differ:[/] {outcome.records[run_dir].get('error')}")
 
 
 def _duration(seconds: float) -> str:
@@ -658,7 +716,10 @@ def _duration(seconds: float) -> str:
 def _write_manifest(grid: Grid, evaluation: EvalPlan, records: dict[str, dict], started_at: str,
                     wall_seconds: float) -> None:
     path = grid.output_dir / GRID_FILE
-    previous = read_json(path) or {}
+    try:
+        previous = read_json(path) or {}
+    except CorruptFileError:  # a torn grid.json is rebuilt; only the earlier invocations' timings are lost
+        previous = {}
     jobs = []
     for job in grid.jobs:
         record = records.get(str(job.run_dir)) or read_cell_record(job.run_dir) or {}

@@ -22,7 +22,7 @@ from pathlib import Path
 from astraios import methods as method_registry
 from astraios.analysis import figures, stats
 from astraios.analysis.runs import Cell, load_cells, load_grid_manifest
-from astraios.io import write_bytes, write_text
+from astraios.io import CorruptFileError, write_bytes, write_text
 
 PNG_DPI = 100
 
@@ -130,12 +130,18 @@ def _common_tasks(cells: list[Cell]) -> list[str]:
 
 def _notes(runs_dir, cells: list[Cell], trained: list[Cell], tasks: list[str]) -> list[str]:
     notes = []
-    manifest = load_grid_manifest(runs_dir) or {}
+    try:
+        manifest = load_grid_manifest(runs_dir) or {}
+    except CorruptFileError as error:
+        manifest = {}
+        notes.append(f"The grid's manifest is unreadable, so skipped tasks and the machine are not shown: {error}")
     for task, reason in manifest.get("tasks", {}).get("skipped", {}).items():
         notes.append(f"Task {task} was skipped: {reason}")
     for cell in cells:
         if cell.status == "failed":
             notes.append(f"Cell {cell.model} x {cell.method} failed: {cell.error}")
+        elif cell.status == "unreadable":
+            notes.append(f"Cell {cell.run_dir} is left out, its files are unreadable: {cell.error}")
         elif not cell.trained:
             notes.append(f"Cell {cell.model} x {cell.method} has not finished training ({cell.status}); it is left out.")
     warned: dict[tuple[str, str], list[str]] = {}  # (task, warning) -> cells

@@ -9,6 +9,10 @@ trains (full fine-tuning trains the base itself, so N is its total).
 
 Final train loss is the mean over the last tenth of the steps: one step's batch loss varies from
 batch to batch more than methods differ. Final test loss is the last held-out evaluation.
+
+A cell whose files cannot be read (a torn results.json, an empty summary.json, a malformed
+losses.jsonl line, a broken config.yaml) becomes a cell with status `unreadable` and the reason as
+its error: the report leaves it out with a note, as it does interrupted cells.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import yaml
 
 from astraios.evaluate import RESULTS_FILE, task_warnings
 from astraios.grid import CELL_FILE, EVAL_DIR, GRID_FILE
-from astraios.io import read_json, read_jsonl
+from astraios.io import CorruptFileError, read_json, read_jsonl
 from astraios.train import CONFIG_FILE, FINAL_DIR, LOSSES_FILE, SUMMARY_FILE
 
 FINAL_TRAIN_SHARE = 10  # final train loss: the mean over the last 1/10 of the steps
@@ -31,7 +35,7 @@ class Cell:
     run_dir: Path
     model: str
     method: str
-    status: str  # finished | failed | running | trained (no evaluation) | interrupted
+    status: str  # finished | failed | running | trained (no evaluation) | interrupted | unreadable
     error: str | None = None
     base_parameters: int | None = None
     trainable: int | None = None
@@ -64,10 +68,17 @@ def load_cells(runs_dir: str | Path) -> list[Cell]:
     cells = []
     for config_path in sorted(runs_dir.rglob(CONFIG_FILE)):
         run_dir = config_path.parent
-        record = read_json(run_dir / CELL_FILE) or {}
-        if record.get("kind") == "base":
-            continue
-        cells.append(_cell(run_dir, record))
+        record = {}
+        try:
+            record = read_json(run_dir / CELL_FILE) or {}
+            if record.get("kind") == "base":
+                continue
+            cells.append(_cell(run_dir, record))
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, yaml.YAMLError) as error:
+            reason = str(error) if isinstance(error, CorruptFileError) else (
+                f"{run_dir}: unreadable files ({type(error).__name__}: {error})")
+            cells.append(Cell(run_dir=run_dir, model=record.get("model") or run_dir.name,
+                              method=record.get("method") or "?", status="unreadable", error=reason))
     if not cells:
         raise FileNotFoundError(f"{runs_dir}: no training run directories (folders with {CONFIG_FILE}) below it. "
                                 f"Fix: run `astraios grid GRID.yaml` first, or pass the folder that holds the runs.")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astraios.generate.base import Backend, Sampling
-from astraios.io import append_jsonl, read_jsonl
+from astraios.io import CorruptFileError, append_jsonl, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class GenerationCache:
             **self.identity,
             "task": task,
             "doc_id": request.doc_id,
-            "prompt": hashlib.sha256(request.prompt.encode()).hexdigest(),
+            # surrogatepass: a prompt built from saved text may hold a lone surrogate; it still needs a key
+            "prompt": hashlib.sha256(request.prompt.encode("utf-8", "surrogatepass")).hexdigest(),
             "temperature": sampling.temperature,
             "top_p": None if sampling.greedy else sampling.top_p,
             "max_new_tokens": sampling.max_new_tokens,
@@ -62,8 +63,12 @@ class GenerationCache:
         """key -> completion for everything cached for `task`."""
         if task not in self._loaded:
             path = self.path(task)
-            records = read_jsonl(path) if path.is_file() else []
-            self._loaded[task] = {record["key"]: record["completion"] for record in records}
+            records = read_jsonl(path) if path.is_file() else []  # a bad line raises an error naming the file
+            try:
+                self._loaded[task] = {record["key"]: record["completion"] for record in records}
+            except (KeyError, TypeError):
+                raise CorruptFileError(f"{path}: a record lacks its key or completion, so this is not a generation "
+                                       f"cache. Fix: delete it (its completions are generated again).") from None
         return self._loaded[task]
 
     def add(self, task: str, key: str, request: Request, completion: str) -> None:

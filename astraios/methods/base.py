@@ -13,17 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from astraios.io import read_json, write_json
+from astraios.schema import Strict
 
 METHOD_FILE = "astraios_method.json"
 
 
-class MethodConfig(BaseModel):
+class MethodConfig(Strict):
     """Base of every method's config; `name` is the registry key and YAML discriminator."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
     name: str
 
 

@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 
 SUFFIXES = {".py": "python", ".java": "java", ".c": "c"}
+# A day: far above any test's need, and below what the kernel's poll() and RLIMIT_CPU can take.
+MAX_TIMEOUT_S = 86_400.0
 
 
 @app.command(
@@ -26,19 +28,22 @@ SUFFIXES = {".py": "python", ".java": "java", ".c": "c"}
     "  astraios sandbox run Main.java --timeout 5 --memory-mb 512\n\n"
     "  astraios sandbox run prog.txt --language c\n\n"
     "Prints one JSON object: status (passed | failed | timeout | error), phase, exit_code, duration_s,\n"
-    "isolation, reason, stdout and stderr tails. Exits 0 whatever the verdict; 2 on usage errors."
+    "isolation, reason, stdout and stderr tails. Exits 0 whatever the verdict; 2 on usage errors\n"
+    "(a bad option or ASTRAIOS_SANDBOX_ISOLATION value); 1 when no isolation tier may run programs here."
 )
 def run(
     file: Path = typer.Argument(..., help="Program source: .py, .java (public class Main) or .c."),
     language: Optional[str] = typer.Option(
         None, "--language", "-l", help="python, java or c (default: from the file suffix)."
     ),
-    timeout: float = typer.Option(10.0, "--timeout", min=0.001, help="Wall-clock limit of the run, seconds."),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.001, max=MAX_TIMEOUT_S,
+                                  help="Wall-clock limit of the run, seconds."),
     memory_mb: int = typer.Option(1024, "--memory-mb", min=64, help="Address-space limit, MiB."),
     stdin: Optional[Path] = typer.Option(None, "--stdin", help="File fed to the program's standard input."),
 ) -> None:
     """Run FILE in the sandbox and print its verdict as JSON."""
     from astraios.sandbox import Program, run_program
+    from astraios.sandbox.execution import ISOLATION_ENV, Isolation
     from astraios.sandbox.program import LANGUAGES
 
     if language is None:
@@ -48,6 +53,13 @@ def run(
                          f"(known: {', '.join(SUFFIXES)}); pass --language {'|'.join(LANGUAGES)}")
     elif language not in LANGUAGES:
         _usage_error(f"unknown language {language!r}; expected one of {', '.join(LANGUAGES)}")
+    try:
+        Isolation.tier()  # the tier is chosen once: a bad setting or a refusal is an error line, not a traceback
+    except ValueError as exc:
+        _usage_error(f"{exc}. Fix: unset {ISOLATION_ENV} to use the strongest tier that works")
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     source = _read(file, "program")
     stdin_text = None if stdin is None else _read(stdin, "--stdin")
     result = run_program(Program(language, source, stdin=stdin_text, timeout_s=timeout, memory_mb=memory_mb))

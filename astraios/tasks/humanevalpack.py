@@ -29,6 +29,12 @@ tasks with the `octocoder` prompt, which the Astraios study used, so scores are 
 
 Identical programs within a problem are executed once (greedy or low-temperature samples repeat
 a lot); the verdict is shared, which changes nothing because the tests are deterministic.
+
+Every document counts in pass@k. A document with no samples (a saved-generations file with an
+empty list) is an error naming the documents, since leaving it out would shrink the denominator
+and overstate the score; `empty_samples="failed"` (`--empty-samples failed`) counts it as that
+many failed samples instead. A program that is not valid Unicode text (a lone surrogate from a
+JSON escape) cannot be saved as a source file: that sample fails with the reason, the rest are run.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ JAVA_OPEN_BRACES = 2
 TIMEOUT_S = 10.0
 PROBLEMS = 164  # in each language; fewer loaded (a sample) makes results partial
 DESCRIPTION_LEAK_CHARS = 20
+EMPTY_SAMPLES = ("error", "failed")  # what a document without samples is: an error, or failed samples
 
 
 def octocoder_prompt(instruction: str, code_prefix: str = "", context: str | None = None) -> str:
@@ -123,11 +130,19 @@ class HumanEvalPackTask(GenerationTask):
     summary: str
     primary_metric = "pass@1"
 
-    def __init__(self, language: str, timeout_s: float = TIMEOUT_S):
+    def __init__(self, language: str, timeout_s: float = TIMEOUT_S, empty_samples: str = "error"):
+        from astraios.sandbox.cli import MAX_TIMEOUT_S
+
         if language not in LANGUAGE_NAMES:
             raise ValueError(f"HumanEvalPack language {language!r}: expected one of {', '.join(LANGUAGE_NAMES)}")
+        if not 0 < timeout_s <= MAX_TIMEOUT_S:
+            raise ValueError(f"--timeout {timeout_s!r}: expected seconds above 0 and at most {MAX_TIMEOUT_S:g}. "
+                             f"Fix: e.g. --timeout 10")
+        if empty_samples not in EMPTY_SAMPLES:
+            raise ValueError(f"--empty-samples {empty_samples!r}: expected one of {', '.join(EMPTY_SAMPLES)}")
         self.language = language
         self.timeout_s = timeout_s
+        self.empty_samples = empty_samples
         self.name = f"humaneval{self.variant}-{language}"
         self.description = f"{LANGUAGE_NAMES[language]}: {self.summary}"
         self.stop_sequences = STOP_SEQUENCES[language]
@@ -144,11 +159,26 @@ class HumanEvalPackTask(GenerationTask):
         return [{**record, "doc_id": record["task_id"], "index": index} for index, record in enumerate(records)]
 
     def settings(self) -> dict:
-        settings = {"prompt": "octocoder", "timeout_s": self.timeout_s}
+        settings = {"prompt": "octocoder", "timeout_s": self.timeout_s, "empty_samples": self.empty_samples}
         if self.problems_loaded is not None and self.problems_loaded < PROBLEMS:  # e.g. --data-dir astraios-sample
             settings["partial_data"] = (f"{self.problems_loaded} of the {PROBLEMS} problems: scores are not "
                                         f"comparable with the full benchmark's")
         return settings
+
+    def from_file(self, lists, all_documents, documents, source):
+        predictions = super().from_file(lists, all_documents, documents, source)
+        self.check_samples(documents, predictions, source)
+        return predictions
+
+    def check_samples(self, documents, predictions, source: str | None = None) -> None:
+        """Refuse documents without samples (unless they count as failed): pass@k would drop them."""
+        empty = [document["doc_id"] for document, programs in zip(documents, predictions) if not programs]
+        if empty and self.empty_samples == "error":
+            shown = ", ".join(empty[:10]) + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
+            where = f"{source}: " if source else ""
+            raise ValueError(f"{where}{self.name}: {len(empty)} of {len(documents)} documents have no samples "
+                             f"({shown}); pass@k would leave them out and overstate the score. Fix: give every "
+                             f"document its samples, or pass --empty-samples failed to count them as failed.")
 
     def is_complete(self, document, completion):
         return function_is_complete(self.language, completion)
@@ -157,30 +187,53 @@ class HumanEvalPackTask(GenerationTask):
         return code_prefix.rstrip() + keep_first_function(self.language, completion.rstrip())
 
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
-        from astraios.sandbox import Program, run_many
+        from astraios.sandbox import Program, Result, run_many
 
+        self.check_samples(documents, predictions)
         # One execution per distinct program of a problem.
         sources: dict[str, int] = {}
         slots: list[list[int]] = []
         for document, programs in zip(documents, predictions):
             slots.append([sources.setdefault(program_with_tests(self.language, program, document["test"]), len(sources))
                           for program in programs])
-        runs = run_many([Program(self.language, source, timeout_s=self.timeout_s) for source in sources],
-                        workers=workers, progress=progress, description=f"executing {self.name}")
+        problems = {index: problem for index, source in enumerate(sources) if (problem := not_unicode(source))}
+        runnable = [index for index in range(len(sources)) if index not in problems]
+        programs = list(sources)
+        executed = run_many([Program(self.language, programs[index], timeout_s=self.timeout_s) for index in runnable],
+                            workers=workers, progress=progress, description=f"executing {self.name}")
+        runs = dict(zip(runnable, executed))
+        for index, problem in problems.items():
+            runs[index] = Result(status="failed", phase="prepare", exit_code=None, duration_s=0.0, stdout="",
+                                 stderr="", isolation="none", reason=problem, language=self.language)
+        # A document without samples counts as the usual number of failed ones (`empty_samples="failed"`).
+        usual = max((len(indices) for indices in slots), default=0) or 1
         per_document, logs, statuses = [], [], Counter()
         for document, indices in zip(documents, slots):
             passed = sum(runs[i].passed for i in indices)
-            per_document.append({"doc_id": document["doc_id"], "passed": passed, "n": len(indices)})
+            per_document.append({"doc_id": document["doc_id"], "passed": passed, "n": len(indices) or usual,
+                                 **({} if indices else {"empty": True})})
             for sample, i in enumerate(indices):
                 run = runs[i]
                 statuses[run.status] += 1
                 logs.append({"doc_id": document["doc_id"], "sample": sample, "status": run.status,
                              "phase": run.phase, "reason": run.reason, "duration_s": round(run.duration_s, 3),
                              "stderr_tail": run.stderr[-1000:]})
-        details = {"statuses": dict(statuses), "programs_executed": len(sources),
-                   "isolation": sorted({run.isolation for run in runs})}
-        metrics = pass_at_k_table((entry["n"], entry["passed"]) for entry in per_document if entry["n"])
+        details = {"statuses": dict(statuses), "programs_executed": len(runnable),
+                   "isolation": sorted({run.isolation for run in executed})}
+        if problems:
+            details["invalid_programs"] = len(problems)
+        metrics = pass_at_k_table((entry["n"], entry["passed"]) for entry in per_document)
         return TaskScore(metrics=metrics, per_document=per_document, details=details, logs=logs)
+
+
+def not_unicode(source: str) -> str | None:
+    """Why `source` cannot be written as a UTF-8 file (a lone surrogate), or None."""
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return (f"the program is not valid Unicode text (lone surrogate U+{ord(source[error.start]):04X} at "
+                f"character {error.start}), so it cannot be saved as a source file")
+    return None
 
 
 class Synthesize(HumanEvalPackTask):
@@ -245,8 +298,8 @@ class ExplainSynthesize(HumanEvalPackTask):
     variant = "explainsynthesize"
     summary = "rewrite a function from the model's own explanation of it, scored by its unit tests"
 
-    def __init__(self, language: str, timeout_s: float = TIMEOUT_S):
-        super().__init__(language, timeout_s)
+    def __init__(self, language: str, timeout_s: float = TIMEOUT_S, empty_samples: str = "error"):
+        super().__init__(language, timeout_s, empty_samples)
         self.describe_task = f"humanevalexplaindescribe-{language}"
         self.requires = (self.describe_task,)
         self.explanations: dict[str, list[str]] | None = None

@@ -2,7 +2,11 @@
 the trainable weights of the model, written atomically and pruned to the most recent few.
 
 A checkpoint is first written to `checkpoints/.step-NNNNNN.tmp` and renamed into place once
-complete, so a crash while saving leaves the previous checkpoint as the latest valid one.
+complete, so a crash while saving leaves the previous checkpoint as the latest valid one. Its
+`manifest.json` lists every file with its size: a file torn or emptied afterwards (a disk filling
+up, a filesystem that lost unsynced data in a power cut) is caught before anything is loaded, and
+`load_latest_valid` falls back to the newest checkpoint that is whole, with a warning. A
+checkpoint without a manifest (an older astraios) is checked by loading it.
 """
 
 from __future__ import annotations
@@ -11,10 +15,15 @@ import re
 import shutil
 from pathlib import Path
 
-from astraios.io import replace_dir
+from astraios.io import apply_umask, read_json, replace_dir, write_json
 
 CHECKPOINTS = "checkpoints"
+MANIFEST = "manifest.json"
 _NAME = re.compile(r"^step-(\d+)$")
+
+
+class CheckpointMismatch(ValueError):
+    """A readable checkpoint whose weights do not fit the model: the config changed, not the file."""
 
 
 def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
@@ -41,11 +50,55 @@ def save(accelerator, run_dir: Path, step: int, keep: int) -> Path:
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        apply_umask(tmp)
+        files = {str(path.relative_to(tmp)): path.stat().st_size for path in sorted(tmp.rglob("*")) if path.is_file()}
+        write_json(tmp / MANIFEST, {"step": step, "files": files})
         replace_dir(tmp, final)
         for _, old in checkpoints(run_dir)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
     return final
+
+
+def load_latest_valid(accelerator, run_dir: Path, warn) -> Path | None:
+    """Load the newest whole checkpoint into `accelerator` and return its path (None when the run
+    has none). A torn or unreadable one is skipped with `warn(message)`; when none is whole the
+    run cannot resume, and the error says how to start over."""
+    found = checkpoints(run_dir)
+    problems = []
+    for _, path in reversed(found):
+        problem = manifest_problem(path)
+        if problem is None:
+            try:
+                accelerator.load_state(str(path))
+                return path
+            except CheckpointMismatch:
+                raise
+            except Exception as error:  # noqa: BLE001 (torn files fail in many libraries' own ways)
+                problem = f"unreadable ({type(error).__name__}: {str(error)[:200]})"
+        problems.append(f"{path}: {problem}")
+        warn(f"[yellow]warning:[/] checkpoint {path} is {problem}; trying an older one")
+    if problems:
+        raise ValueError(f"{run_dir}: no checkpoint can be resumed from ({'; '.join(problems)}). Fix: start over "
+                         f"with --overwrite.")
+    return None
+
+
+def manifest_problem(path: Path) -> str | None:
+    """Why the checkpoint at `path` is not whole by its manifest (None: whole, or no manifest)."""
+    try:
+        manifest = read_json(Path(path) / MANIFEST)
+    except ValueError as error:
+        return f"torn ({error})"
+    if manifest is None:
+        return None
+    for name, size in manifest.get("files", {}).items():
+        file = Path(path) / name
+        if not file.is_file():
+            return f"incomplete ({name} is missing)"
+        if file.stat().st_size != size:
+            return f"torn ({name} is {file.stat().st_size} bytes, {size} were written)"
+    return None
 
 
 def keep_trainable_weights_only(accelerator) -> None:
@@ -69,7 +122,7 @@ def keep_trainable_weights_only(accelerator) -> None:
             missing = trainable_names(model) - set(state)
             result = model.load_state_dict(state, strict=False)
             if missing or result.unexpected_keys:
-                raise RuntimeError(
+                raise CheckpointMismatch(
                     f"checkpoint {input_dir} does not match the model (missing trainable weights: "
                     f"{sorted(missing)[:5]}, unexpected: {result.unexpected_keys[:5]}); was the config changed?"
                 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import resource
 import shutil
 import time
@@ -26,9 +27,10 @@ from rich.markup import escape
 
 from astraios import __version__, data, methods, models
 from astraios.config import ConfigError, RunConfig, _read_yaml, validate_config
-from astraios.io import append_jsonl, read_jsonl, replace_dir, write_json, write_jsonl, write_yaml
+from astraios.io import append_jsonl, apply_umask, read_jsonl, replace_dir, write_json, write_jsonl, write_yaml
+from astraios.locks import exclusive
 from astraios.noise import silenced
-from astraios.train import checkpoint
+from astraios.train import checkpoint, run_dir as run_dirs
 from astraios.train.loggers import Loggers, check_available
 
 log = logging.getLogger(__name__)
@@ -86,8 +88,19 @@ class Progress:
         self.train_seconds, self.step_seconds = state["train_seconds"], list(state["step_seconds"])
 
 
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite: training stops rather than write a diverged run."""
+
+
 def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, show_progress: bool = True) -> dict:
-    """Train `config` into its run directory and return the run summary."""
+    """Train `config` into its run directory and return the run summary. The run directory is locked
+    for the whole run (`astraios.locks`), so a second train, resume or overwrite there is refused."""
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun / accelerate launch rank 0 holds the lock
+    with exclusive(config.output_dir(), "train") if main else contextlib.nullcontext():
+        return _run(config, resume=resume, overwrite=overwrite, show_progress=show_progress)
+
+
+def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: bool) -> dict:
     import datasets
     import torch
     import transformers
@@ -178,9 +191,8 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
     losses_path = run_dir / LOSSES_FILE
     start = time.perf_counter()
     loggers = Loggers(run_dir, config, accelerator.is_main_process)
-    if resume and (found := checkpoint.latest(run_dir)):
-        accelerator.load_state(str(found[1]))
-        say(f"resumed from {found[1]} (step {progress.step})")
+    if resume and (found := checkpoint.load_latest_valid(accelerator, run_dir, say)):
+        say(f"resumed from {found} (step {progress.step})")
         if accelerator.is_main_process:
             write_jsonl(losses_path, [r for r in read_jsonl(losses_path) if r["step"] <= progress.step])
     else:
@@ -200,6 +212,12 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
             record = _train_step(model, optimizer, scheduler, plan.micro_batches(step), instruction_data.train, tokenizer, config, accelerator)
             elapsed = time.perf_counter() - step_start
             step_tokens = record.pop("tokens")
+            if not math.isfinite(record["loss"]):
+                raise TrainingDiverged(
+                    f"{run_dir}: the train loss is {record['loss']} at step {step + 1} (learning rate "
+                    f"{record['lr']:g}); training stopped. Fix: lower train.learning_rate (or set "
+                    f"train.max_grad_norm) and start over with --overwrite."
+                )
             progress.step, progress.tokens = step + 1, progress.tokens + step_tokens
             progress.train_seconds += elapsed
             progress.step_seconds.append(elapsed)
@@ -227,6 +245,7 @@ def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, sho
         shutil.rmtree(final_tmp, ignore_errors=True)
         method.save(accelerator.unwrap_model(model), final_tmp, config.method, config.model.name, state_dict=state_dict)
         tokenizer.save_pretrained(str(final_tmp))
+        apply_umask(final_tmp)
         replace_dir(final_tmp, run_dir / FINAL_DIR)
     summary = None
     if accelerator.is_main_process:
@@ -348,9 +367,11 @@ def _prepare_run_dir(accelerator, run_dir: Path, config: RunConfig, *, resume: b
             f"{run_dir} already holds a run. Fix: pass --resume to continue it, --overwrite to start "
             f"over, or set train.output_dir to a new directory."
         )
+    # A failed start's files (config.yaml, a step-0 loss) are cleared like --overwrite clears a run's.
+    (run_dirs.check_clearable if overwrite or fresh_start else run_dirs.check_fresh)(run_dir)
     if accelerator.is_main_process:
-        if overwrite:
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if overwrite or fresh_start:
+            run_dirs.clear(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_yaml(config_path, config.to_dict())
     accelerator.wait_for_everyone()

@@ -63,7 +63,9 @@ class EvalConfig:
     seed: int = 0
     workers: int | None = None
     cache_dir: Path | None = None
-    task_options: dict = field(default_factory=dict)
+    task_options: dict = field(default_factory=dict)  # options for every task whose constructor takes them
+    per_task_options: dict[str, dict] = field(default_factory=dict)  # task -> options on top of task_options
+    per_task_sampling: dict[str, Sampling] = field(default_factory=dict)  # task -> sampling instead of `sampling`
 
     def __post_init__(self) -> None:
         self.output_dir = Path(self.output_dir)
@@ -74,10 +76,15 @@ class EvalConfig:
             raise ValueError(f"--generations names {', '.join(unknown)}, which is not among --tasks "
                              f"({', '.join(self.tasks)}). Fix: add it to --tasks or drop that file.")
 
+    def sampling_for(self, task: str) -> Sampling:
+        return self.per_task_sampling.get(task, self.sampling)
+
+    def options_for(self, task: str) -> dict:
+        return {"seed": self.seed, **self.task_options, **self.per_task_options.get(task, {})}
+
     def settings(self) -> dict:
         return {
-            "n_samples": self.sampling.n, "temperature": self.sampling.temperature, "top_p": self.sampling.top_p,
-            "max_new_tokens": self.sampling.max_new_tokens, "batch_size": self.batch_size, "limit": self.limit,
+            **self.sampling.settings(), "batch_size": self.batch_size, "limit": self.limit,
             "seed": self.seed, "dtype": self.dtype, "device": self.device, "data_dir": self.data_dir,
             "generations_only": self.generations_only, "generations_files": dict(self.generations),
         }
@@ -93,11 +100,18 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
     source = (resolve(config.model, config.adapter, config.revision, config.trust_remote_code)
               if config.model else None)
     # Data and saved generations are checked before any model loads.
+    tasks_by_name = {task.name: task for task in plan}
+    files = {name: _read_generations(path) for name, path in config.generations.items()}
     all_documents = {task.name: task.documents(config.data_dir) for task in plan}
+    for name, lists in files.items():
+        all_documents[name] = tasks_by_name[name].complete_documents(all_documents[name], lists,
+                                                                    f"--generations {config.generations[name]}")
     documents = {task.name: task.select(all_documents[task.name], config.limit) for task in plan}
-    given = {name: _read_generations(path, plan, name, all_documents[name], documents[name])
-             for name, path in config.generations.items()}
+    given = {name: tasks_by_name[name].from_file(lists, all_documents[name], documents[name],
+                                                 f"--generations {config.generations[name]}")
+             for name, lists in files.items()}
     to_generate = [task.name for task in plan if task.name not in given]
+    config = _with_required_dtype(config, [task for task in plan if task.name in to_generate])
     if to_generate and backend is None:
         if source is None:
             raise ValueError(f"nothing to generate with: {', '.join(to_generate)} need --model (or "
@@ -115,7 +129,7 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
             predictions = given[task.name]
             generations_path = config.generations[task.name]
         else:
-            predictions = _generate(task, backend, task_documents, config.sampling, cache, progress)
+            predictions = _generate(task, backend, task_documents, config.sampling_for(task.name), cache, progress)
             generations_path = config.output_dir / "generations" / f"{task.name}.json"
             write_json(generations_path, task.to_file(task_documents, predictions))
         generated = time.perf_counter()
@@ -127,6 +141,7 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
             "metrics": {}, "primary_metric": task.primary_metric, "n_samples": _samples(predictions),
             "num_documents": len(task_documents), "per_document": [], "generations": str(generations_path),
             "task_settings": task.settings(), "requested": task.name in config.tasks,
+            "request": task_request(config, task.name),
         }
         if config.generations_only:
             entry["scored"] = False
@@ -202,7 +217,7 @@ def _plan(config: EvalConfig) -> list:
     def add(name: str) -> None:
         if name in ordered:
             return
-        task = task_registry.get(name, **{"seed": config.seed, **config.task_options})
+        task = task_registry.get(name, **config.options_for(name))
         if name not in config.generations:
             for required in task.requires:
                 add(required)
@@ -213,16 +228,41 @@ def _plan(config: EvalConfig) -> list:
     return list(ordered.values())
 
 
-def _read_generations(path: str, plan, name: str, all_documents, documents) -> list[list[str]]:
-    task = next(task for task in plan if task.name == name)
+def _read_generations(path: str) -> list:
     try:
-        lists = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValueError(f"--generations {path}: no such file. Fix: check the path.") from None
     except json.JSONDecodeError as error:
         raise ValueError(f"--generations {path}: not valid JSON ({error}). Fix: pass the file "
                          f"bigcode-evaluation-harness or `astraios eval --generations-only` wrote.") from None
-    return task.from_file(lists, all_documents, documents, f"--generations {path}")
+
+
+def task_request(config: EvalConfig, name: str) -> dict:
+    """What decides a task's scores besides the model: its sampling (when it samples), the
+    --limit, and the options its constructor takes. Recorded in each task's results entry, so a
+    grid re-evaluates exactly the tasks whose request changed."""
+    task_class, _ = task_registry.REGISTRY[name]
+    return {"sampling": config.sampling_for(name).settings() if task_class.uses_sampling else None,
+            "limit": config.limit, "options": task_registry.accepted_options(name, config.options_for(name))}
+
+
+def _with_required_dtype(config: EvalConfig, generating: list) -> EvalConfig:
+    """The config with the dtype the generating tasks need (the study's float32 under --protocol
+    study) in place of `auto`; an explicit other dtype is a contradiction worth stopping for."""
+    import dataclasses
+
+    required = {task.required_dtype: task.name for task in generating if task.required_dtype}
+    if not required:
+        return config
+    if len(required) > 1:
+        raise ValueError(f"tasks need different dtypes ({', '.join(f'{name}: {dtype}' for dtype, name in required.items())}). "
+                         f"Fix: evaluate them in separate commands.")
+    (dtype, name), = required.items()
+    if config.dtype not in ("auto", dtype):
+        raise ValueError(f"--dtype {config.dtype}: {name} --protocol study evaluates in {dtype}, as the study did. "
+                         f"Fix: drop --dtype (or pass --dtype {dtype}), or use --protocol astraios.")
+    return dataclasses.replace(config, dtype=dtype)
 
 
 def _generate(task, backend, documents, sampling, cache, progress: bool) -> list[list[str]]:
@@ -314,11 +354,11 @@ def summary_table(results: dict):
         title += f" + {results['adapter']}"
     table = Table(title=f"astraios eval: {title}")
     table.add_column("task", no_wrap=True)
-    for name in metric_names:
-        table.add_column(name, justify="right")
+    for name in metric_names:  # whole names: f1_positive and f1_macro_study must not shrink to one "f1_…"
+        table.add_column(name, justify="right", min_width=len(name))
     classifiers = any("confusion_matrix" in entry.get("details", {}) for entry in results["tasks"].values())
     if classifiers:
-        table.add_column("tp/fp/tn/fn", justify="right")
+        table.add_column("tp/fp/tn/fn", justify="right", overflow="fold")
     for column in ("documents", "samples", "seconds"):
         table.add_column(column, justify="right")
     for task, entry in results["tasks"].items():

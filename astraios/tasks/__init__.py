@@ -37,8 +37,19 @@ def get(name: str, **options) -> Task:
         raise UnknownTaskError(f"unknown task `{name}`.{hint} Available tasks: {', '.join(REGISTRY)} "
                                f"(`astraios tasks` describes them).")
     task_class, arguments = REGISTRY[name]
-    accepted = inspect.signature(task_class).parameters
-    return task_class(*arguments, **{key: value for key, value in options.items() if key in accepted})
+    return task_class(*arguments, **accepted_options(name, options))
+
+
+def option_names(name: str) -> list[str]:
+    """The options (keyword arguments) task `name` takes, past the arguments its registry entry fills."""
+    task_class, arguments = REGISTRY[name]
+    return list(inspect.signature(task_class).parameters)[len(arguments):]
+
+
+def accepted_options(name: str, options: dict) -> dict:
+    """The part of `options` that task `name` takes."""
+    accepted = option_names(name)
+    return {key: value for key, value in options.items() if key in accepted}
 
 
 def parse_names(text: str) -> list[str]:
@@ -59,7 +70,9 @@ __all__ = [
     "Task",
     "TaskScore",
     "UnknownTaskError",
+    "accepted_options",
     "get",
     "names",
+    "option_names",
     "parse_names",
 ]

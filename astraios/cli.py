@@ -325,6 +325,8 @@ def _print_grid_plan(plan) -> None:
     console.print(f"evaluation: {', '.join(evaluation.tasks) or 'no task with data'} "
                   f"(n={settings.n_samples}, temperature {settings.temperature}, max {settings.max_new_tokens} new "
                   f"tokens, limit {settings.limit or 'none'})")
+    for line in settings.describe_tasks():
+        console.print(f"  {escape(line)}")
     for name, reason in evaluation.skipped.items():
         console.print(f"[yellow]skipped {name}:[/] {escape(reason)}")
 

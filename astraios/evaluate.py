@@ -229,11 +229,14 @@ def _plan(config: EvalConfig) -> list:
 
 
 def _read_generations(path: str) -> list:
+    from astraios.tasks.data import open_text
+
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        with open_text(Path(path)) as handle:  # plain or gzipped (.gz) JSON
+            return json.load(handle)
     except FileNotFoundError:
         raise ValueError(f"--generations {path}: no such file. Fix: check the path.") from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as error:
         raise ValueError(f"--generations {path}: not valid JSON ({error}). Fix: pass the file "
                          f"bigcode-evaluation-harness or `astraios eval --generations-only` wrote.") from None
 

@@ -56,7 +56,7 @@ class UnderstandingTask(Task):
     def __init__(self, protocol: str = "astraios", scoring: str | None = None, shots: int = 0,
                  balance: str | None = None, wording: str | None = None, seed: int = STUDY_SEED):
         if protocol not in PROTOCOLS:
-            raise ValueError(f"--protocol {protocol}: expected one of {', '.join(PROTOCOLS)}")
+            raise ValueError(f"--protocol {protocol}: expected one of {', '.join(PROTOCOLS)}. Fix: use one of those.")
         implied = PROTOCOL_OPTIONS[protocol]
         given = {"scoring": scoring, "wording": wording, "balance": balance}
         if protocol == "study":
@@ -66,7 +66,7 @@ class UnderstandingTask(Task):
                                      ("--balance", options["balance"], BALANCES),
                                      ("--wording", options["wording"], WORDINGS)):
             if value not in allowed:
-                raise ValueError(f"{flag} {value}: expected one of {', '.join(map(str, allowed))}")
+                raise ValueError(f"{flag} {value}: expected one of {', '.join(map(str, allowed))}. Fix: use one of those.")
         self.protocol = protocol
         self.study = protocol == "study"
         self.scoring = options["scoring"]

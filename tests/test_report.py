@@ -145,7 +145,8 @@ def test_report_goes_inside_the_runs_directory_by_default(tiny_grid_runs, tmp_pa
 SIZES = {"m1": 1_000_000, "m3": 3_000_000, "m7": 7_000_000, "m15": 15_000_000}
 
 
-def fake_run(root: Path, model: str, method: str, loss: float, score: float | None, trainable: int) -> None:
+def fake_run(root: Path, model: str, method: str, loss: float, score: float | None, trainable: int,
+             metric: str = "pass@1") -> None:
     run_dir = root / f"{model}-{method}"
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"model": {"name": model}, "method": {"name": method}}))
@@ -160,7 +161,7 @@ def fake_run(root: Path, model: str, method: str, loss: float, score: float | No
     if score is not None:
         (run_dir / "eval").mkdir()
         (run_dir / "eval" / "results.json").write_text(json.dumps({"tasks": {"t": {
-            "metrics": {"pass@1": score}, "primary_metric": "pass@1"}}}))
+            "metrics": {metric: score}, "primary_metric": metric}}}))
 
 
 def test_scaling_check_and_constant_scores(tmp_path):
@@ -206,3 +207,14 @@ def test_a_cell_without_scores_beside_scored_ones_has_no_average(tmp_path):
     assert any("not evaluated have no average score: m7 x lora" in note for note in report.notes)
     figure9 = read_csv(tmp_path / "report" / "figures" / "figure9_loss_vs_score.csv")
     assert {row["model"]: float(row["average_score"]) for row in figure9} == {"m1": 0.25, "m3": 0.75}
+
+
+def test_a_task_scored_by_different_metrics_is_not_averaged(tmp_path):
+    """BigCloneBench's primary metric is f1_positive, or f1_macro_study under --protocol study: cells
+    evaluated under different protocols are not comparable, and the report says so."""
+    fake_run(tmp_path / "runs", "m1", "lora", 2.0, 0.25, trainable=10, metric="f1_positive")
+    fake_run(tmp_path / "runs", "m3", "lora", 1.9, 0.5, trainable=10, metric="f1_macro_study")
+    report = build_report(tmp_path / "runs", tmp_path / "report")
+    assert any("Task t was scored by different metrics (f1_macro_study, f1_positive" in note for note in report.notes)
+    assert any(table.title == "t (f1_macro_study or f1_positive)" for table in report.tables)
+    assert not any(table.title.startswith("Average score (mean of") for table in report.tables)

@@ -18,8 +18,14 @@ results.json:
      "tasks": {TASK: {"metrics": {"pass@1": ...}, "primary_metric": "pass@1", "n_samples",
                       "num_documents", "per_document": [{"doc_id", "passed", "n"}, ...],
                       "seconds", "generation_seconds", "scoring_seconds", "details",
-                      "task_settings", "generations", "requested"}},
+                      "task_settings", "generations", "requested",
+                      "request": {"sampling", "limit", "options"}}},
      "versions": {...}, "seconds": ...}
+`request` is what decided the task's scores besides the model (`task_request`): its sampling (null
+for tasks that do not sample), the limit and the options it took; a grid compares it to re-evaluate
+exactly the tasks whose settings changed. Sampling and options can differ per task
+(`per_task_sampling`, `per_task_options`). A task whose protocol needs a dtype (`--protocol study`:
+float32) sets `--dtype auto` to it for the whole run and refuses a contradicting `--dtype`.
 A task that only feeds another (explain-describe) has `primary_metric: null`; with
 `--generations-only` tasks have empty `metrics` and `"scored": false`.
 """

@@ -4,7 +4,7 @@ Adding a task family is one module that defines its `Task` classes (see `astraio
 and a `TASKS` dict (name -> (class, positional arguments)), plus one entry in `FAMILIES` below.
 Task options (e.g. `timeout_s`) are keyword arguments of the class; `get` passes each task only
 the options its constructor accepts, so one `astraios eval` command line can carry options for
-several task families.
+several task families; `option_names` lists them (the grid checks its `per_task` settings with it).
 """
 
 from __future__ import annotations

@@ -160,8 +160,9 @@ def demo(
     "  astraios eval --backend openai --base-url http://localhost:8000/v1 --model my-served-model "
     "--tasks humanevalsynthesize-python\n\n"
     "  astraios eval --model runs/x --tasks devign,bigclonebench   # 2,000 sampled each, YES vs NO log-likelihood\n\n"
-    "  astraios eval --model runs/x --tasks devign --scoring generate --balance as-study --wording study   "
-    "# the study's set and way\n\n"
+    "  astraios eval --model runs/x --tasks devign,bigclonebench --protocol study   # the study's way: the paper's numbers\n\n"
+    "  astraios eval --tasks devign --protocol study --generations generations-defectdetection-starcoderbase-1b-fft.json"
+    "   # rescore a study file\n\n"
     "  astraios eval --model runs/x --tasks devign --shots 1 --limit 200 --seed 1",
 )
 def eval_(
@@ -181,19 +182,22 @@ def eval_(
     generations: list[str] = typer.Option([], "--generations", help="Score saved generations instead of generating: "
                                           "FILE (one task) or TASK=FILE (repeatable)."),
     generations_only: bool = typer.Option(False, "--generations-only", help="Generate and save, do not execute or score."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | bfloat16 | float16 (auto: float32 "
+                              "under --protocol study, as the study)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
     revision: str | None = typer.Option(None, "--revision", help="Hub revision of the model (and adapter)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the Hub."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed (also of the devign/bigclonebench samples)."),
-    scoring: str = typer.Option("loglik", "--scoring", help="devign, bigclonebench: loglik (compare YES vs NO "
-                                "log-probabilities) | generate (greedy answer, parsed; the study's way)."),
+    protocol: str = typer.Option("astraios", "--protocol", help="devign, bigclonebench: astraios (our defaults, "
+                                 "below) | study (the study's evaluation exactly: comparable with the paper)."),
+    scoring: str | None = typer.Option(None, "--scoring", help="devign, bigclonebench: loglik (compare YES vs NO "
+                                       "log-probabilities; default) | generate (greedy answer, parsed)."),
     shots: int = typer.Option(0, "--shots", help="devign, bigclonebench: solved examples before the question (0 or 1)."),
-    balance: str = typer.Option("natural", "--balance", help="devign, bigclonebench: natural (stratified to the "
-                                "split's label ratio) | uniform | as-study (the study's exact sample)."),
-    wording: str = typer.Option("plain", "--wording", help="devign, bigclonebench: plain | study (the study "
-                                "harness's exact question)."),
+    balance: str | None = typer.Option(None, "--balance", help="devign, bigclonebench: natural (stratified to the "
+                                       "split's label ratio; default) | uniform | as-study (the study's sample)."),
+    wording: str | None = typer.Option(None, "--wording", help="devign, bigclonebench: plain (default) | study (the "
+                                       "study harness's exact question)."),
     workers: int | None = typer.Option(None, "--workers", help="Programs executed at once (default: one per CPU)."),
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds each test program may run (default: 10)."),
     empty_samples: str = typer.Option("error", "--empty-samples", help="A document with no samples in --generations: "
@@ -222,8 +226,8 @@ def eval_(
             generations_only=generations_only, dtype=dtype, device=device, revision=revision,
             trust_remote_code=trust_remote_code, base_url=base_url, seed=seed, workers=workers,
             cache_dir=Path(cache_dir) if cache_dir else None,
-            task_options={"scoring": scoring, "shots": shots, "balance": balance, "wording": wording,
-                          "empty_samples": empty_samples,
+            task_options={"protocol": protocol, "scoring": scoring, "shots": shots, "balance": balance,
+                          "wording": wording, "empty_samples": empty_samples,
                           **({"timeout_s": timeout} if timeout is not None else {})},
         )
         results = evaluate(config, progress=not quiet)
@@ -359,6 +363,8 @@ def _print_grid_plan(plan) -> bool:
     console.print(f"evaluation: {', '.join(evaluation.tasks) or 'no task with data'} "
                   f"(n={settings.n_samples}, temperature {settings.temperature}, max {settings.max_new_tokens} new "
                   f"tokens, limit {settings.limit or 'none'})")
+    for line in settings.describe_tasks():
+        console.print(f"  {escape(line)}")
     for name, reason in evaluation.skipped.items():
         console.print(f"[yellow]skipped {name}:[/] {escape(reason)}")
     return not problems

@@ -25,6 +25,20 @@ class ConfigError(ValueError):
     """A config problem, worded for the user: where it is, what is wrong, how to fix it."""
 
 
+def all_or_known(value, known: list[str], kind: str):
+    """`all`, or a non-empty list of known names (repeats dropped); a typo gets a did-you-mean."""
+    if value == "all":
+        return value
+    if not value:
+        raise ValueError(f"no {kind} given. Fix: list {kind} names (`astraios {kind}s`) or write `{kind}s: all`")
+    for name in value:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            guess = f"did you mean `{close[0]}`? " if close else ""
+            raise ValueError(f"unknown {kind} `{name}`. Fix: {guess}use one of: {', '.join(known)}")
+    return list(dict.fromkeys(value))
+
+
 class ModelConfig(Strict):
     name: str = Field(
         "tiny-gptbigcode-s",

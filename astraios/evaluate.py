@@ -23,8 +23,14 @@ results.json:
      "tasks": {TASK: {"metrics": {"pass@1": ...}, "primary_metric": "pass@1", "n_samples",
                       "num_documents", "per_document": [{"doc_id", "passed", "n"}, ...],
                       "seconds", "generation_seconds", "scoring_seconds", "details",
-                      "task_settings", "generations", "requested"}},
+                      "task_settings", "generations", "requested",
+                      "request": {"sampling", "limit", "options"}}},
      "versions": {...}, "seconds": ...}
+`request` is what decided the task's scores besides the model (`task_request`): its sampling (null
+for tasks that do not sample), the limit and the options it took; a grid compares it to re-evaluate
+exactly the tasks whose settings changed. Sampling and options can differ per task
+(`per_task_sampling`, `per_task_options`). A task whose protocol needs a dtype (`--protocol study`:
+float32) sets `--dtype auto` to it for the whole run and refuses a contradicting `--dtype`.
 A task that only feeds another (explain-describe) has `primary_metric: null`; with
 `--generations-only` tasks have empty `metrics` and `"scored": false`.
 """
@@ -73,7 +79,9 @@ class EvalConfig:
     seed: int = 0
     workers: int | None = None
     cache_dir: Path | None = None
-    task_options: dict = field(default_factory=dict)
+    task_options: dict = field(default_factory=dict)  # options for every task whose constructor takes them
+    per_task_options: dict[str, dict] = field(default_factory=dict)  # task -> options on top of task_options
+    per_task_sampling: dict[str, Sampling] = field(default_factory=dict)  # task -> sampling instead of `sampling`
 
     def __post_init__(self) -> None:
         self.output_dir = Path(self.output_dir)
@@ -85,10 +93,15 @@ class EvalConfig:
             raise ValueError(f"--generations names {', '.join(unknown)}, which is not among --tasks "
                              f"({', '.join(self.tasks)}). Fix: add it to --tasks or drop that file.")
 
+    def sampling_for(self, task: str) -> Sampling:
+        return self.per_task_sampling.get(task, self.sampling)
+
+    def options_for(self, task: str) -> dict:
+        return {"seed": self.seed, **self.task_options, **self.per_task_options.get(task, {})}
+
     def settings(self) -> dict:
         return {
-            "n_samples": self.sampling.n, "temperature": self.sampling.temperature, "top_p": self.sampling.top_p,
-            "max_new_tokens": self.sampling.max_new_tokens, "batch_size": self.batch_size, "limit": self.limit,
+            **self.sampling.settings(), "batch_size": self.batch_size, "limit": self.limit,
             "seed": self.seed, "dtype": self.dtype, "device": self.device, "data_dir": self.data_dir,
             "generations_only": self.generations_only, "generations_files": dict(self.generations),
         }
@@ -148,11 +161,18 @@ def _evaluate(config: EvalConfig, plan: list, source, backend: Backend | None, *
     console = console or Console(stderr=True, quiet=not progress)
     started = time.perf_counter()
     # Data and saved generations are checked before any model loads.
+    tasks_by_name = {task.name: task for task in plan}
+    files = {name: _read_generations(path) for name, path in config.generations.items()}
     all_documents = {task.name: task.documents(config.data_dir) for task in plan}
+    for name, lists in files.items():
+        all_documents[name] = tasks_by_name[name].complete_documents(all_documents[name], lists,
+                                                                    f"--generations {config.generations[name]}")
     documents = {task.name: task.select(all_documents[task.name], config.limit) for task in plan}
-    given = {name: _read_generations(path, plan, name, all_documents[name], documents[name])
-             for name, path in config.generations.items()}
+    given = {name: tasks_by_name[name].from_file(lists, all_documents[name], documents[name],
+                                                 f"--generations {config.generations[name]}")
+             for name, lists in files.items()}
     to_generate = [task.name for task in plan if task.name not in given]
+    config = _with_required_dtype(config, [task for task in plan if task.name in to_generate])
     if to_generate and backend is None:
         if source is None:
             raise ValueError(f"nothing to generate with: {', '.join(to_generate)} need --model (or "
@@ -170,7 +190,7 @@ def _evaluate(config: EvalConfig, plan: list, source, backend: Backend | None, *
             predictions = given[task.name]
             generations_path = config.generations[task.name]
         else:
-            predictions = _generate(task, backend, task_documents, config.sampling, cache, progress)
+            predictions = _generate(task, backend, task_documents, config.sampling_for(task.name), cache, progress)
             generations_path = config.output_dir / "generations" / f"{task.name}.json"
             write_json(generations_path, task.to_file(task_documents, predictions))
         generated = time.perf_counter()
@@ -182,6 +202,7 @@ def _evaluate(config: EvalConfig, plan: list, source, backend: Backend | None, *
             "metrics": {}, "primary_metric": task.primary_metric, "n_samples": _samples(predictions),
             "num_documents": len(task_documents), "per_document": [], "generations": str(generations_path),
             "task_settings": task.settings(), "requested": task.name in config.tasks,
+            "request": task_request(config, task.name),
         }
         if config.generations_only:
             entry["scored"] = False
@@ -280,7 +301,7 @@ def _plan(config: EvalConfig) -> list:
     def add(name: str) -> None:
         if name in ordered:
             return
-        task = task_registry.get(name, **{"seed": config.seed, **config.task_options})
+        task = task_registry.get(name, **config.options_for(name))
         if name not in config.generations:
             for required in task.requires:
                 add(required)
@@ -291,16 +312,44 @@ def _plan(config: EvalConfig) -> list:
     return list(ordered.values())
 
 
-def _read_generations(path: str, plan, name: str, all_documents, documents) -> list[list[str]]:
-    task = next(task for task in plan if task.name == name)
+def _read_generations(path: str) -> list:
+    from astraios.tasks.data import open_text
+
     try:
-        lists = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open_text(Path(path)) as handle:  # plain or gzipped (.gz) JSON
+            return json.load(handle)
     except FileNotFoundError:
         raise ValueError(f"--generations {path}: no such file. Fix: check the path.") from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as error:
         raise ValueError(f"--generations {path}: not valid JSON ({error}). Fix: pass the file "
                          f"bigcode-evaluation-harness or `astraios eval --generations-only` wrote.") from None
-    return task.from_file(lists, all_documents, documents, f"--generations {path}")
+
+
+def task_request(config: EvalConfig, name: str) -> dict:
+    """What decides a task's scores besides the model: its sampling (when it samples), the
+    --limit, and the options its constructor takes. Recorded in each task's results entry, so a
+    grid re-evaluates exactly the tasks whose request changed."""
+    task_class, _ = task_registry.REGISTRY[name]
+    return {"sampling": config.sampling_for(name).settings() if task_class.uses_sampling else None,
+            "limit": config.limit, "options": task_registry.accepted_options(name, config.options_for(name))}
+
+
+def _with_required_dtype(config: EvalConfig, generating: list) -> EvalConfig:
+    """The config with the dtype the generating tasks need (the study's float32 under --protocol
+    study) in place of `auto`; an explicit other dtype is a contradiction worth stopping for."""
+    import dataclasses
+
+    required = {task.required_dtype: task.name for task in generating if task.required_dtype}
+    if not required:
+        return config
+    if len(required) > 1:
+        raise ValueError(f"tasks need different dtypes ({', '.join(f'{name}: {dtype}' for dtype, name in required.items())}). "
+                         f"Fix: evaluate them in separate commands.")
+    (dtype, name), = required.items()
+    if config.dtype not in ("auto", dtype):
+        raise ValueError(f"--dtype {config.dtype}: {name} --protocol study evaluates in {dtype}, as the study did. "
+                         f"Fix: drop --dtype (or pass --dtype {dtype}), or use --protocol astraios.")
+    return dataclasses.replace(config, dtype=dtype)
 
 
 def _generate(task, backend, documents, sampling, cache, progress: bool) -> list[list[str]]:
@@ -414,7 +463,7 @@ def summary_table(results: dict, tasks: list[str] | None = None):
         metrics = entry.get("metrics", {})
         score = f"[bold]{primary} {metrics[primary]:.4f}[/]" if metrics.get(primary) is not None else "-"
         details = [f"{entry['num_documents']}x{entry['n_samples'] or 'mixed'}"]
-        details += [f"{metric} {value:.3f}" for metric, value in metrics.items() if metric != primary]
+        details += [f"{metric} {value:.4f}" for metric, value in metrics.items() if metric != primary]
         matrix = entry.get("details", {}).get("confusion_matrix")
         if matrix:
             details.append("tp/fp/tn/fn " + "/".join(str(matrix[key]) for key in ("tp", "fp", "tn", "fn")))

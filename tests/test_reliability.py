@@ -426,20 +426,22 @@ def test_a_grid_survives_its_own_torn_records(tmp_path):
     assert json.loads((tmp_path / "runs" / "grid.json").read_text())["jobs"][0]["status"] == "finished"
 
 
-def test_changed_evaluation_settings_leave_a_finished_cell_finished(tmp_path, data_dir):
+def test_changed_evaluation_settings_re_evaluate_the_task_not_a_mismatch(tmp_path, data_dir):
+    """Results made with other evaluation settings are not a mismatch (that is a trained run's
+    config): the grid evaluates that task again and the cell stays finished."""
     from astraios import grid as grids
     from test_grid import grid_file, run
 
     run(grid_file(tmp_path, methods=["ia3"]))
     cell = tmp_path / "runs" / "tiny-gptbigcode-xs-ia3"
-    evaluation = {"tasks": ["humanevalsynthesize-python"], "n_samples": 1, "limit": 1, "data_dir": str(data_dir)}
+    evaluation = {"tasks": ["humanevalsynthesize-python"], "n_samples": 1, "limit": 1, "max_new_tokens": 8,
+                  "data_dir": str(data_dir)}
     write_json(cell / "eval" / "results.json", {
-        "settings": {"n_samples": 1, "temperature": 0.2, "top_p": 0.95, "max_new_tokens": 512, "limit": 1, "seed": 0},
+        "settings": {"n_samples": 1, "temperature": 0.2, "top_p": 0.95, "max_new_tokens": 8, "limit": 1, "seed": 0},
         "tasks": {"humanevalsynthesize-python": {"metrics": {"pass@1": 0.0}, "primary_metric": "pass@1"}}})
-    assert not run(grid_file(tmp_path, methods=["ia3"], evaluation=evaluation)).mismatched  # same settings: done
-    before = (cell / "grid_cell.json").read_text()
+    assert run(grid_file(tmp_path, methods=["ia3"], evaluation=evaluation)).skipped_jobs == [str(cell)]  # same: done
     outcome = run(grid_file(tmp_path, methods=["ia3"], evaluation={**evaluation, "n_samples": 2}))
-    assert outcome.mismatched == [str(cell)] and not outcome.failed
-    assert "n_samples (1 -> 2)" in outcome.records[str(cell)]["error"]
-    assert (cell / "grid_cell.json").read_text() == before
-    assert grids.read_cell_record(cell)["status"] == "finished"
+    assert not outcome.mismatched and not outcome.failed
+    record = grids.read_cell_record(cell)
+    assert record["status"] == "finished"
+    assert "n_samples (1 -> 2)" in record["evaluated_tasks"]["humanevalsynthesize-python"]

@@ -145,7 +145,8 @@ def test_report_goes_inside_the_runs_directory_by_default(tiny_grid_runs, tmp_pa
 SIZES = {"m1": 1_000_000, "m3": 3_000_000, "m7": 7_000_000, "m15": 15_000_000}
 
 
-def fake_run(root: Path, model: str, method: str, loss: float, score: float | None, trainable: int) -> None:
+def fake_run(root: Path, model: str, method: str, loss: float, score: float | None, trainable: int,
+             metric: str = "pass@1") -> None:
     run_dir = root / f"{model}-{method}"
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"model": {"name": model}, "method": {"name": method}}))
@@ -160,7 +161,7 @@ def fake_run(root: Path, model: str, method: str, loss: float, score: float | No
     if score is not None:
         (run_dir / "eval").mkdir()
         (run_dir / "eval" / "results.json").write_text(json.dumps({"tasks": {"t": {
-            "metrics": {"pass@1": score}, "primary_metric": "pass@1"}}}))
+            "metrics": {metric: score}, "primary_metric": metric}}}))
 
 
 def test_scaling_check_and_constant_scores(tmp_path):
@@ -218,3 +219,14 @@ def test_partial_data_is_a_note_in_the_report(tmp_path):
     report = build_report(tmp_path / "runs", tmp_path / "report")
     assert "Task t (m1 x lora): partial data: 10 of the 2732 test examples: not comparable." in report.notes
     assert "partial data: 10 of the 2732" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_a_task_scored_by_different_metrics_is_not_averaged(tmp_path):
+    """BigCloneBench's primary metric is f1_positive, or f1_macro_study under --protocol study: cells
+    evaluated under different protocols are not comparable, and the report says so."""
+    fake_run(tmp_path / "runs", "m1", "lora", 2.0, 0.25, trainable=10, metric="f1_positive")
+    fake_run(tmp_path / "runs", "m3", "lora", 1.9, 0.5, trainable=10, metric="f1_macro_study")
+    report = build_report(tmp_path / "runs", tmp_path / "report")
+    assert any("Task t was scored by different metrics (f1_macro_study, f1_positive" in note for note in report.notes)
+    assert any(table.title == "t (f1_macro_study or f1_positive)" for table in report.tables)
+    assert not any(table.title.startswith("Average score (mean of") for table in report.tables)

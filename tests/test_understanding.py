@@ -127,7 +127,10 @@ def run_eval(tmp_path, data, task, backend, **options):
 
 
 def independent_metrics(labels, predictions):
-    """Accuracy, precision, recall, F1 from boolean masks; invalid answers count as wrong."""
+    """Accuracy, precision, recall, F1 from boolean masks, invalid answers counting as wrong; the
+    study's macro F1 from sklearn, invalid answers as the label -1."""
+    from sklearn.metrics import f1_score
+
     y = np.array(labels)
     valid = np.array([p is not None for p in predictions])
     p = np.array([(1 - label) if prediction is None else prediction for label, prediction in zip(labels, predictions)])
@@ -135,7 +138,9 @@ def independent_metrics(labels, predictions):
     return {"accuracy": float(np.mean(p == y)),
             "precision": float(tp / (tp + fp)) if tp + fp else 0.0,
             "recall": float(tp / (tp + fn)) if tp + fn else 0.0,
-            "f1": float(2 * tp / (2 * tp + fp + fn)) if tp else 0.0,
+            "f1_positive": float(2 * tp / (2 * tp + fp + fn)) if tp else 0.0,
+            "f1_macro_study": float(f1_score(labels, [-1 if q is None else q for q in predictions], average="macro",
+                                             zero_division=0)),
             "invalid_rate": float(np.mean(~valid))}
 
 
@@ -157,9 +162,11 @@ def test_always_yes_and_always_no_edge_cases_by_hand():
     labels = [1, 0, 0, 0, 1]
     yes = classification_metrics(labels, [1] * 5)
     assert (yes["accuracy"], yes["precision"], yes["recall"]) == (pytest.approx(0.4), pytest.approx(0.4), 1.0)
-    assert yes["f1"] == pytest.approx(2 * 0.4 / 1.4)
+    assert yes["f1_positive"] == pytest.approx(2 * 0.4 / 1.4)
+    assert yes["f1_macro_study"] == pytest.approx((2 * 0.4 / 1.4 + 0) / 2)  # labels 0 and 1 occur; F1 of 0 is 0
     no = classification_metrics(labels, [0] * 5)
-    assert (no["accuracy"], no["precision"], no["recall"], no["f1"]) == (pytest.approx(0.6), 0.0, 0.0, 0.0)
+    assert (no["accuracy"], no["precision"], no["recall"], no["f1_positive"]) == (pytest.approx(0.6), 0.0, 0.0, 0.0)
+    assert no["f1_macro_study"] == pytest.approx((0 + 2 * 3 / (2 * 3 + 2)) / 2)  # F1 of NO: tp 3, fp 2, fn 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -393,7 +400,7 @@ def test_loglik_and_generate_agree_on_a_stub(tmp_path, devign_dir, task):
     assert [entry["prediction"] for entry in loglik["per_document"]] == [
         entry["prediction"] for entry in generated["per_document"]]
     assert loglik["metrics"]["accuracy"] == generated["metrics"]["accuracy"] == 1.0
-    assert loglik["metrics"]["f1"] == 1.0
+    assert loglik["metrics"]["f1_positive"] == loglik["metrics"]["f1_macro_study"] == 1.0
     assert stub.scored and stub.generated
 
 
@@ -583,13 +590,13 @@ def test_missing_data_names_the_files_and_the_fix(tmp_path):
 
 
 def test_hub_failure_is_a_clear_missing_data_error(monkeypatch):
-    from astraios.tasks import codexglue
+    from astraios.tasks.codexglue import loading
 
     def offline(repo_id):
         raise ConnectionError("no network")
 
     monkeypatch.delenv("ASTRAIOS_DATA_DIR", raising=False)
-    monkeypatch.setattr(codexglue, "_hub_batches", offline)
+    monkeypatch.setattr(loading, "_hub_batches", offline)
     with pytest.raises(DataNotFoundError, match=r"google/code_x_glue_cc_defect_detection failed: the Hub cannot be reached"):
         load_devign(None)
     with pytest.raises(DataNotFoundError, match=r"big_clone_bench failed: the Hub cannot be reached \(offline\?\)\. Fix"):

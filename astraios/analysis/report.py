@@ -6,8 +6,9 @@ Output:
     tables/*.csv             losses, scores, trainable parameters, training cost, scaling check, every cell's status
     figures/NAME.{png,svg,csv}   each figure and the data drawn in it
 
-Scores: each task's primary metric (pass@1, accuracy, F1). A cell's average score is the mean over
-the tasks scored in every evaluated cell, so averages compare like with like. Loss: the final
+Scores: each task's primary metric (pass@1, accuracy, F1: f1_positive, or the study's f1_macro_study
+under --protocol study). A cell's average score is the mean over the tasks scored by the same
+metric in every evaluated cell, so averages compare like with like. Loss: the final
 held-out test loss unless said otherwise. Model size N: base model parameters.
 """
 
@@ -125,7 +126,13 @@ def _common_tasks(cells: list[Cell]) -> list[str]:
     common = set(evaluated[0].scores)
     for cell in evaluated[1:]:
         common &= set(cell.scores)
-    return sorted(common)
+    return sorted(task for task in common if len(_metrics_of(cells, task)) == 1)  # like with like
+
+
+def _metrics_of(cells: list[Cell], task: str) -> list[str]:
+    """The primary metrics `task` was scored by (two when cells used different protocols, e.g.
+    BigCloneBench's f1_positive and the study's f1_macro_study)."""
+    return sorted({cell.metrics[task] for cell in cells if task in cell.metrics})
 
 
 def _notes(runs_dir, cells: list[Cell], trained: list[Cell], tasks: list[str]) -> list[str]:
@@ -153,6 +160,10 @@ def _notes(runs_dir, cells: list[Cell], trained: list[Cell], tasks: list[str]) -
         cells = "every cell" if len(where) == len(trained) else ", ".join(where)
         notes.append(f"Task {task} ({cells}): {warning}.")
     scored = {task for cell in trained for task in cell.scores}
+    for task in sorted(scored):
+        if len(metrics := _metrics_of(trained, task)) > 1:
+            notes.append(f"Task {task} was scored by different metrics ({', '.join(metrics)}: cells evaluated under "
+                         f"different protocols), which are not comparable; it is left out of the averages.")
     if scored - set(tasks):
         notes.append(f"Tasks scored in only some cells are left out of the averages: {', '.join(sorted(scored - set(tasks)))}.")
     unscored = [f"{cell.model} x {cell.method}" for cell in trained if not cell.scores]
@@ -293,7 +304,7 @@ def _score_tables(cells, averages, tasks, methods, models) -> list[Table]:
     tables = [_pivot(f"Average score ({_average_label(tasks)})", cells, methods, models,
                      lambda c: _number(averages.get(id(c))))] if tasks else []
     for task in scored:
-        metric = next(c.metrics[task] for c in cells if task in c.metrics)
+        metric = " or ".join(_metrics_of(cells, task))
         tables.append(_pivot(f"{task} ({metric})", cells, methods, models, lambda c, t=task: _number(c.scores.get(t))))
     return tables
 

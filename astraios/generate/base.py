@@ -51,6 +51,11 @@ class Sampling:
     def greedy(self) -> bool:
         return self.temperature == 0
 
+    def settings(self) -> dict:
+        """The settings under the names results.json and grid configs use."""
+        return {"n_samples": self.n, "temperature": self.temperature, "top_p": self.top_p,
+                "max_new_tokens": self.max_new_tokens}
+
 
 @runtime_checkable
 class Backend(Protocol):

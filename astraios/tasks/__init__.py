@@ -4,7 +4,7 @@ Adding a task family is one module that defines its `Task` classes (see `astraio
 and a `TASKS` dict (name -> (class, positional arguments)), plus one entry in `FAMILIES` below.
 Task options (e.g. `timeout_s`) are keyword arguments of the class; `get` passes each task only
 the options its constructor accepts, so one `astraios eval` command line can carry options for
-several task families.
+several task families; `option_names` lists them (the grid checks its `per_task` settings with it).
 """
 
 from __future__ import annotations
@@ -37,8 +37,19 @@ def get(name: str, **options) -> Task:
         raise UnknownTaskError(f"unknown task `{name}`.{hint} Available tasks: {', '.join(REGISTRY)} "
                                f"(`astraios tasks` describes them).")
     task_class, arguments = REGISTRY[name]
-    accepted = inspect.signature(task_class).parameters
-    return task_class(*arguments, **{key: value for key, value in options.items() if key in accepted})
+    return task_class(*arguments, **accepted_options(name, options))
+
+
+def option_names(name: str) -> list[str]:
+    """The options (keyword arguments) task `name` takes, past the arguments its registry entry fills."""
+    task_class, arguments = REGISTRY[name]
+    return list(inspect.signature(task_class).parameters)[len(arguments):]
+
+
+def accepted_options(name: str, options: dict) -> dict:
+    """The part of `options` that task `name` takes."""
+    accepted = option_names(name)
+    return {key: value for key, value in options.items() if key in accepted}
 
 
 def parse_names(text: str) -> list[str]:
@@ -59,7 +70,9 @@ __all__ = [
     "Task",
     "TaskScore",
     "UnknownTaskError",
+    "accepted_options",
     "get",
     "names",
+    "option_names",
     "parse_names",
 ]

@@ -51,10 +51,17 @@ class Task(ABC):
     primary_metric: str | None  # the score tables rank by; None when the task only feeds another
     language: str
     requires: tuple[str, ...] = ()
+    uses_sampling = True  # False: predictions ignore --n-samples/--temperature (e.g. greedy YES/NO answers)
+    required_dtype: str | None = None  # a dtype the task's protocol needs (e.g. the study's float32)
 
     @abstractmethod
     def documents(self, data_dir: str | Path | None = None) -> list[dict]:
         """Every document of the task's dataset, each with `doc_id` and `index`."""
+
+    def complete_documents(self, documents: list[dict], lists: list, source: str) -> list[dict]:
+        """The documents, completed with what a saved-generations file knows that the data lacks
+        (e.g. the labels of a whole split the local data only samples); most tasks: unchanged."""
+        return documents
 
     def select(self, documents: list[dict], limit: int | None) -> list[dict]:
         """The documents to evaluate: the first `limit` (all when None)."""

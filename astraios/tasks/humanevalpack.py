@@ -24,8 +24,10 @@ tasks with the `octocoder` prompt, which the Astraios study used, so scores are 
 - execution: Python programs get the harness's import header (numpy bound lazily, see
   PYTHON_HEADER) and the test suite appended; Java
   programs are the class `Solution` followed by the test's `public class Main`. Each runs in the
-  sandbox with a 10 s limit. Unlike the harness, a program that exits early (`sys.exit(0)`,
-  `System.exit(0)`) before its tests finish fails: the sandbox proves the tests ran to the end.
+  sandbox with a 10 s limit. A program that exits before its tests finish fails: the sandbox
+  proves the tests ran to the end. For Python that is the harness's verdict too (its `exec`
+  catches `sys.exit`'s SystemExit as a failure); only Java differs: the harness passes a program
+  whose `System.exit(0)` ends it early, since it reads only the exit status.
 
 Identical programs within a problem are executed once (greedy or low-temperature samples repeat
 a lot); the verdict is shared, which changes nothing because the tests are deterministic.

@@ -19,8 +19,10 @@ take part:
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import ctypes
+import errno
 import fcntl
 import json
 import os
@@ -256,26 +258,82 @@ def _close_fds_except(keep: set[int]) -> None:
 
 
 # ------------------------------------------------------------------------------ the program
-def take_proof_channel() -> tuple[bytes, int]:
-    """Read the run's nonce (then close its fd) and move the proof fd to the highest allowed
-    number, out of the way of the program's own files. Returns (nonce, proof fd)."""
+COMPLETION_MARK = "# <- the completion point"
+# What would reach the proof keeper's frame from Python code: other threads' frames and the
+# interpreter-wide tracing/monitoring hooks (names of later Pythons included).
+THREAD_INSPECTION = ("_current_frames", "_current_exceptions", "monitoring", "_settraceallthreads",
+                     "_setprofileallthreads", "remote_exec")
+# Resource limits a Python program meets as exceptions (it ignores SIGXFSZ): an uncaught one is
+# reported on the proof pipe, so the verdict is `error` (see execution.LIMIT_REASONS).
+LIMIT_MARKERS = ((MemoryError, None, b"memory\n"), (OSError, errno.EFBIG, b"fsize\n"),
+                 (OSError, errno.EMFILE, b"files\n"), (OSError, errno.ENOSPC, b"space\n"))
+
+
+def _completion_line() -> int:
+    with open(__file__, encoding="utf-8") as source:
+        return next(number for number, line in enumerate(source, 1) if line.rstrip().endswith(COMPLETION_MARK))
+
+
+COMPLETION_LINE = _completion_line()
+
+
+def move_proof_fd() -> int:
+    """Move the proof fd to the highest allowed number, out of the way of the program's own files."""
+    highest = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 1
+    proof_fd = fcntl.fcntl(PROOF_FD, fcntl.F_DUPFD_CLOEXEC, highest)
+    os.close(PROOF_FD)
+    return proof_fd
+
+
+def keep_proof(launcher, proof_fd: int, ready, completed, answered) -> None:
+    """The proof keeper, a thread of the program's process started before the program: the only
+    holder of the nonce, in a frame no Python code of the program can reach (another thread's
+    frame, with the inspection hooks removed; never materialised as a frame object). Asked to
+    prove completion, it writes the nonce only when the launcher's own frame stands at its
+    completion point, which only a normal end of the module reaches; any other request (the
+    program releasing the lock itself) uses the nonce up without a proof."""
     nonce = b""
     while chunk := os.read(NONCE_FD, 4096):
         nonce += chunk
     os.close(NONCE_FD)
-    highest = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 1
-    proof_fd = fcntl.fcntl(PROOF_FD, fcntl.F_DUPFD_CLOEXEC, highest)
-    os.close(PROOF_FD)
-    return nonce, proof_fd
+    ready.release()
+    completed.acquire()
+    if launcher.f_lineno == COMPLETION_LINE:
+        try:
+            os.write(proof_fd, nonce + b"\n")
+        except OSError:  # the program closed the proof fd: no proof
+            pass
+    nonce = None
+    answered.release()
 
 
-def run_python_source(path: str, python_path: list[str], nonce: bytes, proof_fd: int) -> None:
+def limit_marker(exc: BaseException) -> bytes | None:
+    """The marker of the resource limit behind the exception (anywhere in its chain), if one is."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        for kind, number, marker in LIMIT_MARKERS:
+            if isinstance(exc, kind) and (number is None or getattr(exc, "errno", None) == number):
+                return marker
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def run_python_source(path: str, python_path: list[str], proof_fd: int) -> None:
     """The Python completion-proof launcher: the nonce is written only if the module ran to its end.
 
-    The proof is written in the `else` branch alone, so no failure path can reach it, whatever the
+    The proof is asked for in the `else` branch alone, so no failure path reaches it, whatever the
     program patched (sys.exit, traceback, builtins); what the launcher calls is bound beforehand.
+    This frame holds no secret: the nonce lives in the proof keeper's thread (see keep_proof).
     """
-    write, print_exception, system_exit = os.write, traceback.print_exception, SystemExit
+    write, print_exception, system_exit, marker_of = os.write, traceback.print_exception, SystemExit, limit_marker
+    ready, completed, answered = _thread.allocate_lock(), _thread.allocate_lock(), _thread.allocate_lock()
+    for lock in (ready, completed, answered):
+        lock.acquire()
+    _thread.start_new_thread(keep_proof, (sys._getframe(), proof_fd, ready, completed, answered))
+    ready.acquire()  # the keeper has taken the nonce and closed its fd
+    for name in THREAD_INSPECTION:
+        vars(sys).pop(name, None)
     site.setquit()  # exit() and quit(), which `python -S` leaves out
     sys.argv = [path]
     sys.path[:0] = [os.path.dirname(path)]
@@ -294,15 +352,15 @@ def run_python_source(path: str, python_path: list[str], nonce: bytes, proof_fd:
         if stop.code is not None and not isinstance(stop.code, int):
             print(stop.code, file=sys.stderr)
     except BaseException as exc:  # noqa: BLE001 -- any uncaught exception is the program's failure
-        if isinstance(exc, MemoryError):
-            write(proof_fd, b"memory\n")
+        marker = marker_of(exc)
+        if marker:
+            write(proof_fd, marker)
         tb = exc.__traceback__
         print_exception(type(exc), exc, tb.tb_next if tb else None)  # without this launcher's frame
         exit_code = 1
     else:
-        write(proof_fd, nonce + b"\n")
+        completed.release(); answered.acquire()  # <- the completion point
         exit_code = 0
-    del nonce
     # What interpreter shutdown does that a program can observe (join non-daemon threads, run
     # atexit hooks, flush the standard streams), without tearing down the modules: that is most
     # of a short program's run time, and nothing of it outlives the process.
@@ -338,12 +396,12 @@ def become_program(spec: dict, report_fd: int) -> None:
             for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; exec keeps that
                 signal.signal(number, signal.SIG_DFL)
             os.execve(spec["argv"][0], spec["argv"], os.environ)
-        nonce, proof_fd = take_proof_channel()
+        proof_fd = move_proof_fd()
     except (OSError, SetupError) as exc:
         os.write(report_fd, f"setup-error {exc}\n".encode())
         os._exit(126)
     os.close(report_fd)
-    run_python_source(spec["source_path"], spec["python_path"], nonce, proof_fd)
+    run_python_source(spec["source_path"], spec["python_path"], proof_fd)
 
 
 def init_main(spec: dict, report_fd: int) -> None:

@@ -363,6 +363,16 @@ def test_run_many_keeps_input_order_and_isolates_programs():
     assert [r.status for r in results] == ["failed" if i % 3 == 0 else "passed" for i in range(8)]
 
 
+def test_programs_start_from_fresh_state_despite_the_warm_server():
+    """The fork server pre-imports common modules (random among them, through statistics): every
+    program still gets its own random state, and what one program changes in a module is not seen
+    by the next."""
+    source = "import random, statistics\nprint(random.random())\nstatistics.mean = None\n"
+    outputs = [python(source).stdout for _ in range(3)]
+    assert len(set(outputs)) == 3
+    assert python("import statistics\nassert statistics.mean([1, 3]) == 2\n").status == "passed"
+
+
 def test_programs_do_not_share_files():
     writer = Program("python", "open('shared.txt', 'w').write('secret')\nopen('/tmp/shared.txt', 'w').write('secret')\n")
     reader = Program("python", "import os\nassert not os.path.exists('shared.txt')\nassert not os.path.exists('/tmp/shared.txt')\n")

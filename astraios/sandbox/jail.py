@@ -258,6 +258,12 @@ def _close_fds_except(keep: set[int]) -> None:
 
 
 # ------------------------------------------------------------------------------ the program
+# Standard-library modules the fork server imports once, so that Python programs importing them
+# (test headers import most: bigcode-evaluation-harness's imports all of these) skip that work,
+# which costs more than most tests. Only the standard library, imported by trusted code before any
+# program exists; `random`'s state is reseeded in every forked child (by `random` itself).
+WARM_MODULES = ("collections", "copy", "datetime", "functools", "hashlib", "heapq", "importlib.util", "itertools",
+                "math", "re", "statistics", "string", "typing")
 COMPLETION_MARK = "# <- the completion point"
 # What would reach the proof keeper's frame from Python code: other threads' frames and the
 # interpreter-wide tracing/monitoring hooks (names of later Pythons included).
@@ -520,8 +526,11 @@ def serve(channel_fd: int) -> None:
     """Fork server: one warm interpreter, started once per runner process, forks a fresh keeper
     per run (saving an interpreter start and these imports each time). It never runs a program
     itself, so every run starts from the same pristine state and none shares anything with another.
-    Requests are one JSON message with the run's fds (SCM_RIGHTS); the answer is the keeper's pid."""
+    Requests are one JSON message with the run's fds (SCM_RIGHTS); the answer is the keeper's pid.
+    It imports WARM_MODULES once, so a Python program finds them loaded (as after any import)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished keepers
+    for name in WARM_MODULES:
+        __import__(name)
     channel = socket.socket(fileno=channel_fd)
     while True:
         message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 8)

@@ -30,7 +30,7 @@ import json
 import platform
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from astraios import tasks as task_registry
@@ -115,7 +115,8 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
             predictions = given[task.name]
             generations_path = config.generations[task.name]
         else:
-            predictions = _generate(task, backend, task_documents, config.sampling, cache, progress)
+            sampling = replace(config.sampling, seed=config.seed)  # one seed for the run: --seed
+            predictions = _generate(task, backend, task_documents, sampling, cache, progress)
             generations_path = config.output_dir / "generations" / f"{task.name}.json"
             write_json(generations_path, task.to_file(task_documents, predictions))
         generated = time.perf_counter()

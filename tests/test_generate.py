@@ -13,7 +13,8 @@ import torch
 
 from astraios import methods
 from astraios.generate import GenerationCache, Request, Sampling, cached_generate, cut_at_stop, resolve
-from astraios.generate.huggingface import TemperatureTopP, TransformersBackend, load_model_for_inference, merge_adapter
+from astraios.generate.decoding import TemperatureTopP
+from astraios.generate.huggingface import TransformersBackend, load_model_for_inference, merge_adapter
 from astraios.generate.openai_api import EndpointError, OpenAIBackend
 from astraios.models import load_model, load_tokenizer
 from saved_methods import fake_run_dir, lively, save_method
@@ -229,6 +230,11 @@ def test_openai_backend_generates_through_the_endpoint(fake_server):
     assert sent["stop"] == ["\nSTOP"] and sent["top_p"] == 0.9
     greedy = backend.generate(["abc"], n=4, temperature=0)
     assert greedy == [[" sample 0 of abc\nSTOP more"] * 4] and fake_server.requests[-1]["n"] == 1
+    before = len(fake_server.requests)
+    seeded = backend.generate(["abc", "xyz"], n=2, temperature=0.2, seeds=[[11, 12], [13, 14]])
+    sent = fake_server.requests[before:]
+    assert sorted(request["seed"] for request in sent) == [11, 12, 13, 14] and all(r["n"] == 1 for r in sent)
+    assert seeded == [[" sample 0 of abc\nSTOP more"] * 2, [" sample 0 of xyz\nSTOP more"] * 2]
 
 
 def test_openai_backend_loglikelihood_by_echo(fake_server):
@@ -262,12 +268,14 @@ class CountingBackend:
         self.rows = 0
         self.calls = 0
         self.fail_after = fail_after
+        self.seeds = []
 
-    def generate(self, prompts, n=1, temperature=0.2, top_p=0.95, max_new_tokens=512, stop=(), stop_when=None):
+    def generate(self, prompts, n=1, temperature=0.2, top_p=0.95, max_new_tokens=512, stop=(), stop_when=None, seeds=None):
         if self.fail_after is not None and self.calls >= self.fail_after:
             raise KeyboardInterrupt  # an interruption, mid-run
         self.calls += 1
         self.rows += len(prompts) * n
+        self.seeds.append(seeds)
         return [[f"text-{prompt}-{self.rows}-{k}" for k in range(n)] for prompt in prompts]
 
     def loglikelihood(self, requests):
@@ -294,6 +302,20 @@ def test_cache_resumes_an_interrupted_run_without_regenerating(tmp_path):
     again = CountingBackend()
     second = cached_generate(again, GenerationCache(tmp_path, {"model": "m"}), "task", requests, sampling, ["\n"])
     assert again.rows == 0 and second == first
+
+
+def test_cache_gives_each_sample_a_seed_of_its_own(tmp_path):
+    """Seeds depend on (evaluation seed, task, document, sample index) only, not on the call."""
+    from astraios.generate.base import sample_seed
+
+    backend = CountingBackend()
+    cached_generate(backend, GenerationCache(tmp_path, {"model": "m"}), "task", requests_for(3, 2), Sampling(n=2, seed=5), [])
+    assert [seed for call in backend.seeds for row in call for seed in row] == [
+        sample_seed(5, "task", f"doc{d}", s) for d in range(3) for s in range(2)]
+    assert len({seed for call in backend.seeds for row in call for seed in row}) == 6
+    assert sample_seed(5, "task", "doc0", 0) != sample_seed(6, "task", "doc0", 0) != sample_seed(5, "other", "doc0", 0)
+    cached_generate(backend, GenerationCache(tmp_path, {"model": "m"}), "task", requests_for(3, 2), Sampling(n=2, seed=6), [])
+    assert backend.rows == 12  # another seed is another sample: not served from the cache
 
 
 def test_cache_key_separates_models_settings_and_reuses_samples(tmp_path):

@@ -4,8 +4,10 @@ so an interrupted evaluation resumes where it stopped and a finished one is neve
 One file per task (`<cache dir>/<task>.jsonl`). A record's key is a hash of everything that
 determines the completion's distribution: the model identity (base model, revision, content
 fingerprint of the adapter or fine-tuned weights), the task, the document, a hash of the exact
-prompt, the sampling settings (temperature, top_p, max_new_tokens, stop sequences) and the sample
-index. The number of samples is not in the key, so raising --n-samples from 10 to 20 generates
+prompt, the sampling settings (temperature, top_p, max_new_tokens, stop sequences, and the seed when
+sampling) and the sample index. Each sample is drawn with its own seed (`base.sample_seed`: the
+evaluation seed, task, document and sample index), so a run resumed after a kill generates the
+missing samples exactly as an uninterrupted run would have. The number of samples is not in the key, so raising --n-samples from 10 to 20 generates
 only samples 10-19. Greedy decoding has one distinct sample per prompt (index 0), generated once
 however many samples use it. The raw
 completion is stored, not the post-processed program, so fixing post-processing never needs new
@@ -21,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from astraios.generate.base import Backend, Sampling
+from astraios.generate.base import Backend, Sampling, sample_seed
 from astraios.io import append_jsonl, read_jsonl
 
 
@@ -56,6 +58,8 @@ class GenerationCache:
             "stop": list(stop),
             "sample": request.sample,
         }
+        if not sampling.greedy:
+            material["seed"] = sampling.seed
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
     def completions(self, task: str) -> dict[str, str]:
@@ -115,10 +119,12 @@ def cached_generate(
         for start in range(0, len(prompts), per_call):
             call = prompts[start:start + per_call]
             doc_of_row = [first_request[pending[prompt][0]].doc_index for prompt in call]
+            seeds = [[sample_seed(sampling.seed, task, first_request[key].doc_id, first_request[key].sample)
+                      for key in pending[prompt]] for prompt in call]
             outputs = backend.generate(
                 call, n=count, temperature=sampling.temperature, top_p=sampling.top_p,
                 max_new_tokens=sampling.max_new_tokens, stop=stop,
-                stop_when=(lambda row, text: stop_when(doc_of_row[row], text)) if stop_when else None,
+                stop_when=(lambda row, text: stop_when(doc_of_row[row], text)) if stop_when else None, seeds=seeds,
             )
             for prompt, completions in zip(call, outputs):
                 for key, completion in zip(pending[prompt], completions):

@@ -1,0 +1,312 @@
+"""Continuous-batching decoding over a transformers KV cache: the transformers backend's engine.
+
+Static batching (one `model.generate` per batch) keeps a finished row in the batch until the
+longest row ends; with stop sequences most rows end early, so most of the batch decodes padding.
+Here the batch is a pool of `batch_size` rows (prompt x sample) that changes every step:
+
+- each prompt is read once: its prefill runs one forward pass (prompts admitted together share
+  it, left-padded) and the prompt's cache row and last logits are kept while it has samples
+  waiting; admitting k of its samples copies that row k times (prefix sharing for n > 1);
+- a finished row leaves at once (its cache row is dropped) and waiting rows take the free slots
+  on the next step: their cache rows are left-padded to the running batch's length and joined to
+  it, and columns that no row needs any more are trimmed;
+- every step runs one forward pass over the running rows' last tokens, picks each row's next
+  token (argmax, or a draw from that row's own generator after `TemperatureTopP`), and checks the
+  row's new text against the stop sequences and the task's `stop_when`, on the text the
+  tokenizer decodes from all of the row's tokens (exactly what static batching checked).
+
+Greedy output is the same as `model.generate`'s, row by row (positions come from the attention
+mask, so padding never shifts them). Sampling is reproducible per sample: row j of prompt i draws
+from a generator seeded with `seeds[i][j]`, so a sample's text does not depend on which other
+rows shared its batch (what a resumed evaluation needs to equal an uninterrupted one).
+
+P-Tuning (peft prompt learning): the decoder is the base model; a prompt's prefill is its virtual
+tokens' embeddings followed by the prompt's, and each later step feeds one new token on the
+cache, so the virtual tokens are seen once, at positions 0..V-1, as in training.
+
+Why not transformers' own continuous batching (`generate_batch`): it runs on a paged cache with
+its own attention kernels and takes token ids and a `GenerationConfig`: no per-row stopping test
+(a task's `stop_when`), no per-request seed, no custom logits processor, and no way to feed
+P-Tuning's virtual tokens; this loop needs only the model's ordinary forward pass.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from transformers import LogitsProcessor
+
+from astraios.generate.base import StopWhen, cut_at_stop
+
+
+class TemperatureTopP(LogitsProcessor):
+    """Temperature, then nucleus (top-p) filtering: the same result as transformers'
+    TemperatureLogitsWarper + TopPLogitsWarper, but it sorts only the `candidates` most likely
+    tokens when they already hold `top_p` of the mass (nearly always at evaluation temperatures),
+    instead of the whole vocabulary at every step, which dominates a CPU decoding step at batch 16."""
+
+    def __init__(self, temperature: float, top_p: float, candidates: int = 64):
+        self.temperature = temperature
+        self.top_p = top_p
+        self.candidates = candidates
+
+    def __call__(self, input_ids, scores):
+        scores = scores / self.temperature
+        if self.top_p >= 1.0:
+            return scores
+        probabilities = scores.softmax(dim=-1)
+        top, order = probabilities.topk(min(self.candidates, scores.shape[-1]), dim=-1)  # most likely first
+        filtered = self._nucleus(scores, top, order)
+        # Rows whose candidates hold less than top_p (flat distributions) sort the whole vocabulary.
+        short = top.sum(dim=-1) < self.top_p
+        if bool(short.any()):
+            top, order = probabilities[short].sort(dim=-1, descending=True)
+            filtered[short] = self._nucleus(scores[short], top, order)
+        return filtered
+
+    def _nucleus(self, scores, top, order):
+        # A token stays if the tokens more likely than it hold less than top_p (the first always stays).
+        keep = (top.cumsum(dim=-1) - top) < self.top_p
+        minus_infinity = torch.tensor(float("-inf"), dtype=scores.dtype, device=scores.device)
+        kept = torch.where(keep, scores.gather(-1, order), minus_infinity)
+        return torch.full_like(scores, float("-inf")).scatter(-1, order, kept)
+
+
+@dataclass
+class DecodeRequest:
+    """One prompt's token ids and its samples: one seed per sample (None: greedy)."""
+
+    ids: list[int]
+    seeds: list[int | None]
+
+
+@dataclass
+class _Prompt:
+    index: int
+    request: DecodeRequest
+    waiting: deque  # sample positions not admitted yet
+    keys_values: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # one cache row per layer, no padding
+    logits: torch.Tensor | None = None  # after the prompt's last token
+
+
+@dataclass
+class _Row:
+    prompt: int
+    sample: int
+    generator: torch.Generator | None
+    tokens: list[int] = field(default_factory=list)
+
+
+class ContinuousDecoder:
+    """Decodes many prompts x samples with at most `batch_size` rows in flight (see the module docs)."""
+
+    def __init__(self, model, tokenizer, batch_size: int, virtual_tokens: int = 0):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        # Prompt learning: the base model decodes; the virtual tokens enter as embeddings at prefill.
+        self.virtual_tokens = virtual_tokens
+        self.decoder = model.get_base_model() if virtual_tokens else model
+        self.cache_argument = cache_argument(self.decoder)
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    @torch.inference_mode()
+    def run(self, requests: Sequence[DecodeRequest], *, temperature: float, top_p: float, max_new_tokens: int,
+            stop: Sequence[str] = (), stop_when: StopWhen | None = None) -> list[list[str]]:
+        """For each request, one text per seed (decoded, skipping special tokens, cut at `stop`)."""
+        stop = [sequence for sequence in stop if sequence]
+        processor = None if temperature == 0 else TemperatureTopP(temperature, top_p)
+        check_text = self._text_check(stop, stop_when)
+        queue = deque(_Prompt(i, request, deque(range(len(request.seeds)))) for i, request in enumerate(requests)
+                      if request.seeds)
+        outputs: list[list[str]] = [[""] * len(request.seeds) for request in requests]
+        eos = self.tokenizer.eos_token_id
+        rows: list[_Row] = []
+        cache = mask = logits = None
+        while queue or rows:
+            if queue and len(rows) < self.batch_size:
+                new_rows, new_cache, new_mask, new_logits = self._admit(queue, self.batch_size - len(rows))
+                if rows:
+                    cache, mask = _join(cache, mask, new_cache, new_mask)
+                    logits = torch.cat([logits, new_logits])
+                else:
+                    cache, mask, logits = new_cache, new_mask, new_logits
+                rows += new_rows
+            tokens = self._next_tokens(logits, rows, processor)
+            finished = set()
+            for position, (row, token) in enumerate(zip(rows, tokens.tolist())):
+                row.tokens.append(token)
+                if token == eos or len(row.tokens) >= max_new_tokens or (check_text is not None and check_text(row)):
+                    finished.add(position)
+                    text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+                    outputs[row.prompt][row.sample] = cut_at_stop(text, stop)
+            if finished:
+                keep = [position for position in range(len(rows)) if position not in finished]
+                rows = [rows[position] for position in keep]
+                if not rows:
+                    cache = mask = logits = None
+                    continue
+                index = torch.tensor(keep, device=mask.device)
+                cache.batch_select_indices(index)
+                cache, mask = _trim(cache, mask[index])
+                tokens = tokens[index]
+            positions = mask.sum(dim=-1, keepdim=True)  # the row's tokens so far: padding never shifts them
+            mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
+            output = self.decoder(input_ids=tokens[:, None], attention_mask=mask, position_ids=positions,
+                                  use_cache=True, **{self.cache_argument: cache})
+            cache = output[self.cache_argument]
+            logits = output.logits[:, -1].float()
+        return outputs
+
+    # ------------------------------------------------------------------------------------------
+
+    def _text_check(self, stop: list[str], stop_when: StopWhen | None) -> Callable[[_Row], bool] | None:
+        if not stop and stop_when is None:
+            return None
+        decode = self.tokenizer.decode
+
+        def finished(row: _Row) -> bool:
+            text = decode(row.tokens, skip_special_tokens=True)
+            return any(sequence in text for sequence in stop) or (stop_when is not None and stop_when(row.prompt, text))
+
+        return finished
+
+    def _next_tokens(self, logits: torch.Tensor, rows: list[_Row], processor) -> torch.Tensor:
+        if processor is None:
+            return logits.argmax(dim=-1)
+        probabilities = processor(None, logits).softmax(dim=-1)
+        cumulative = probabilities.cumsum(dim=-1)
+        # One uniform draw per row from that row's own generator; the inverse CDF turns it into a
+        # token (tokens of zero probability never: the search is for the first cdf above the draw).
+        draws = torch.cat([torch.rand(1, generator=row.generator, device=logits.device) for row in rows])
+        targets = (draws * cumulative[:, -1]).unsqueeze(-1)
+        return torch.searchsorted(cumulative, targets, right=True).squeeze(-1).clamp(max=logits.shape[-1] - 1)
+
+    def _admit(self, queue: deque, free: int):
+        """Rows for up to `free` waiting samples (prompts in queue order), with their cache rows
+        (left-padded to one length), attention mask and first logits."""
+        chosen: list[tuple[_Prompt, list[int]]] = []
+        while free and queue:
+            prompt = queue[0]
+            samples = [prompt.waiting.popleft() for _ in range(min(free, len(prompt.waiting)))]
+            chosen.append((prompt, samples))
+            free -= len(samples)
+            if not prompt.waiting:
+                queue.popleft()
+        self._prefill([prompt for prompt, _ in chosen if prompt.keys_values is None])
+        rows, blocks, lengths, logits = [], [], [], []
+        for prompt, samples in chosen:
+            for sample in samples:
+                seed = prompt.request.seeds[sample]
+                generator = None
+                if seed is not None:
+                    generator = torch.Generator(device=self.device).manual_seed(seed)
+                rows.append(_Row(prompt.index, sample, generator))
+            blocks.append((prompt.keys_values, len(samples)))
+            lengths += [prompt.keys_values[0][0].shape[-2]] * len(samples)
+            logits.append(prompt.logits.expand(len(samples), -1))
+            if not prompt.waiting:  # every sample admitted: the prompt's row is no longer needed
+                prompt.keys_values = prompt.logits = None
+        width = max(lengths)
+        layers = []
+        for layer in range(len(blocks[0][0])):
+            keys = torch.cat([_left_pad(block[layer][0], width).expand(count, -1, -1, -1) for block, count in blocks])
+            values = torch.cat([_left_pad(block[layer][1], width).expand(count, -1, -1, -1) for block, count in blocks])
+            layers.append((keys, values))
+        mask = torch.zeros((len(rows), width), dtype=torch.long, device=self.device)
+        for row, length in enumerate(lengths):
+            mask[row, width - length:] = 1
+        return rows, _cache(layers), mask, torch.cat(logits)
+
+    def _prefill(self, prompts: list[_Prompt]) -> None:
+        """One forward pass over `prompts` (left-padded): each keeps its own cache row and logits."""
+        if not prompts:
+            return
+        width = max(len(prompt.request.ids) for prompt in prompts)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            ids = prompt.request.ids
+            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+            mask[row, width - len(ids):] = 1
+        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+        inputs = {"input_ids": input_ids}
+        if self.virtual_tokens:  # [virtual tokens | padding | prompt]: positions 0..V-1, then the prompt's
+            embeddings = self.decoder.get_input_embeddings()(input_ids)
+            virtual = self.model.get_prompt(batch_size=len(prompts)).to(embeddings.dtype)
+            inputs = {"inputs_embeds": torch.cat([virtual, embeddings], dim=1)}
+            mask = torch.cat([mask.new_ones((len(prompts), self.virtual_tokens)), mask], dim=1)
+        from transformers import DynamicCache
+
+        output = self.decoder(**inputs, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                              use_cache=True, logits_to_keep=1, **{self.cache_argument: DynamicCache()})
+        cache = output[self.cache_argument]
+        if type(cache) is not DynamicCache or not all(_is_full_attention(layer) for layer in cache.layers):
+            raise NotImplementedError(f"the transformers backend decodes on a full-attention DynamicCache; this model "
+                                      f"returned a {type(cache).__name__}. Fix: evaluate it with --backend vllm.")
+        logits = output.logits[:, -1].float()
+        valid = mask.bool()
+        for row, prompt in enumerate(prompts):
+            prompt.keys_values = [(layer.keys[row:row + 1, :, valid[row]], layer.values[row:row + 1, :, valid[row]])
+                                  for layer in cache.layers]
+            prompt.logits = logits[row:row + 1]
+
+def cache_argument(model) -> str:
+    """What the model's forward calls its KV cache: `cache` (transformers >= 5.x), else `past_key_values`."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _is_full_attention(layer) -> bool:
+    from transformers.cache_utils import DynamicLayer
+
+    return type(layer) is DynamicLayer
+
+
+def _cache(layers: list[tuple[torch.Tensor, torch.Tensor]]):
+    from transformers import DynamicCache
+
+    return DynamicCache(ddp_cache_data=layers)
+
+
+def _left_pad(tensor: torch.Tensor, width: int) -> torch.Tensor:
+    """Zero columns in front of a [rows, heads, length, dim] cache tensor, up to `width`."""
+    missing = width - tensor.shape[-2]
+    if missing <= 0:
+        return tensor
+    return torch.cat([tensor.new_zeros((*tensor.shape[:-2], missing, tensor.shape[-1])), tensor], dim=-2)
+
+
+def _join(cache, mask: torch.Tensor, new_cache, new_mask: torch.Tensor):
+    """The running rows followed by new ones, both left-padded to the longer length."""
+    width = max(mask.shape[1], new_mask.shape[1])
+    for layer, new_layer in zip(cache.layers, new_cache.layers):
+        layer.keys = torch.cat([_left_pad(layer.keys, width), _left_pad(new_layer.keys, width)])
+        layer.values = torch.cat([_left_pad(layer.values, width), _left_pad(new_layer.values, width)])
+    mask = torch.cat([_left_pad_mask(mask, width), _left_pad_mask(new_mask, width)])
+    return cache, mask
+
+
+def _left_pad_mask(mask: torch.Tensor, width: int) -> torch.Tensor:
+    missing = width - mask.shape[1]
+    return mask if missing <= 0 else torch.cat([mask.new_zeros((mask.shape[0], missing)), mask], dim=1)
+
+
+def _trim(cache, mask: torch.Tensor):
+    """Drop leading columns that are padding in every row (their rows have left)."""
+    used = mask.any(dim=0).nonzero()
+    start = int(used[0]) if len(used) else mask.shape[1]
+    if start == 0:
+        return cache, mask
+    for layer in cache.layers:
+        layer.keys = layer.keys[:, :, start:]
+        layer.values = layer.values[:, :, start:]
+    return cache, mask[:, start:]

@@ -175,3 +175,45 @@ def test_a_resumed_evaluation_equals_an_uninterrupted_one(tmp_path, data_dir):
                       for directory in ("whole", "resumed"))
     assert resumed == whole and len(whole) == 30  # every raw completion, not only the programs kept from them
     assert len({record["completion"] for record in whole}) > 6  # samples of a document differ: real draws
+
+
+@pytest.mark.parametrize("clean_up_spaces, forced", [(False, False), (True, False), (True, True)])
+def test_detokenizer_gives_the_tokenizers_text_at_every_step(clean_up_spaces, forced):
+    """Byte by byte, including tokens that split a UTF-8 character, special tokens and the
+    tokenizer's space clean-up (which transformers skips for BPE unless forced)."""
+    from astraios.generate.decoding import Detokenizer, _Row
+
+    tokenizer = load_tokenizer("tiny-gptbigcode-s")
+    tokenizer.clean_up_tokenization_spaces = clean_up_spaces
+    tokenizer.clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output = forced
+    detokenizer = Detokenizer(tokenizer)
+    assert detokenizer.table is not None and detokenizer.clean_up == forced  # byte-level BPE: the fast path
+    generator = torch.Generator().manual_seed(1)
+    sequences = torch.randint(0, len(tokenizer), (20, 40), generator=generator).tolist()
+    sequences.append(tokenizer("naïve café ☕ déjà vu , . ! 'll", add_special_tokens=False)["input_ids"] + [0, 5])
+    checked = 0
+    for sequence in sequences:
+        row = _Row(0, 0, None)
+        for token in sequence:
+            row.tokens.append(token)
+            detokenizer.extend(row, token)
+            assert detokenizer.text(row) == tokenizer.decode(row.tokens, skip_special_tokens=True)
+            checked += "\ufffd" in detokenizer.text(row)
+    assert checked  # some prefixes ended inside a multi-byte character
+
+
+def test_detokenizer_falls_back_to_the_tokenizer_when_not_byte_level():
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+    from transformers import PreTrainedTokenizerFast
+
+    from astraios.generate.decoding import Detokenizer, _Row
+
+    words = Tokenizer(WordLevel({"[UNK]": 0, "def": 1, "f": 2, "return": 3}, unk_token="[UNK]"))
+    words.pre_tokenizer = Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]")
+    detokenizer = Detokenizer(tokenizer)
+    assert detokenizer.table is None
+    row = _Row(0, 0, None, tokens=[1, 2, 3])
+    assert detokenizer.text(row) == tokenizer.decode([1, 2, 3], skip_special_tokens=True)

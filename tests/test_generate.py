@@ -13,7 +13,7 @@ import torch
 
 from astraios import methods
 from astraios.generate import GenerationCache, Request, Sampling, cached_generate, cut_at_stop, resolve
-from astraios.generate.decoding import TemperatureTopP
+from astraios.generate.decoding import nucleus
 from astraios.generate.huggingface import TransformersBackend, load_model_for_inference, merge_adapter
 from astraios.generate.openai_api import EndpointError, OpenAIBackend
 from astraios.models import load_model, load_tokenizer
@@ -59,7 +59,7 @@ def test_sampling_returns_n_samples_per_prompt(n, batch_size):
 
 
 @pytest.mark.parametrize("temperature, top_p", [(0.2, 0.95), (0.8, 0.5), (1.0, 0.999), (0.5, 1.0)])
-def test_temperature_top_p_matches_transformers_warpers(temperature, top_p):
+def test_nucleus_is_transformers_temperature_and_top_p(temperature, top_p):
     from transformers import TemperatureLogitsWarper, TopPLogitsWarper
 
     generator = torch.Generator().manual_seed(0)
@@ -68,9 +68,16 @@ def test_temperature_top_p_matches_transformers_warpers(temperature, top_p):
     expected = TemperatureLogitsWarper(temperature)(None, logits)
     if top_p < 1.0:
         expected = TopPLogitsWarper(top_p)(None, expected)
-    ours = TemperatureTopP(temperature, top_p)(None, logits)
-    assert torch.equal(torch.isinf(ours), torch.isinf(expected))
-    assert torch.allclose(ours[~torch.isinf(ours)], expected[~torch.isinf(expected)])
+    expected = expected.softmax(dim=-1)
+    kept, order = nucleus(logits, temperature, top_p)
+    ours = torch.zeros_like(logits).scatter_add(-1, order, kept)
+    ours = ours / ours.sum(dim=-1, keepdim=True)
+    assert torch.equal(ours > 0, expected > 0)
+    assert torch.allclose(ours, expected, atol=1e-6)
+    for row in (2, 3):  # a row's nucleus does not depend on its batch (peaked and flat rows)
+        alone_kept, alone_order = nucleus(logits[row:row + 1], temperature, top_p)
+        width = alone_kept.shape[-1]
+        assert torch.equal(alone_kept, kept[row:row + 1, :width]) and torch.equal(alone_order, order[row:row + 1, :width])
 
 
 def test_stop_sequences_cut_and_end_decoding_early():

@@ -11,9 +11,10 @@ Here the batch is a pool of `batch_size` rows (prompt x sample) that changes eve
   on the next step: their cache rows are left-padded to the running batch's length and joined to
   it, and columns that no row needs any more are trimmed;
 - every step runs one forward pass over the running rows' last tokens, picks each row's next
-  token (argmax, or a draw from that row's own generator after `TemperatureTopP`), and checks the
+  token (argmax, or a draw from that row's own generator within its `nucleus`), and checks the
   row's new text against the stop sequences and the task's `stop_when`, on the text the
-  tokenizer decodes from all of the row's tokens (exactly what static batching checked).
+  tokenizer decodes from all of the row's tokens (exactly what static batching checked; kept
+  byte by byte for byte-level BPE tokenizers, see `Detokenizer`).
 
 Greedy output is the same as `model.generate`'s, row by row (positions come from the attention
 mask, so padding never shifts them). Sampling is reproducible per sample: row j of prompt i draws
@@ -37,42 +38,99 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-from transformers import LogitsProcessor
-
 from astraios.generate.base import StopWhen, cut_at_stop
 
 
-class TemperatureTopP(LogitsProcessor):
-    """Temperature, then nucleus (top-p) filtering: the same result as transformers'
-    TemperatureLogitsWarper + TopPLogitsWarper, but it sorts only the `candidates` most likely
-    tokens when they already hold `top_p` of the mass (nearly always at evaluation temperatures),
-    instead of the whole vocabulary at every step, which dominates a CPU decoding step at batch 16."""
+def nucleus(logits: torch.Tensor, temperature: float, top_p: float, candidates: int = 64):
+    """Each row's sampling distribution after temperature and nucleus (top-p) filtering, as
+    (probabilities, token ids): most likely first, zero past the nucleus, not renormalised. The
+    same distribution as transformers' TemperatureLogitsWarper + TopPLogitsWarper, but it sorts
+    only the `candidates` likeliest tokens of a row when they already hold `top_p` of its mass
+    (nearly always at evaluation temperatures), instead of the whole vocabulary at every step,
+    which dominates a CPU decoding step at batch 16 (StarCoder's 49,152 tokens). Rows are handled
+    alone (a flat row sorts everything without changing the others), so a row's draw never
+    depends on which rows share its batch."""
+    probabilities = (logits / temperature).softmax(dim=-1)
+    if top_p >= 1.0:
+        order = torch.arange(logits.shape[-1], device=logits.device).expand_as(probabilities)
+        return probabilities, order
+    top, order = probabilities.topk(min(candidates, logits.shape[-1]), dim=-1)
+    short = top.sum(dim=-1) < top_p
+    if bool(short.any()):  # these rows' candidates hold too little: sort their whole vocabulary
+        width = logits.shape[-1]
+        top = torch.cat([top, top.new_zeros((len(top), width - top.shape[-1]))], dim=-1)
+        order = torch.cat([order, order.new_zeros((len(order), width - order.shape[-1]))], dim=-1)
+        top[short], order[short] = probabilities[short].sort(dim=-1, descending=True)
+    # A token stays if the tokens more likely than it hold less than top_p (the first always stays).
+    return torch.where(top.cumsum(dim=-1) - top < top_p, top, top.new_zeros(())), order
 
-    def __init__(self, temperature: float, top_p: float, candidates: int = 64):
-        self.temperature = temperature
-        self.top_p = top_p
-        self.candidates = candidates
 
-    def __call__(self, input_ids, scores):
-        scores = scores / self.temperature
-        if self.top_p >= 1.0:
-            return scores
-        probabilities = scores.softmax(dim=-1)
-        top, order = probabilities.topk(min(self.candidates, scores.shape[-1]), dim=-1)  # most likely first
-        filtered = self._nucleus(scores, top, order)
-        # Rows whose candidates hold less than top_p (flat distributions) sort the whole vocabulary.
-        short = top.sum(dim=-1) < self.top_p
-        if bool(short.any()):
-            top, order = probabilities[short].sort(dim=-1, descending=True)
-            filtered[short] = self._nucleus(scores[short], top, order)
-        return filtered
+class Detokenizer:
+    """The text `tokenizer.decode(ids, skip_special_tokens=True)` gives, kept up to date token by
+    token. For byte-level BPE tokenizers (GPT-2's, StarCoder's) decoding is the UTF-8 decoding
+    (invalid bytes replaced) of the tokens' bytes put end to end (then, for tokenizers that still
+    apply it, the space clean-up); so a row keeps its bytes and decodes them, a thousand times
+    faster than asking the tokenizer to decode the whole row at every step. The byte table is
+    checked against the tokenizer itself (every token alone, and random sequences); any other
+    tokenizer, or any mismatch, decodes through the tokenizer."""
 
-    def _nucleus(self, scores, top, order):
-        # A token stays if the tokens more likely than it hold less than top_p (the first always stays).
-        keep = (top.cumsum(dim=-1) - top) < self.top_p
-        minus_infinity = torch.tensor(float("-inf"), dtype=scores.dtype, device=scores.device)
-        kept = torch.where(keep, scores.gather(-1, order), minus_infinity)
-        return torch.full_like(scores, float("-inf")).scatter(-1, order, kept)
+    def __init__(self, tokenizer, checks: int = 64):
+        self.tokenizer = tokenizer
+        self.table = _byte_table(tokenizer)
+        self.clean_up = False
+        if self.table is not None:
+            # transformers skips the clean-up for BPE tokenizers in recent versions: ask it which.
+            agreeing = [clean_up for clean_up in (False, True) if self._agrees(checks, clean_up)]
+            self.table = self.table if agreeing else None
+            self.clean_up = bool(agreeing) and agreeing[0]
+
+    def extend(self, row: "_Row", token: int) -> None:
+        if self.table is None:
+            return
+        if token < len(self.table):
+            row.text_bytes += self.table[token]
+        else:  # an id past the tokenizer's vocabulary (a padded embedding matrix): ask the tokenizer
+            row.exact_bytes = False
+
+    def text(self, row: "_Row") -> str:
+        if self.table is None or not row.exact_bytes:
+            return self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+        return self._text(row.text_bytes, self.clean_up)
+
+    def _text(self, data: bytes, clean_up: bool) -> str:
+        text = data.decode("utf-8", errors="replace")
+        return self.tokenizer.clean_up_tokenization(text) if clean_up else text
+
+    def _agrees(self, checks: int, clean_up: bool) -> bool:
+        generator = torch.Generator().manual_seed(0)
+        sequences = [[token] for token in range(len(self.table))]
+        sequences += torch.randint(0, len(self.table), (checks, 24), generator=generator).tolist()
+        expected = self.tokenizer.batch_decode(sequences, skip_special_tokens=True)
+        return all(self._text(b"".join(self.table[token] for token in sequence), clean_up) == text
+                   for sequence, text in zip(sequences, expected))
+
+
+def _byte_table(tokenizer) -> list[bytes] | None:
+    """Each token's bytes (b"" for special tokens), for a byte-level BPE tokenizer; else None."""
+    decoder = getattr(getattr(tokenizer, "backend_tokenizer", None), "decoder", None)
+    if type(decoder).__name__ != "ByteLevel":
+        return None
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    to_byte = {chr(byte): byte for byte in printable}  # GPT-2's bytes_to_unicode, reversed
+    to_byte.update({chr(256 + n): byte for n, byte in enumerate(b for b in range(256) if b not in printable)})
+    special = set(tokenizer.all_special_ids)
+    added = {index: token.content for index, token in tokenizer.added_tokens_decoder.items()}
+    table = []
+    for index, token in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))):
+        if index in special:
+            table.append(b"")
+        elif index in added:
+            table.append(added[index].encode())
+        elif token is None or any(character not in to_byte for character in token):
+            return None
+        else:
+            table.append(bytes(to_byte[character] for character in token))
+    return table
 
 
 @dataclass
@@ -98,6 +156,8 @@ class _Row:
     sample: int
     generator: torch.Generator | None
     tokens: list[int] = field(default_factory=list)
+    text_bytes: bytearray = field(default_factory=bytearray)  # see Detokenizer
+    exact_bytes: bool = True
 
 
 class ContinuousDecoder:
@@ -110,6 +170,7 @@ class ContinuousDecoder:
         # Prompt learning: the base model decodes; the virtual tokens enter as embeddings at prefill.
         self.virtual_tokens = virtual_tokens
         self.decoder = model.get_base_model() if virtual_tokens else model
+        self.detokenizer = Detokenizer(tokenizer)
         self.cache_argument = cache_argument(self.decoder)
 
     @property
@@ -121,7 +182,7 @@ class ContinuousDecoder:
             stop: Sequence[str] = (), stop_when: StopWhen | None = None) -> list[list[str]]:
         """For each request, one text per seed (decoded, skipping special tokens, cut at `stop`)."""
         stop = [sequence for sequence in stop if sequence]
-        processor = None if temperature == 0 else TemperatureTopP(temperature, top_p)
+        sampling = None if temperature == 0 else (temperature, top_p)
         check_text = self._text_check(stop, stop_when)
         queue = deque(_Prompt(i, request, deque(range(len(request.seeds)))) for i, request in enumerate(requests)
                       if request.seeds)
@@ -138,10 +199,11 @@ class ContinuousDecoder:
                 else:
                     cache, mask, logits = new_cache, new_mask, new_logits
                 rows += new_rows
-            tokens = self._next_tokens(logits, rows, processor)
+            tokens = self._next_tokens(logits, rows, sampling)
             finished = set()
             for position, (row, token) in enumerate(zip(rows, tokens.tolist())):
                 row.tokens.append(token)
+                self.detokenizer.extend(row, token)
                 if token == eos or len(row.tokens) >= max_new_tokens or (check_text is not None and check_text(row)):
                     finished.add(position)
                     text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
@@ -169,24 +231,24 @@ class ContinuousDecoder:
     def _text_check(self, stop: list[str], stop_when: StopWhen | None) -> Callable[[_Row], bool] | None:
         if not stop and stop_when is None:
             return None
-        decode = self.tokenizer.decode
+        text_of = self.detokenizer.text
 
         def finished(row: _Row) -> bool:
-            text = decode(row.tokens, skip_special_tokens=True)
+            text = text_of(row)
             return any(sequence in text for sequence in stop) or (stop_when is not None and stop_when(row.prompt, text))
 
         return finished
 
-    def _next_tokens(self, logits: torch.Tensor, rows: list[_Row], processor) -> torch.Tensor:
-        if processor is None:
+    def _next_tokens(self, logits: torch.Tensor, rows: list[_Row], sampling: tuple[float, float] | None) -> torch.Tensor:
+        if sampling is None:
             return logits.argmax(dim=-1)
-        probabilities = processor(None, logits).softmax(dim=-1)
+        probabilities, order = nucleus(logits, *sampling)
         cumulative = probabilities.cumsum(dim=-1)
         # One uniform draw per row from that row's own generator; the inverse CDF turns it into a
-        # token (tokens of zero probability never: the search is for the first cdf above the draw).
+        # token (never one of zero probability: the search is for the first cdf above the draw).
         draws = torch.cat([torch.rand(1, generator=row.generator, device=logits.device) for row in rows])
-        targets = (draws * cumulative[:, -1]).unsqueeze(-1)
-        return torch.searchsorted(cumulative, targets, right=True).squeeze(-1).clamp(max=logits.shape[-1] - 1)
+        index = torch.searchsorted(cumulative, (draws * cumulative[:, -1]).unsqueeze(-1), right=True)
+        return order.gather(-1, index.clamp(max=order.shape[-1] - 1)).squeeze(-1)
 
     def _admit(self, queue: deque, free: int):
         """Rows for up to `free` waiting samples (prompts in queue order), with their cache rows

@@ -119,26 +119,66 @@ class Workspace:
     whole life, so the first run of a process also removes the bases of dead owners (a runner
     killed with SIGKILL runs no exit handler): a lock that can be taken means its owner is gone,
     whatever its pid became since. Bases without a lock file are left alone.
+
+    Under `namespaces` isolation the base is in memory (/dev/shm, when it is a tmpfs with room):
+    programs write only to private tmpfs copies of their work dirs, so the base holds only what
+    the runner writes (sources) and compilers produce, and creating and removing a directory per
+    run costs no disk metadata. Under the other tiers programs write their work dirs, so the
+    base stays on disk (the temporary directory).
     """
 
     PREFIX = "astraios-sandbox-"
     LOCK = ".owner.lock"
+    MEMORY = Path("/dev/shm")
+    MEMORY_FREE_BYTES = 1 << 30  # use /dev/shm only when it is this roomy (Docker's default is 64 MiB)
     _lock = threading.Lock()
     _base: Path | None = None
     _owner_fd: int | None = None
+    _in_memory = False
+
+    @classmethod
+    def place(cls, in_memory: bool) -> None:
+        """Where the next base goes (see above); an empty base elsewhere is moved there."""
+        with cls._lock:
+            in_memory = in_memory and cls._memory_usable()
+            if in_memory != cls._in_memory and cls._base is not None and list(cls._base.iterdir()) == [cls._base / cls.LOCK]:
+                remove_tree(cls._base)
+                os.close(cls._owner_fd)
+                cls._base = cls._owner_fd = None
+            cls._in_memory = in_memory
+
+    @classmethod
+    def _memory_usable(cls) -> bool:
+        try:
+            info = os.statvfs(cls.MEMORY)
+        except OSError:
+            return False
+        return os.access(cls.MEMORY, os.W_OK) and info.f_bavail * info.f_frsize >= cls.MEMORY_FREE_BYTES
+
+    @classmethod
+    def roots(cls) -> list[Path]:
+        """Where bases may be: the temporary directory and, if usable, /dev/shm."""
+        return [Path(tempfile.gettempdir()), *([cls.MEMORY] if cls.MEMORY.is_dir() else [])]
 
     @classmethod
     def base(cls) -> Path:
         with cls._lock:
             if cls._base is None:
-                remove_stale_workspaces()
-                base = Path(tempfile.mkdtemp(prefix=f"{cls.PREFIX}{os.getpid()}-"))
+                for root in cls.roots():
+                    remove_stale_workspaces(root)
+                root = cls.MEMORY if cls._in_memory else Path(tempfile.gettempdir())
+                base = Path(tempfile.mkdtemp(prefix=f"{cls.PREFIX}{os.getpid()}-", dir=root))
                 cls._owner_fd = os.open(base / cls.LOCK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
                 fcntl.flock(cls._owner_fd, fcntl.LOCK_EX)
                 base.chmod(0o711)  # traversable, not listable, by the sandbox uid
                 cls._base = base
-                atexit.register(remove_tree, base)
+                atexit.register(cls._remove, base)
             return cls._base
+
+    @classmethod
+    def _remove(cls, base: Path) -> None:
+        if base.exists():
+            remove_tree(base)
 
     @classmethod
     def new_run_dir(cls) -> tuple[Path, Path]:
@@ -279,6 +319,7 @@ class Isolation:
             candidates = [t for t in TIERS if t != "landlock" or cls._landlock]
         failures = []
         for tier in candidates:
+            Workspace.place(in_memory=tier == "namespaces")
             problem = cls._refusal(tier) or _probe(tier)
             if problem is None:
                 if tier != "namespaces":

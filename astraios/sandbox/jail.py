@@ -439,6 +439,40 @@ def init_main(spec: dict, report_fd: int) -> None:
             os._exit(0)
 
 
+def _read_to_end(fd: int) -> bytes:
+    data = b""
+    while chunk := os.read(fd, 65536):
+        data += chunk
+    return data
+
+
+def _wait_for_program(init: int, report_r: int, deadline: float | None) -> tuple[int | None, bool, bytes]:
+    """Namespaces: (raw wait status, timed out, init's messages) as soon as init reports the
+    program's exit, without waiting for the namespaces to be torn down (the kernel kills what is
+    left in them; keeper_process reaps init after reporting). On timeout, init is killed, which
+    ends everything in the jail."""
+    pidfd = os.pidfd_open(init)
+    messages = b""
+    try:
+        while not any(line.startswith(b"exit ") for line in messages.split(b"\n")[:-1]):
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                os.kill(init, signal.SIGKILL)
+                return None, True, messages
+            ready, _, _ = select.select([report_r, pidfd], [], [], remaining)
+            if report_r in ready:
+                chunk = os.read(report_r, 65536)
+                if not chunk:
+                    break
+                messages += chunk
+            elif pidfd in ready:  # init ended without reporting the program's exit (a setup error)
+                _, status = os.waitpid(init, 0)
+                return status, False, messages + _read_to_end(report_r)
+    finally:
+        os.close(pidfd)
+    return None, False, messages
+
+
 def _close_quietly(fd: int) -> None:
     try:
         os.close(fd)
@@ -470,16 +504,16 @@ def keeper_main(spec: dict) -> dict:
     if spec["proof"]:
         for fd in (NONCE_FD, PROOF_FD):
             os.close(fd)
-    status, timed_out = _wait_with_deadline(child, deadline)
-    if timed_out:
-        os.kill(child, signal.SIGKILL)
-        os.waitpid(child, 0)
-    if not namespaces:
+    if namespaces:
+        status, timed_out, messages = _wait_for_program(child, report_r, deadline)
+    else:
+        status, timed_out = _wait_with_deadline(child, deadline)
+        if timed_out:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
         kill_descendants()
+        messages = _read_to_end(report_r)
     outcome: dict = {"timed_out": timed_out, "duration_s": time.monotonic() - start}
-    messages = b""
-    while chunk := os.read(report_r, 65536):
-        messages += chunk
     for line in messages.decode(errors="replace").splitlines():
         kind, _, value = line.partition(" ")
         if kind == "setup-error":
@@ -519,7 +553,31 @@ def keeper_process(request: dict, fds: list[int]) -> None:
     except (OSError, SetupError) as exc:
         outcome = {"setup_error": str(exc)}
     os.write(STATUS_FD, (json.dumps(outcome) + "\n").encode())
+    os.close(STATUS_FD)  # the runner has its verdict; what is left is cleaning up
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
     os._exit(0)
+
+
+def warm_import_paths(paths: list[str]) -> None:
+    """Give the server the import-path finders of `paths` (site-packages), each with its directory
+    listing, so a forked program's `import` or `find_spec` there (the harness header's numpy
+    lookup) does not list the directory again. Nothing is imported; a finder rereads its
+    directory when the directory changes."""
+    for path in paths:
+        if path in sys.path_importer_cache:
+            continue
+        for hook in sys.path_hooks:
+            try:
+                finder = hook(path)
+            except ImportError:
+                continue
+            finder.find_spec("astraios_warm_up")  # fills the finder's listing; no such module
+            sys.path_importer_cache[path] = finder
+            break
 
 
 def serve(channel_fd: int) -> None:
@@ -536,10 +594,12 @@ def serve(channel_fd: int) -> None:
         message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 8)
         if not message:
             return  # the runner is gone
+        request = json.loads(message)
+        warm_import_paths(request["spec"]["python_path"])
         pid = os.fork()
         if pid == 0:
             channel.close()
-            keeper_process(json.loads(message), fds)
+            keeper_process(request, fds)
         for fd in fds:
             os.close(fd)
         channel.send(str(pid).encode())

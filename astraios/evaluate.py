@@ -176,6 +176,11 @@ class LazyBackend:
     def generate(self, *args, **kwargs):
         return self._backend().generate(*args, **kwargs)
 
+    @property
+    def generate_stream(self):
+        """The loaded backend's `generate_stream`, or None when it has none."""
+        return getattr(self._backend(), "generate_stream", None)
+
     def loglikelihood(self, requests):
         return self._backend().loglikelihood(requests)
 

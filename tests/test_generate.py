@@ -311,6 +311,33 @@ def test_cache_resumes_an_interrupted_run_without_regenerating(tmp_path):
     assert again.rows == 0 and second == first
 
 
+class StreamingBackend(CountingBackend):
+    """Streams prompt by prompt; can be killed after a number of prompts."""
+
+    def __init__(self, fail_after_prompts=None):
+        super().__init__()
+        self.fail_after_prompts = fail_after_prompts
+        self.calls_prompts = []
+
+    def generate_stream(self, prompts, n=1, **settings):
+        self.calls_prompts.append(len(prompts))
+        for index, texts in enumerate(self.generate(prompts, n, **settings)):
+            if self.fail_after_prompts is not None and index == self.fail_after_prompts:
+                raise KeyboardInterrupt
+            yield index, texts
+
+
+def test_a_streaming_backend_gets_every_prompt_at_once_and_each_is_cached_when_done(tmp_path):
+    requests = requests_for(10, 3)
+    killed = StreamingBackend(fail_after_prompts=4)
+    with pytest.raises(KeyboardInterrupt):
+        cached_generate(killed, GenerationCache(tmp_path, {"model": "m"}), "task", requests, Sampling(n=3), [])
+    assert killed.calls_prompts == [10]  # one call: the batch refills from the whole queue
+    resumed = StreamingBackend()
+    cached_generate(resumed, GenerationCache(tmp_path, {"model": "m"}), "task", requests, Sampling(n=3), [])
+    assert resumed.calls_prompts == [6]  # the four prompts done before the kill were cached
+
+
 def test_cache_gives_each_sample_a_seed_of_its_own(tmp_path):
     """Seeds depend on (evaluation seed, task, document, sample index) only, not on the call."""
     from astraios.generate.base import sample_seed

@@ -17,6 +17,10 @@ text is the same whichever call, batch or run produces it (`sample_seed` derives
 evaluation seed, task, document and sample index). Backends that cannot seed a single sample
 (a server that ignores `seed`) still take it.
 
+`generate_stream(...)` is optional: the same arguments, yielding (prompt index, completions) as
+each prompt's samples are done; the cache then takes all pending prompts in one call and stores
+each as it comes (the transformers backend has it: its batch refills from the whole queue).
+
 `stop_when(prompt_index, completion) -> bool` is an optional early-exit test a task may pass (e.g.
 "the function's braces have closed"): a backend that can check it while decoding stops that row
 early; one that cannot ignores it. It never changes the scored program, because tasks cut their

@@ -109,24 +109,26 @@ def cached_generate(
         raise ValueError(f"{task}: {len(first_request)} generations are neither cached nor given, and no model was "
                          f"loaded. Fix: pass --model.")
     # Calls take prompts needing the same number of samples (one `n` per call), longest prompts
-    # first, about `rows_per_call` rows each.
+    # first: all of them when the backend streams (each prompt is cached as soon as it is done),
+    # else about `rows_per_call` rows per call, each call cached before the next.
     by_count: dict[int, list[str]] = {}
     for prompt, prompt_keys in pending.items():
         by_count.setdefault(len(prompt_keys), []).append(prompt)
+    stream = getattr(backend, "generate_stream", None) if pending else None
     for count, prompts in by_count.items():
         prompts.sort(key=len, reverse=True)
-        per_call = max(1, backend.rows_per_call // count)
+        per_call = len(prompts) if stream else max(1, backend.rows_per_call // count)
         for start in range(0, len(prompts), per_call):
             call = prompts[start:start + per_call]
             doc_of_row = [first_request[pending[prompt][0]].doc_index for prompt in call]
             seeds = [[sample_seed(sampling.seed, task, first_request[key].doc_id, first_request[key].sample)
                       for key in pending[prompt]] for prompt in call]
-            outputs = backend.generate(
-                call, n=count, temperature=sampling.temperature, top_p=sampling.top_p,
-                max_new_tokens=sampling.max_new_tokens, stop=stop,
-                stop_when=(lambda row, text: stop_when(doc_of_row[row], text)) if stop_when else None, seeds=seeds,
-            )
-            for prompt, completions in zip(call, outputs):
+            settings = {"n": count, "temperature": sampling.temperature, "top_p": sampling.top_p,
+                        "max_new_tokens": sampling.max_new_tokens, "stop": stop, "seeds": seeds,
+                        "stop_when": (lambda row, text: stop_when(doc_of_row[row], text)) if stop_when else None}
+            results = stream(call, **settings) if stream else enumerate(backend.generate(call, **settings))
+            for row, completions in results:
+                prompt = call[row]
                 for key, completion in zip(pending[prompt], completions):
                     cache.add(task, key, first_request[key], completion)
                 if on_progress:

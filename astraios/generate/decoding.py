@@ -34,7 +34,7 @@ P-Tuning's virtual tokens; this loop needs only the model's ordinary forward pas
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -177,16 +177,28 @@ class ContinuousDecoder:
     def device(self):
         return next(self.model.parameters()).device
 
-    @torch.inference_mode()
-    def run(self, requests: Sequence[DecodeRequest], *, temperature: float, top_p: float, max_new_tokens: int,
-            stop: Sequence[str] = (), stop_when: StopWhen | None = None) -> list[list[str]]:
+    def run(self, requests: Sequence[DecodeRequest], **settings) -> list[list[str]]:
         """For each request, one text per seed (decoded, skipping special tokens, cut at `stop`)."""
+        outputs: list[list[str]] = [[] for _ in requests]
+        for index, texts in self.stream(requests, **settings):
+            outputs[index] = texts
+        return outputs
+
+    def stream(self, requests: Sequence[DecodeRequest], *, temperature: float, top_p: float, max_new_tokens: int,
+               stop: Sequence[str] = (), stop_when: StopWhen | None = None) -> Iterator[tuple[int, list[str]]]:
+        """(request index, its texts) for each request, as soon as all of its samples are done."""
+        with torch.inference_mode():
+            yield from self._stream(requests, temperature, top_p, max_new_tokens, stop, stop_when)
+
+    def _stream(self, requests, temperature, top_p, max_new_tokens, stop, stop_when):
         stop = [sequence for sequence in stop if sequence]
         sampling = None if temperature == 0 else (temperature, top_p)
         check_text = self._text_check(stop, stop_when)
         queue = deque(_Prompt(i, request, deque(range(len(request.seeds)))) for i, request in enumerate(requests)
                       if request.seeds)
         outputs: list[list[str]] = [[""] * len(request.seeds) for request in requests]
+        unfinished = [len(request.seeds) for request in requests]
+        yield from ((index, []) for index, request in enumerate(requests) if not request.seeds)
         eos = self.tokenizer.eos_token_id
         rows: list[_Row] = []
         cache = mask = logits = None
@@ -208,6 +220,9 @@ class ContinuousDecoder:
                     finished.add(position)
                     text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
                     outputs[row.prompt][row.sample] = cut_at_stop(text, stop)
+                    unfinished[row.prompt] -= 1
+                    if not unfinished[row.prompt]:
+                        yield row.prompt, outputs[row.prompt]
             if finished:
                 keep = [position for position in range(len(rows)) if position not in finished]
                 rows = [rows[position] for position in keep]
@@ -224,7 +239,6 @@ class ContinuousDecoder:
                                   use_cache=True, **{self.cache_argument: cache})
             cache = output[self.cache_argument]
             logits = output.logits[:, -1].float()
-        return outputs
 
     # ------------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ non-linear bottleneck adapters) run un-merged, and the results say which happene
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from astraios.generate.base import StopWhen
 from astraios.generate.decoding import ContinuousDecoder, DecodeRequest
@@ -35,8 +35,8 @@ class TransformersBackend:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        # Calls end when their last row does: large ones keep the batch full; each call's output is
-        # cached before the next.
+        # For callers without generate_stream: calls end when their last row does (large ones keep
+        # the batch full), and each call's output is cached before the next.
         self.rows_per_call = 8 * batch_size
         self.info = dict(info or {})
         self.truncated_prompts = 0
@@ -79,6 +79,24 @@ class TransformersBackend:
         stop_when: StopWhen | None = None,
         seeds: Sequence[Sequence[int]] | None = None,
     ) -> list[list[str]]:
+        outputs: list[list[str]] = [[] for _ in prompts]
+        for index, texts in self.generate_stream(prompts, n, temperature, top_p, max_new_tokens, stop, stop_when, seeds):
+            outputs[index] = texts
+        return outputs
+
+    def generate_stream(
+        self,
+        prompts: Sequence[str],
+        n: int = 1,
+        temperature: float = 0.2,
+        top_p: float = 0.95,
+        max_new_tokens: int = 512,
+        stop: Sequence[str] = (),
+        stop_when: StopWhen | None = None,
+        seeds: Sequence[Sequence[int]] | None = None,
+    ) -> Iterator[tuple[int, list[str]]]:
+        """`generate`, as (prompt index, its n completions) pairs, each as soon as that prompt's
+        samples are all done (the cache stores them while the rest decode)."""
         import torch
 
         greedy = temperature == 0
@@ -92,12 +110,11 @@ class TransformersBackend:
         encoded = [self._encode_prompt(prompt, max_new_tokens) for prompt in prompts]
         order = sorted(range(len(prompts)), key=lambda index: (-len(encoded[index]), index))
         requests = [DecodeRequest(encoded[index], [None] if greedy else list(seeds[index])) for index in order]
-        texts = self.decoder.run(requests, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-                                 stop=stop, stop_when=(lambda row, text: stop_when(order[row], text)) if stop_when else None)
-        outputs: list[list[str]] = [[] for _ in prompts]
-        for index, samples in zip(order, texts):
-            outputs[index] = samples * n if greedy else samples
-        return outputs
+        for position, texts in self.decoder.stream(
+            requests, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, stop=stop,
+            stop_when=(lambda row, text: stop_when(order[row], text)) if stop_when else None,
+        ):
+            yield order[position], texts * n if greedy else texts
 
     def _encode_prompt(self, prompt: str, max_new_tokens: int) -> list[int]:
         ids = self.tokenizer(prompt)["input_ids"]

@@ -28,6 +28,16 @@ PROMPTS = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models decode step by step: with more threads than free cores (a shared machine) every
+    small op waits on the others, a hundred times slower; one thread is fast everywhere."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def backend_for(name: str, batch_size: int) -> TransformersBackend:
     return TransformersBackend(lively(name), load_tokenizer(name), batch_size=batch_size)
 

@@ -363,6 +363,13 @@ def test_run_many_keeps_input_order_and_isolates_programs():
     assert [r.status for r in results] == ["failed" if i % 3 == 0 else "passed" for i in range(8)]
 
 
+def test_a_python_program_runs_as_an_ordinary_main_module():
+    source = ("import builtins, os, sys\nassert __name__ == '__main__' and __builtins__ is builtins\n"
+              "assert sys.modules['__main__'].__file__ == __file__ and os.path.basename(__file__) == 'main.py'\n"
+              "exit_code = 0\n")
+    assert python(source).status == "passed"
+
+
 def test_programs_start_from_fresh_state_despite_the_warm_server():
     """The fork server pre-imports common modules (random among them, through statistics): every
     program still gets its own random state, and what one program changes in a module is not seen

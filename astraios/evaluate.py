@@ -43,7 +43,7 @@ import os
 import platform
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from astraios import tasks as task_registry
@@ -190,7 +190,8 @@ def _evaluate(config: EvalConfig, plan: list, source, backend: Backend | None, *
             predictions = given[task.name]
             generations_path = config.generations[task.name]
         else:
-            predictions = _generate(task, backend, task_documents, config.sampling_for(task.name), cache, progress)
+            sampling = replace(config.sampling_for(task.name), seed=config.seed)  # one seed for the run: --seed
+            predictions = _generate(task, backend, task_documents, sampling, cache, progress)
             generations_path = config.output_dir / "generations" / f"{task.name}.json"
             write_json(generations_path, task.to_file(task_documents, predictions))
         generated = time.perf_counter()
@@ -273,6 +274,11 @@ class LazyBackend:
 
     def generate(self, *args, **kwargs):
         return self._backend().generate(*args, **kwargs)
+
+    @property
+    def generate_stream(self):
+        """The loaded backend's `generate_stream`, or None when it has none."""
+        return getattr(self._backend(), "generate_stream", None)
 
     def loglikelihood(self, requests):
         return self._backend().loglikelihood(requests)

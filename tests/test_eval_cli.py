@@ -31,7 +31,7 @@ class StubBackend:
         self.prompts: list[str] = []
         self.rows = 0
 
-    def generate(self, prompts, n=1, temperature=0.2, top_p=0.95, max_new_tokens=512, stop=(), stop_when=None):
+    def generate(self, prompts, n=1, temperature=0.2, top_p=0.95, max_new_tokens=512, stop=(), stop_when=None, seeds=None):
         self.prompts.extend(prompts)
         self.rows += len(prompts) * n
         return [[self.respond(prompt)] * n for prompt in prompts]

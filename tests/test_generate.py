@@ -13,7 +13,8 @@ import torch
 
 from astraios import methods
 from astraios.generate import GenerationCache, Request, Sampling, cached_generate, cut_at_stop, resolve
-from astraios.generate.huggingface import TemperatureTopP, TransformersBackend, load_model_for_inference, merge_adapter
+from astraios.generate.decoding import nucleus
+from astraios.generate.huggingface import TransformersBackend, load_model_for_inference, merge_adapter
 from astraios.generate.openai_api import EndpointError, OpenAIBackend
 from astraios.models import load_model, load_tokenizer
 from conftest import float32_approx
@@ -59,7 +60,7 @@ def test_sampling_returns_n_samples_per_prompt(n, batch_size):
 
 
 @pytest.mark.parametrize("temperature, top_p", [(0.2, 0.95), (0.8, 0.5), (1.0, 0.999), (0.5, 1.0)])
-def test_temperature_top_p_matches_transformers_warpers(temperature, top_p):
+def test_nucleus_is_transformers_temperature_and_top_p(temperature, top_p):
     from transformers import TemperatureLogitsWarper, TopPLogitsWarper
 
     generator = torch.Generator().manual_seed(0)
@@ -68,9 +69,16 @@ def test_temperature_top_p_matches_transformers_warpers(temperature, top_p):
     expected = TemperatureLogitsWarper(temperature)(None, logits)
     if top_p < 1.0:
         expected = TopPLogitsWarper(top_p)(None, expected)
-    ours = TemperatureTopP(temperature, top_p)(None, logits)
-    assert torch.equal(torch.isinf(ours), torch.isinf(expected))
-    assert torch.allclose(ours[~torch.isinf(ours)], expected[~torch.isinf(expected)])
+    expected = expected.softmax(dim=-1)
+    kept, order = nucleus(logits, temperature, top_p)
+    ours = torch.zeros_like(logits).scatter_add(-1, order, kept)
+    ours = ours / ours.sum(dim=-1, keepdim=True)
+    assert torch.equal(ours > 0, expected > 0)
+    assert torch.allclose(ours, expected, atol=1e-6)
+    for row in (2, 3):  # a row's nucleus does not depend on its batch (peaked and flat rows)
+        alone_kept, alone_order = nucleus(logits[row:row + 1], temperature, top_p)
+        width = alone_kept.shape[-1]
+        assert torch.equal(alone_kept, kept[row:row + 1, :width]) and torch.equal(alone_order, order[row:row + 1, :width])
 
 
 def test_stop_sequences_cut_and_end_decoding_early():
@@ -230,6 +238,11 @@ def test_openai_backend_generates_through_the_endpoint(fake_server):
     assert sent["stop"] == ["\nSTOP"] and sent["top_p"] == 0.9
     greedy = backend.generate(["abc"], n=4, temperature=0)
     assert greedy == [[" sample 0 of abc\nSTOP more"] * 4] and fake_server.requests[-1]["n"] == 1
+    before = len(fake_server.requests)
+    seeded = backend.generate(["abc", "xyz"], n=2, temperature=0.2, seeds=[[11, 12], [13, 14]])
+    sent = fake_server.requests[before:]
+    assert sorted(request["seed"] for request in sent) == [11, 12, 13, 14] and all(r["n"] == 1 for r in sent)
+    assert seeded == [[" sample 0 of abc\nSTOP more"] * 2, [" sample 0 of xyz\nSTOP more"] * 2]
 
 
 def test_openai_backend_loglikelihood_by_echo(fake_server):
@@ -263,12 +276,14 @@ class CountingBackend:
         self.rows = 0
         self.calls = 0
         self.fail_after = fail_after
+        self.seeds = []
 
-    def generate(self, prompts, n=1, temperature=0.2, top_p=0.95, max_new_tokens=512, stop=(), stop_when=None):
+    def generate(self, prompts, n=1, temperature=0.2, top_p=0.95, max_new_tokens=512, stop=(), stop_when=None, seeds=None):
         if self.fail_after is not None and self.calls >= self.fail_after:
             raise KeyboardInterrupt  # an interruption, mid-run
         self.calls += 1
         self.rows += len(prompts) * n
+        self.seeds.append(seeds)
         return [[f"text-{prompt}-{self.rows}-{k}" for k in range(n)] for prompt in prompts]
 
     def loglikelihood(self, requests):
@@ -295,6 +310,47 @@ def test_cache_resumes_an_interrupted_run_without_regenerating(tmp_path):
     again = CountingBackend()
     second = cached_generate(again, GenerationCache(tmp_path, {"model": "m"}), "task", requests, sampling, ["\n"])
     assert again.rows == 0 and second == first
+
+
+class StreamingBackend(CountingBackend):
+    """Streams prompt by prompt; can be killed after a number of prompts."""
+
+    def __init__(self, fail_after_prompts=None):
+        super().__init__()
+        self.fail_after_prompts = fail_after_prompts
+        self.calls_prompts = []
+
+    def generate_stream(self, prompts, n=1, **settings):
+        self.calls_prompts.append(len(prompts))
+        for index, texts in enumerate(self.generate(prompts, n, **settings)):
+            if self.fail_after_prompts is not None and index == self.fail_after_prompts:
+                raise KeyboardInterrupt
+            yield index, texts
+
+
+def test_a_streaming_backend_gets_every_prompt_at_once_and_each_is_cached_when_done(tmp_path):
+    requests = requests_for(10, 3)
+    killed = StreamingBackend(fail_after_prompts=4)
+    with pytest.raises(KeyboardInterrupt):
+        cached_generate(killed, GenerationCache(tmp_path, {"model": "m"}), "task", requests, Sampling(n=3), [])
+    assert killed.calls_prompts == [10]  # one call: the batch refills from the whole queue
+    resumed = StreamingBackend()
+    cached_generate(resumed, GenerationCache(tmp_path, {"model": "m"}), "task", requests, Sampling(n=3), [])
+    assert resumed.calls_prompts == [6]  # the four prompts done before the kill were cached
+
+
+def test_cache_gives_each_sample_a_seed_of_its_own(tmp_path):
+    """Seeds depend on (evaluation seed, task, document, sample index) only, not on the call."""
+    from astraios.generate.base import sample_seed
+
+    backend = CountingBackend()
+    cached_generate(backend, GenerationCache(tmp_path, {"model": "m"}), "task", requests_for(3, 2), Sampling(n=2, seed=5), [])
+    assert [seed for call in backend.seeds for row in call for seed in row] == [
+        sample_seed(5, "task", f"doc{d}", s) for d in range(3) for s in range(2)]
+    assert len({seed for call in backend.seeds for row in call for seed in row}) == 6
+    assert sample_seed(5, "task", "doc0", 0) != sample_seed(6, "task", "doc0", 0) != sample_seed(5, "other", "doc0", 0)
+    cached_generate(backend, GenerationCache(tmp_path, {"model": "m"}), "task", requests_for(3, 2), Sampling(n=2, seed=6), [])
+    assert backend.rows == 12  # another seed is another sample: not served from the cache
 
 
 def test_cache_key_separates_models_settings_and_reuses_samples(tmp_path):

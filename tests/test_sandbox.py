@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from astraios.sandbox import Program, Result, run_many, run_program
-from astraios.sandbox.execution import OUTPUT_CAP_BYTES, ForkServer, Isolation, Workspace
+from astraios.sandbox.execution import OUTPUT_CAP_BYTES, ForkServer, Isolation, Workspace, remove_stale_workspaces
 from astraios.sandbox.languages import JAVA_COMPILER
 
 TIER = Isolation.tier()
@@ -51,7 +51,7 @@ def assert_nothing_left(token: str = "") -> None:
     while (left := sandbox_processes(token)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert left == []
-    assert list(Workspace.base().iterdir()) == []  # every run's private directory was removed
+    assert [p.name for p in Workspace.base().iterdir()] == [Workspace.LOCK]  # every run's private directory was removed
     assert python("print('still fine')").status == "passed"  # the runner survived
 
 
@@ -131,6 +131,112 @@ def test_environment_is_minimal(monkeypatch):
     result = python("import os\nprint(sorted(os.environ))\nassert 'ASTRAIOS_TEST_SECRET' not in os.environ\n")
     assert result.status == "passed"
     assert set(eval(result.stdout)) <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL"}
+
+
+@pytest.mark.parametrize("source, reason", [
+    ("open('big.bin', 'wb').write(b'x' * (70 << 20))\n", "file size limit exceeded"),
+    ("files = []\nwhile True:\n    files.append(open('/dev/null'))\n", "open-file limit exceeded"),
+    # caught and turned into another exception: the limit is still what ended the program
+    ("try:\n    open('big.bin', 'wb').write(b'x' * (70 << 20))\nexcept OSError as e:\n    raise RuntimeError('disk') from e\n",
+     "file size limit exceeded"),
+])
+def test_resource_limits_give_error_not_failed(source, reason):
+    result = python(source)
+    assert result.status == "error" and result.reason == reason
+
+
+def test_an_ordinary_os_error_still_fails():
+    result = python("open('/nonexistent/file')\n")
+    assert result.status == "failed" and "FileNotFoundError" in result.stderr
+
+
+FORGERIES = {
+    # the launcher's frame, one level up from the module (issue: sys._getframe(1).f_locals['proof_fd'])
+    "launcher frame locals": (
+        "import os, sys\nlocals_ = sys._getframe(1).f_locals\n"
+        "os.write(locals_['proof_fd'], locals_['nonce'] + b'\\n')\nos._exit(0)\n"
+    ),
+    # every frame reachable by walking up, and every object the garbage collector knows
+    "frames and gc objects": (
+        "import gc, os, re, sys\n"
+        "seen = []\nframe = sys._getframe()\n"
+        "while frame is not None:\n    seen += list(frame.f_locals.values()) + list(frame.f_globals.values())\n"
+        "    frame = frame.f_back\n"
+        "for obj in gc.get_objects():\n    seen.append(obj)\n"
+        "    try:\n        seen += gc.get_referents(obj)\n    except Exception:\n        pass\n"
+        "    if type(obj).__name__ == 'frame':\n        seen += list(obj.f_locals.values())\n"
+        "    if callable(obj) and getattr(obj, '__closure__', None):\n"
+        "        seen += [cell.cell_contents for cell in obj.__closure__ if cell.cell_contents is not None]\n"
+        "candidates = {bytes(x) for x in seen if isinstance(x, (bytes, bytearray)) and re.fullmatch(rb'[0-9a-f]{32}', bytes(x))}\n"
+        "for fd in range(3, 1100):\n    for nonce in candidates:\n        try:\n"
+        "            os.write(fd, nonce + b'\\n')\n        except OSError:\n            pass\n"
+        "os._exit(0)\n"
+    ),
+    # other threads' frames
+    "other threads": (
+        "import os, sys\nframes = getattr(sys, '_current_frames', lambda: {})()\n"
+        "for frame in frames.values():\n    for value in frame.f_locals.values():\n"
+        "        if isinstance(value, bytes):\n            for fd in range(3, 1100):\n"
+        "                try:\n                    os.write(fd, value + b'\\n')\n"
+        "                except OSError:\n                    pass\nos._exit(0)\n"
+    ),
+    # asking the proof keeper directly, as the launcher does at its completion point
+    "the launcher's request": (
+        "import os, sys, time\nlocals_ = sys._getframe(1).f_locals\n"
+        "for lock in [v for v in locals_.values() if type(v).__name__ == 'lock']:\n"
+        "    try:\n        lock.release()\n    except RuntimeError:\n        pass\n"
+        "time.sleep(0.2)\nos._exit(0)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", list(FORGERIES))
+def test_the_completion_proof_cannot_be_forged_by_introspection(attack):
+    source = FORGERIES[attack] + "def check():\n    assert False\ncheck()\n"
+    result = python(source)
+    assert result.status == "failed", (result.reason, result.stderr[-500:])
+
+
+def test_a_program_that_pokes_at_the_launcher_still_passes_when_it_completes():
+    """Releasing the launcher's locks early forfeits the proof, but only for that program; a
+    program that uses threads and frames in ordinary ways passes."""
+    ordinary = ("import sys, threading\nresults = []\n"
+                "worker = threading.Thread(target=lambda: results.append(sys._getframe().f_code.co_name))\n"
+                "worker.start(); worker.join()\nassert results == ['<lambda>']\n")
+    assert python(ordinary).status == "passed"
+
+
+def test_workspaces_of_killed_runners_are_removed_and_live_ones_kept(tmp_path):
+    """A runner killed with SIGKILL leaves its temp dir; the next runner removes it (issue 16.12)."""
+    import subprocess
+    import sys
+
+    start = ("import os, sys, tempfile\ntempfile.tempdir = sys.argv[1]\n"
+             "from astraios.sandbox.execution import Workspace\n"
+             "run_dir, work = Workspace.new_run_dir()\n(work / 'left.txt').write_text('x')\n"
+             "print(Workspace.base(), flush=True)\n")
+    def killed_runner() -> Path:
+        done = subprocess.run([sys.executable, "-c", start + "os.kill(os.getpid(), 9)\n", str(tmp_path)],
+                              capture_output=True, text=True)
+        left = Path(done.stdout.strip())
+        assert done.returncode == -9 and left.parent == tmp_path and any(left.rglob("left.txt"))
+        return left
+
+    stale = killed_runner()
+    alive = subprocess.Popen([sys.executable, "-c", start + "sys.stdin.read()\n", str(tmp_path)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        live = Path(alive.stdout.readline().strip())
+        assert live.is_dir() and not stale.exists()  # the next runner removed it when it started
+        stale = killed_runner()
+        foreign = tmp_path / "astraios-sandbox-123-notours"  # no lock file: not known to be ours to remove
+        foreign.mkdir()
+        assert remove_stale_workspaces(tmp_path) == [stale] and not stale.exists()
+        assert live.is_dir() and foreign.is_dir()
+    finally:
+        alive.communicate("")
+    assert not live.exists()  # removed by its owner at exit
+    assert Workspace.base().is_dir() and Workspace.base() not in remove_stale_workspaces()
 
 
 def test_stdin_and_extra_files_reach_the_program():
@@ -257,6 +363,23 @@ def test_run_many_keeps_input_order_and_isolates_programs():
     assert [r.status for r in results] == ["failed" if i % 3 == 0 else "passed" for i in range(8)]
 
 
+def test_a_python_program_runs_as_an_ordinary_main_module():
+    source = ("import builtins, os, sys\nassert __name__ == '__main__' and __builtins__ is builtins\n"
+              "assert sys.modules['__main__'].__file__ == __file__ and os.path.basename(__file__) == 'main.py'\n"
+              "exit_code = 0\n")
+    assert python(source).status == "passed"
+
+
+def test_programs_start_from_fresh_state_despite_the_warm_server():
+    """The fork server pre-imports common modules (random among them, through statistics): every
+    program still gets its own random state, and what one program changes in a module is not seen
+    by the next."""
+    source = "import random, statistics\nprint(random.random())\nstatistics.mean = None\n"
+    outputs = [python(source).stdout for _ in range(3)]
+    assert len(set(outputs)) == 3
+    assert python("import statistics\nassert statistics.mean([1, 3]) == 2\n").status == "passed"
+
+
 def test_programs_do_not_share_files():
     writer = Program("python", "open('shared.txt', 'w').write('secret')\nopen('/tmp/shared.txt', 'w').write('secret')\n")
     reader = Program("python", "import os\nassert not os.path.exists('shared.txt')\nassert not os.path.exists('/tmp/shared.txt')\n")
@@ -287,7 +410,8 @@ def test_filling_the_disk_is_capped_and_leaves_nothing_on_the_host():
         "    with open(f'fill-{i}.bin', 'wb') as f:\n        f.write(chunk * 16)\n"
     )
     result = python(source)
-    assert result.status == "failed" and "No space left" in result.stderr
+    assert result.status == "error" and result.reason == "work-dir space limit exceeded"
+    assert "No space left" in result.stderr
     assert_nothing_left()
 
 

@@ -79,6 +79,10 @@ def test_java_limits():
           "for (int i = 0; i < x.length; i++) x[i] = new long[1 << 16]; } }"
     oom = java(hog, memory_mb=256)
     assert oom.status == "error" and "memory" in oom.reason
+    big_file = java("import java.io.*; public class Main { public static void main(String[] a) throws Exception { "
+                    "FileOutputStream f = new FileOutputStream(\"big.bin\"); byte[] b = new byte[1 << 20]; "
+                    "for (int i = 0; i < 100; i++) f.write(b); } }")
+    assert big_file.status == "error" and big_file.reason == "file size limit exceeded"
     stdin = java("import java.util.*; public class Main { public static void main(String[] a) { "
                  "System.out.println(new Scanner(System.in).nextInt() * 2); } }", stdin="21\n")
     assert stdin.status == "passed" and stdin.stdout == "42\n"
@@ -126,6 +130,14 @@ def test_c_constructor_cannot_steal_the_nonce():
         "int main(void) { _exit(0); assert(0); }\n"
     )
     assert c(thief).status == "failed"
+
+
+@needs_gcc
+def test_c_file_size_limit_is_an_error():
+    source = ('#include <stdio.h>\nint main(void) { FILE *f = fopen("big.bin", "wb"); static char b[1 << 20];\n'
+              '  for (int i = 0; i < 100; i++) fwrite(b, 1, sizeof b, f);\n  fclose(f);\n  return 0;\n}\n')
+    result = c(source)
+    assert result.status == "error" and result.reason == "file size limit exceeded" and result.signal == "SIGXFSZ"
 
 
 @needs_gcc

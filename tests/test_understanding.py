@@ -94,7 +94,7 @@ class AnswerStub:
         self.generated: list[str] = []
         self.scored: list[str] = []
 
-    def generate(self, prompts, n=1, temperature=0.2, top_p=0.95, max_new_tokens=512, stop=(), stop_when=None):
+    def generate(self, prompts, n=1, temperature=0.2, top_p=0.95, max_new_tokens=512, stop=(), stop_when=None, seeds=None):
         self.generated.extend(prompts)
         return [[self.yes_text if self.decide(prompt) else self.no_text] * n for prompt in prompts]
 

@@ -12,6 +12,15 @@ generating them.
 each of several continuations of one context, reading the context once (a YES/NO question scored
 in one forward pass). `score_choices` uses it where a backend has it and asks pair by pair where not.
 
+`seeds[i][j]` (optional) seeds the generator that draws sample j of prompt i: with it a sample's
+text is the same whichever call, batch or run produces it (`sample_seed` derives it from the
+evaluation seed, task, document and sample index). Backends that cannot seed a single sample
+(a server that ignores `seed`) still take it.
+
+`generate_stream(...)` is optional: the same arguments, yielding (prompt index, completions) as
+each prompt's samples are done; the cache then takes all pending prompts in one call and stores
+each as it comes (the transformers backend has it: its batch refills from the whole queue).
+
 `stop_when(prompt_index, completion) -> bool` is an optional early-exit test a task may pass (e.g.
 "the function's braces have closed"): a backend that can check it while decoding stops that row
 early; one that cannot ignores it. It never changes the scored program, because tasks cut their
@@ -20,6 +29,8 @@ completions at the same point in post-processing; it only saves decoding time.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -36,6 +47,7 @@ class Sampling:
     temperature: float = 0.2
     top_p: float = 0.95
     max_new_tokens: int = 512
+    seed: int = 0  # with the task, document and sample index, seeds each sample's draws (sample_seed)
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -73,6 +85,7 @@ class Backend(Protocol):
         max_new_tokens: int = 512,
         stop: Sequence[str] = (),
         stop_when: StopWhen | None = None,
+        seeds: Sequence[Sequence[int]] | None = None,
     ) -> list[list[str]]: ...
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[float]: ...
@@ -80,6 +93,13 @@ class Backend(Protocol):
     def describe(self) -> dict:
         """What produced the generations (model, adapter, dtype, ...), for results.json."""
         ...
+
+
+def sample_seed(seed: int, task: str, doc_id: str, sample: int) -> int:
+    """The generator seed of one sample: a hash of (evaluation seed, task, document, sample index),
+    63 bits (any backend's seed type holds it)."""
+    digest = hashlib.sha256(json.dumps([seed, task, doc_id, sample]).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:

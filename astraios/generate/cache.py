@@ -4,8 +4,10 @@ so an interrupted evaluation resumes where it stopped and a finished one is neve
 One file per task (`<cache dir>/<task>.jsonl`). A record's key is a hash of everything that
 determines the completion's distribution: the model identity (base model, revision, content
 fingerprint of the adapter or fine-tuned weights), the task, the document, a hash of the exact
-prompt, the sampling settings (temperature, top_p, max_new_tokens, stop sequences) and the sample
-index. The number of samples is not in the key, so raising --n-samples from 10 to 20 generates
+prompt, the sampling settings (temperature, top_p, max_new_tokens, stop sequences, and the seed when
+sampling) and the sample index. Each sample is drawn with its own seed (`base.sample_seed`: the
+evaluation seed, task, document and sample index), so a run resumed after a kill generates the
+missing samples exactly as an uninterrupted run would have. The number of samples is not in the key, so raising --n-samples from 10 to 20 generates
 only samples 10-19. Greedy decoding has one distinct sample per prompt (index 0), generated once
 however many samples use it. The raw
 completion is stored, not the post-processed program, so fixing post-processing never needs new
@@ -21,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from astraios.generate.base import Backend, Sampling
+from astraios.generate.base import Backend, Sampling, sample_seed
 from astraios.io import CorruptFileError, append_jsonl, read_jsonl
 
 
@@ -57,6 +59,8 @@ class GenerationCache:
             "stop": list(stop),
             "sample": request.sample,
         }
+        if not sampling.greedy:
+            material["seed"] = sampling.seed
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
     def completions(self, task: str) -> dict[str, str]:
@@ -110,22 +114,26 @@ def cached_generate(
         raise ValueError(f"{task}: {len(first_request)} generations are neither cached nor given, and no model was "
                          f"loaded. Fix: pass --model.")
     # Calls take prompts needing the same number of samples (one `n` per call), longest prompts
-    # first, about `rows_per_call` rows each.
+    # first: all of them when the backend streams (each prompt is cached as soon as it is done),
+    # else about `rows_per_call` rows per call, each call cached before the next.
     by_count: dict[int, list[str]] = {}
     for prompt, prompt_keys in pending.items():
         by_count.setdefault(len(prompt_keys), []).append(prompt)
+    stream = getattr(backend, "generate_stream", None) if pending else None
     for count, prompts in by_count.items():
         prompts.sort(key=len, reverse=True)
-        per_call = max(1, backend.rows_per_call // count)
+        per_call = len(prompts) if stream else max(1, backend.rows_per_call // count)
         for start in range(0, len(prompts), per_call):
             call = prompts[start:start + per_call]
             doc_of_row = [first_request[pending[prompt][0]].doc_index for prompt in call]
-            outputs = backend.generate(
-                call, n=count, temperature=sampling.temperature, top_p=sampling.top_p,
-                max_new_tokens=sampling.max_new_tokens, stop=stop,
-                stop_when=(lambda row, text: stop_when(doc_of_row[row], text)) if stop_when else None,
-            )
-            for prompt, completions in zip(call, outputs):
+            seeds = [[sample_seed(sampling.seed, task, first_request[key].doc_id, first_request[key].sample)
+                      for key in pending[prompt]] for prompt in call]
+            settings = {"n": count, "temperature": sampling.temperature, "top_p": sampling.top_p,
+                        "max_new_tokens": sampling.max_new_tokens, "stop": stop, "seeds": seeds,
+                        "stop_when": (lambda row, text: stop_when(doc_of_row[row], text)) if stop_when else None}
+            results = stream(call, **settings) if stream else enumerate(backend.generate(call, **settings))
+            for row, completions in results:
+                prompt = call[row]
                 for key, completion in zip(pending[prompt], completions):
                     cache.add(task, key, first_request[key], completion)
                 if on_progress:

@@ -1,12 +1,11 @@
-"""The transformers backend: batched generation and log-likelihoods with a local model.
+"""The transformers backend: generation and log-likelihoods with a local model.
 
-Rows (prompt x sample) are sorted by prompt length and cut into batches of `batch_size`, so
-padding stays small; prompts are left-padded (decoder-only models continue from the right edge),
-the KV cache is on, and a batch whose prompts all need the same number of samples is sent once
-per prompt with `num_return_sequences` (mixed batches repeat the prompt rows instead, which costs
-the same). A stopping criterion marks each row finished as soon as its text contains a stop
-sequence or the task's `stop_when` says the function is complete, and the batch ends when every
-row has; finished rows only pad. Temperature 0 is greedy decoding, run once per prompt.
+Generation runs through `decoding.ContinuousDecoder`: prompts are read once (one prefill per
+prompt, its KV cache row copied for its n samples), rows (prompt x sample) join and leave a batch
+of `batch_size` rows as they finish, stop sequences and the task's `stop_when` end a row the step
+they appear, and every sample draws from a generator of its own (`seeds`), so it is reproducible
+whatever shared its batch. Prompts are taken longest first, so rows decoded together have
+similar lengths. Temperature 0 is greedy decoding, run once per prompt.
 
 Adapters: LoRA and (IA)3 are merged into the base weights (`merge_and_unload`), so generation
 runs at the base model's speed; methods that cannot be merged (P-Tuning's virtual tokens,
@@ -16,11 +15,10 @@ non-linear bottleneck adapters) run un-merged, and the results say which happene
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria
-
-from astraios.generate.base import DTYPES, StopWhen, cut_at_stop
+from astraios.generate.base import DTYPES, StopWhen
+from astraios.generate.decoding import ContinuousDecoder, DecodeRequest
 from astraios.generate.source import ModelSource
 from astraios.noise import silenced
 
@@ -36,18 +34,22 @@ class TransformersBackend:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        self.rows_per_call = 4 * batch_size
+        # For callers without generate_stream: calls end when their last row does (large ones keep
+        # the batch full), and each call's output is cached before the next.
+        self.rows_per_call = 8 * batch_size
         self.info = dict(info or {})
         self.truncated_prompts = 0
         # peft ignores position ids for prompt learning, so left padding would shift positions:
-        # batch only prompts of equal length (samples of one prompt still share a batch).
-        self.equal_length_batches = is_prompt_learning(model)
+        # log-likelihoods of prompt-learning models go pair by pair (generation feeds the virtual
+        # tokens itself, see decoding).
+        self.prompt_learning = is_prompt_learning(model)
         from astraios.models import context_length
 
         window = context_length(getattr(model, "config", None)) or getattr(tokenizer, "model_max_length", 2048)
         self.context = window - virtual_tokens(model)  # prompt learning's virtual tokens come before every input
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
+        self.decoder = ContinuousDecoder(self.model, tokenizer, batch_size, virtual_tokens(model))
 
     @classmethod
     def load(cls, source: ModelSource, *, batch_size: int = 16, dtype: str = "auto", device: str = "auto"):
@@ -74,44 +76,44 @@ class TransformersBackend:
         max_new_tokens: int = 512,
         stop: Sequence[str] = (),
         stop_when: StopWhen | None = None,
+        seeds: Sequence[Sequence[int]] | None = None,
     ) -> list[list[str]]:
+        outputs: list[list[str]] = [[] for _ in prompts]
+        for index, texts in self.generate_stream(prompts, n, temperature, top_p, max_new_tokens, stop, stop_when, seeds):
+            outputs[index] = texts
+        return outputs
+
+    def generate_stream(
+        self,
+        prompts: Sequence[str],
+        n: int = 1,
+        temperature: float = 0.2,
+        top_p: float = 0.95,
+        max_new_tokens: int = 512,
+        stop: Sequence[str] = (),
+        stop_when: StopWhen | None = None,
+        seeds: Sequence[Sequence[int]] | None = None,
+    ) -> Iterator[tuple[int, list[str]]]:
+        """`generate`, as (prompt index, its n completions) pairs, each as soon as that prompt's
+        samples are all done (the cache stores them while the rest decode)."""
         import torch
 
         greedy = temperature == 0
-        copies = 1 if greedy else n
         if max_new_tokens >= self.context:
             raise ValueError(f"--max-new-tokens {max_new_tokens} leaves no room for the prompt in this model's "
                              f"{self.context}-token context. Fix: use a smaller --max-new-tokens.")
+        if seeds is None:  # from torch's generator: torch.manual_seed makes a call reproducible
+            seeds = torch.randint(0, 2**62, (len(prompts), n)).tolist()
+        elif len(seeds) != len(prompts) or any(len(row) != n for row in seeds):
+            raise ValueError(f"seeds: expected {len(prompts)} lists of {n} seeds (one per prompt and sample)")
         encoded = [self._encode_prompt(prompt, max_new_tokens) for prompt in prompts]
-        rows = sorted(((index, sample) for index in range(len(prompts)) for sample in range(copies)),
-                      key=lambda row: (-len(encoded[row[0]]), row[0]))
-        batches: list[list[tuple[int, int]]] = []
-        for row in rows:
-            if batches and len(batches[-1]) < self.batch_size and (
-                not self.equal_length_batches or len(encoded[batches[-1][0][0]]) == len(encoded[row[0]])
-            ):
-                batches[-1].append(row)
-            else:
-                batches.append([row])
-        outputs: list[list[str]] = [[] for _ in prompts]
-        for batch in batches:
-            # Consecutive rows of one prompt form a group; equal groups use num_return_sequences.
-            groups: list[list[int]] = []
-            for index, _ in batch:
-                if groups and groups[-1][0] == index:
-                    groups[-1].append(index)
-                else:
-                    groups.append([index])
-            uniform = len({len(group) for group in groups}) == 1
-            row_prompts = [group[0] for group in groups] if uniform else [index for index, _ in batch]
-            returns = len(groups[0]) if uniform else 1
-            with torch.inference_mode(), silenced("peft_position_ids"):
-                texts = self._generate_batch([encoded[i] for i in row_prompts], returns, greedy, temperature, top_p,
-                                             max_new_tokens, stop, stop_when,
-                                             [i for i in row_prompts for _ in range(returns)])
-            for (index, _), text in zip(batch, texts):
-                outputs[index].append(text)
-        return [texts * n if greedy else texts for texts in outputs]
+        order = sorted(range(len(prompts)), key=lambda index: (-len(encoded[index]), index))
+        requests = [DecodeRequest(encoded[index], [None] if greedy else list(seeds[index])) for index in order]
+        for position, texts in self.decoder.stream(
+            requests, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, stop=stop,
+            stop_when=(lambda row, text: stop_when(order[row], text)) if stop_when else None,
+        ):
+            yield order[position], texts * n if greedy else texts
 
     def _encode_prompt(self, prompt: str, max_new_tokens: int) -> list[int]:
         ids = self.tokenizer(prompt)["input_ids"]
@@ -120,44 +122,6 @@ class TransformersBackend:
             self.truncated_prompts += 1
             ids = ids[len(ids) - room:]
         return ids
-
-    def _generate_batch(self, prompt_ids, returns, greedy, temperature, top_p, max_new_tokens, stop, stop_when,
-                        row_prompt_index) -> list[str]:
-        import torch
-        from transformers import StoppingCriteriaList
-
-        pad = self.tokenizer.pad_token_id
-        width = max(len(ids) for ids in prompt_ids)
-        input_ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)
-        attention_mask = torch.zeros((len(prompt_ids), width), dtype=torch.long)
-        for row, ids in enumerate(prompt_ids):  # left padding
-            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[row, width - len(ids):] = 1
-        criteria = StoppingCriteriaList()
-        if stop or stop_when:
-            criteria.append(_StopCriteria(self.tokenizer, width, stop, stop_when, row_prompt_index))
-        # Nucleus sampling alone (top_k=0), as bigcode-evaluation-harness; temperature and top-p are
-        # applied by one processor (transformers' own would run after any custom one).
-        sampling = ({"do_sample": False} if greedy else {
-            "do_sample": True, "temperature": 1.0, "top_p": 1.0, "top_k": 0,
-            "logits_processor": LogitsProcessorList([TemperatureTopP(temperature, top_p)]),
-        })
-        generated = self.model.generate(
-            input_ids=input_ids.to(self.device),
-            attention_mask=attention_mask.to(self.device),
-            max_new_tokens=max_new_tokens,
-            num_return_sequences=returns,
-            stopping_criteria=criteria,
-            pad_token_id=pad,
-            eos_token_id=self.tokenizer.eos_token_id,
-            # With a KV cache, peft prepends prompt learning's virtual tokens again at every decoding
-            # step (positions run 1 + virtual tokens per step, past the context); without it each
-            # step sees them once, as in training.
-            use_cache=not self.equal_length_batches,
-            **sampling,
-        )
-        texts = self.tokenizer.batch_decode(generated[:, width:].cpu(), skip_special_tokens=True)
-        return [cut_at_stop(text, stop) for text in texts]
 
     # ------------------------------------------------------------------------------------------
     # Log-likelihood
@@ -216,7 +180,7 @@ class TransformersBackend:
 
         from astraios.generate.base import loglikelihood_pairwise
 
-        if self.equal_length_batches:
+        if self.prompt_learning:
             return loglikelihood_pairwise(self, requests)
         encoded = []
         for context, continuations in requests:
@@ -262,7 +226,7 @@ class TransformersBackend:
             ids = encoded[i][1][c][:-1]
             input_ids[r, :len(ids)] = torch.tensor(ids, dtype=torch.long)
             step_mask[r, :len(ids)] = 1
-        cache_name = "cache" if "cache" in output else "past_key_values"
+        cache_name = self.decoder.cache_argument
         cache = output[cache_name]
         cache.reorder_cache(rows.to(self.device))  # one cache row per continuation (rows repeat)
         lengths = attention_mask.sum(-1)[rows]
@@ -293,69 +257,6 @@ class TransformersBackend:
             context_ids = [self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None
                            else self.tokenizer.eos_token_id]
         return context_ids, choices
-
-
-class TemperatureTopP(LogitsProcessor):
-    """Temperature, then nucleus (top-p) filtering: the same result as transformers'
-    TemperatureLogitsWarper + TopPLogitsWarper, but it sorts only the `candidates` most likely
-    tokens when they already hold `top_p` of the mass (nearly always at evaluation temperatures),
-    instead of the whole vocabulary at every step, which dominates a CPU decoding step at batch 16."""
-
-    def __init__(self, temperature: float, top_p: float, candidates: int = 64):
-        self.temperature = temperature
-        self.top_p = top_p
-        self.candidates = candidates
-
-    def __call__(self, input_ids, scores):
-        scores = scores / self.temperature
-        if self.top_p >= 1.0:
-            return scores
-        probabilities = scores.softmax(dim=-1)
-        top, order = probabilities.topk(min(self.candidates, scores.shape[-1]), dim=-1)  # most likely first
-        filtered = self._nucleus(scores, top, order)
-        # Rows whose candidates hold less than top_p (flat distributions) sort the whole vocabulary.
-        short = top.sum(dim=-1) < self.top_p
-        if bool(short.any()):
-            top, order = probabilities[short].sort(dim=-1, descending=True)
-            filtered[short] = self._nucleus(scores[short], top, order)
-        return filtered
-
-    def _nucleus(self, scores, top, order):
-        import torch
-
-        # A token stays if the tokens more likely than it hold less than top_p (the first always stays).
-        keep = (top.cumsum(dim=-1) - top) < self.top_p
-        minus_infinity = torch.tensor(float("-inf"), dtype=scores.dtype, device=scores.device)
-        kept = torch.where(keep, scores.gather(-1, order), minus_infinity)
-        return torch.full_like(scores, float("-inf")).scatter(-1, order, kept)
-
-
-class _StopCriteria(StoppingCriteria):
-    """Per-row stop: a row is done once its new text holds a stop sequence or `stop_when` is true."""
-
-    def __init__(self, tokenizer, prompt_width: int, stop: Sequence[str], stop_when: StopWhen | None,
-                 row_prompt_index: list[int]):
-        self.tokenizer = tokenizer
-        self.prompt_width = prompt_width
-        self.stop = [sequence for sequence in stop if sequence]
-        self.stop_when = stop_when
-        self.row_prompt_index = row_prompt_index
-        self.done = None
-
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
-
-        if self.done is None:
-            self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        pending = (~self.done).nonzero().flatten().tolist()
-        if pending:
-            texts = self.tokenizer.batch_decode(input_ids[pending, self.prompt_width:], skip_special_tokens=True)
-            for row, text in zip(pending, texts):
-                if any(sequence in text for sequence in self.stop) or (
-                    self.stop_when is not None and self.stop_when(self.row_prompt_index[row], text)
-                ):
-                    self.done[row] = True
-        return self.done.clone()
 
 
 # ----------------------------------------------------------------------------------------------

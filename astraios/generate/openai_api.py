@@ -2,7 +2,8 @@
 server, or OpenAI itself): the GPU work happens elsewhere, astraios only sends prompts.
 
 Plain completions (not chat): the prompts are already in the instruction format the study used.
-Requests go out `concurrency` at a time, one per prompt with `n` samples; rate limits (429),
+Requests go out `concurrency` at a time, one per prompt with `n` samples (one per sample, with
+its `seed`, when the evaluation gives per-sample seeds); rate limits (429),
 server errors (5xx) and dropped connections are retried with exponential back-off. Stop sequences
 are sent to the server and applied again to what comes back (vLLM, TGI and llama.cpp take any
 number; OpenAI's own API takes four, and its error message then says so).
@@ -63,23 +64,34 @@ class OpenAIBackend:
         max_new_tokens: int = 512,
         stop: Sequence[str] = (),
         stop_when: StopWhen | None = None,  # noqa: ARG002 (a remote server cannot run it)
+        seeds: Sequence[Sequence[int]] | None = None,
     ) -> list[list[str]]:
         greedy = temperature == 0
         stop = [sequence for sequence in stop if sequence]
 
-        def one(prompt: str) -> list[str]:
-            payload = {"model": self.model, "prompt": prompt, "n": 1 if greedy else n, "temperature": temperature,
+        def one(prompt: str, count: int, seed: int | None = None) -> list[str]:
+            payload = {"model": self.model, "prompt": prompt, "n": count, "temperature": temperature,
                        "top_p": 1.0 if greedy else top_p, "max_tokens": max_new_tokens}
             if stop:
                 payload["stop"] = stop
+            if seed is not None:
+                payload["seed"] = seed
             choices = sorted(self._post("/completions", payload)["choices"], key=lambda c: c.get("index", 0))
             texts = [cut_at_stop(choice.get("text") or "", stop) for choice in choices]
-            if len(texts) != payload["n"]:
-                raise EndpointError(f"{self.base_url}/completions returned {len(texts)} choices for n={payload['n']}")
-            return texts * n if greedy else texts
+            if len(texts) != count:
+                raise EndpointError(f"{self.base_url}/completions returned {len(texts)} choices for n={count}")
+            return texts
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(one, prompts))
+            if greedy:
+                return [texts * n for texts in pool.map(lambda prompt: one(prompt, 1), prompts)]
+            if seeds is None:
+                return list(pool.map(lambda prompt: one(prompt, n), prompts))
+            # One request per sample with its own `seed` (servers that honour it, such as vLLM's,
+            # then give the same sample on a rerun; prefix caching reads each prompt once).
+            flat = list(pool.map(lambda job: one(*job)[0], [(prompt, 1, seed) for prompt, row in zip(prompts, seeds)
+                                                            for seed in row]))
+            return [flat[i * n:(i + 1) * n] for i in range(len(prompts))]
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[float]:
         def one(request: tuple[str, str]) -> float:

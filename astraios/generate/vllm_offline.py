@@ -53,19 +53,25 @@ class VLLMBackend:
         max_new_tokens: int = 512,
         stop: Sequence[str] = (),
         stop_when: StopWhen | None = None,  # noqa: ARG002 (vLLM stops on strings only)
+        seeds: Sequence[Sequence[int]] | None = None,
     ) -> list[list[str]]:
         from vllm import SamplingParams
 
         greedy = temperature == 0
         stop = [sequence for sequence in stop if sequence]
-        params = SamplingParams(n=1 if greedy else n, temperature=temperature, top_p=1.0 if greedy else top_p,
-                                max_tokens=max_new_tokens, stop=stop or None)
-        outputs = self.llm.generate(list(prompts), params, lora_request=self.lora_request, use_tqdm=False)
-        results = []
-        for output in outputs:
-            texts = [cut_at_stop(completion.text, stop) for completion in output.outputs]
-            results.append(texts * n if greedy else texts)
-        return results
+        settings = {"temperature": temperature, "top_p": 1.0 if greedy else top_p, "max_tokens": max_new_tokens,
+                    "stop": stop or None}
+        if greedy or seeds is None:
+            params = SamplingParams(n=1 if greedy else n, **settings)
+            outputs = self.llm.generate(list(prompts), params, lora_request=self.lora_request, use_tqdm=False)
+            texts = [[cut_at_stop(completion.text, stop) for completion in output.outputs] for output in outputs]
+            return [samples * n if greedy else samples for samples in texts]
+        # One request per sample with its own seed (vLLM's prefix cache reads each prompt once).
+        flat = [(prompt, SamplingParams(n=1, seed=seed, **settings)) for prompt, row in zip(prompts, seeds) for seed in row]
+        outputs = self.llm.generate([prompt for prompt, _ in flat], [params for _, params in flat],
+                                    lora_request=self.lora_request, use_tqdm=False)
+        texts = [cut_at_stop(output.outputs[0].text, stop) for output in outputs]
+        return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[float]:
         """Prompt log-probabilities of context + continuation (one scoring pass, no new tokens)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import fcntl
 import functools
 import json
 import math
@@ -14,6 +15,7 @@ import selectors
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -39,6 +41,14 @@ OUTPUT_CAP_BYTES = 1024 * 1024
 SANDBOX_UID = SANDBOX_GID = 65534  # nobody/nogroup: who runs programs when the runner is root
 BACKSTOP_S = 10.0  # beyond the jail's own time limit, before the runner kills the jail itself
 REPORT_GRACE_S = 1.0  # for output still in flight once the jail has reported
+# Markers a launcher writes on the proof pipe when a resource limit ended the program (Python and
+# Java meet them as exceptions; C is killed by SIGXFSZ, or sees the failed call): verdict `error`.
+LIMIT_REASONS = {
+    "memory": "memory limit exceeded",
+    "fsize": "file size limit exceeded",
+    "files": "open-file limit exceeded",
+    "space": "work-dir space limit exceeded",
+}
 
 
 @dataclass(frozen=True)
@@ -96,26 +106,79 @@ class Outcome:
     timed_out: bool = False
     setup_error: str | None = None
     duration_s: float = 0.0
-    proof: Literal["ok", "memory", None] = None
+    proof: str | None = None  # "ok", a LIMIT_REASONS marker, or None
     stdout: TailBuffer = field(default_factory=TailBuffer)
     stderr: TailBuffer = field(default_factory=TailBuffer)
 
 
 # ------------------------------------------------------------------------------ directories
 class Workspace:
-    """A per-process base directory (removed at exit) holding one private directory per run."""
+    """A per-process base directory (removed at exit) holding one private directory per run.
 
+    The base is named after its owner's pid and holds a lock file its owner keeps locked for its
+    whole life, so the first run of a process also removes the bases of dead owners (a runner
+    killed with SIGKILL runs no exit handler): a lock that can be taken means its owner is gone,
+    whatever its pid became since. Bases without a lock file are left alone.
+
+    Under `namespaces` isolation the base is in memory (/dev/shm, when it is a tmpfs with room):
+    programs write only to private tmpfs copies of their work dirs, so the base holds only what
+    the runner writes (sources) and compilers produce, and creating and removing a directory per
+    run costs no disk metadata. Under the other tiers programs write their work dirs, so the
+    base stays on disk (the temporary directory).
+    """
+
+    PREFIX = "astraios-sandbox-"
+    LOCK = ".owner.lock"
+    MEMORY = Path("/dev/shm")
+    MEMORY_FREE_BYTES = 1 << 30  # use /dev/shm only when it is this roomy (Docker's default is 64 MiB)
     _lock = threading.Lock()
     _base: Path | None = None
+    _owner_fd: int | None = None
+    _in_memory = False
+
+    @classmethod
+    def place(cls, in_memory: bool) -> None:
+        """Where the next base goes (see above); an empty base elsewhere is moved there."""
+        with cls._lock:
+            in_memory = in_memory and cls._memory_usable()
+            if in_memory != cls._in_memory and cls._base is not None and list(cls._base.iterdir()) == [cls._base / cls.LOCK]:
+                remove_tree(cls._base)
+                os.close(cls._owner_fd)
+                cls._base = cls._owner_fd = None
+            cls._in_memory = in_memory
+
+    @classmethod
+    def _memory_usable(cls) -> bool:
+        try:
+            info = os.statvfs(cls.MEMORY)
+        except OSError:
+            return False
+        return os.access(cls.MEMORY, os.W_OK) and info.f_bavail * info.f_frsize >= cls.MEMORY_FREE_BYTES
+
+    @classmethod
+    def roots(cls) -> list[Path]:
+        """Where bases may be: the temporary directory and, if usable, /dev/shm."""
+        return [Path(tempfile.gettempdir()), *([cls.MEMORY] if cls.MEMORY.is_dir() else [])]
 
     @classmethod
     def base(cls) -> Path:
         with cls._lock:
             if cls._base is None:
-                cls._base = Path(tempfile.mkdtemp(prefix="astraios-sandbox-"))
-                cls._base.chmod(0o711)  # traversable, not listable, by the sandbox uid
-                atexit.register(remove_tree, cls._base)
+                for root in cls.roots():
+                    remove_stale_workspaces(root)
+                root = cls.MEMORY if cls._in_memory else Path(tempfile.gettempdir())
+                base = Path(tempfile.mkdtemp(prefix=f"{cls.PREFIX}{os.getpid()}-", dir=root))
+                cls._owner_fd = os.open(base / cls.LOCK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                fcntl.flock(cls._owner_fd, fcntl.LOCK_EX)
+                base.chmod(0o711)  # traversable, not listable, by the sandbox uid
+                cls._base = base
+                atexit.register(cls._remove, base)
             return cls._base
+
+    @classmethod
+    def _remove(cls, base: Path) -> None:
+        if base.exists():
+            remove_tree(base)
 
     @classmethod
     def new_run_dir(cls) -> tuple[Path, Path]:
@@ -127,6 +190,30 @@ class Workspace:
         if os.geteuid() == 0:
             os.chown(workdir, SANDBOX_UID, SANDBOX_GID)
         return run_dir, workdir
+
+
+def remove_stale_workspaces(root: Path | None = None) -> list[Path]:
+    """Remove this user's sandbox base directories whose owner process is dead (see Workspace);
+    returns what was removed."""
+    root = Path(root or tempfile.gettempdir())
+    removed = []
+    for entry in root.glob(f"{Workspace.PREFIX}[0-9]*-*"):
+        try:
+            info = entry.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+                continue
+            fd = os.open(entry / Workspace.LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:  # gone meanwhile, or no lock file yet (an owner still starting)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until removed: one cleaner at a time
+            remove_tree(entry)
+            removed.append(entry)
+        except OSError:  # its owner holds the lock (alive), or another cleaner was first
+            continue
+        finally:
+            os.close(fd)
+    return removed
 
 
 def remove_tree(path: Path) -> None:
@@ -232,6 +319,7 @@ class Isolation:
             candidates = [t for t in TIERS if t != "landlock" or cls._landlock]
         failures = []
         for tier in candidates:
+            Workspace.place(in_memory=tier == "namespaces")
             problem = cls._refusal(tier) or _probe(tier)
             if problem is None:
                 if tier != "namespaces":
@@ -475,8 +563,8 @@ def execute(run: JailRun, tier: str) -> Outcome:
     lines = proof.split(b"\n")
     if jail.nonce in lines:
         outcome.proof = "ok"
-    elif b"memory" in lines:
-        outcome.proof = "memory"
+    else:
+        outcome.proof = next((marker for marker in LIMIT_REASONS if marker.encode() in lines), None)
     return outcome
 
 

@@ -14,12 +14,12 @@ take part:
   left in the namespace, detached ``setsid`` children included;
 * the program: sets resource limits, drops every capability (or applies Landlock), then either
   ``execve``s the command (Java, C, compilers) or, for Python, runs the user's source in this
-  interpreter through the completion-proof launcher (see ``astraios/sandbox/__init__.py``).
+  interpreter through the completion-proof launcher (``launchers/python_launcher.py``; see
+  ``astraios/sandbox/__init__.py``).
 """
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import fcntl
 import json
@@ -28,13 +28,10 @@ import resource
 import select
 import shutil
 import signal
-import site
 import socket
 import struct
 import sys
 import time
-import traceback
-import types
 
 NONCE_FD = 3  # the runner's per-run nonce, readable once
 PROOF_FD = 4  # where the launcher writes the nonce after the program's last statement
@@ -256,66 +253,33 @@ def _close_fds_except(keep: set[int]) -> None:
 
 
 # ------------------------------------------------------------------------------ the program
-def take_proof_channel() -> tuple[bytes, int]:
-    """Read the run's nonce (then close its fd) and move the proof fd to the highest allowed
-    number, out of the way of the program's own files. Returns (nonce, proof fd)."""
-    nonce = b""
-    while chunk := os.read(NONCE_FD, 4096):
-        nonce += chunk
-    os.close(NONCE_FD)
+# Standard-library modules the fork server imports once, so that Python programs importing them
+# (test headers import most: bigcode-evaluation-harness's imports all of these) skip that work,
+# which costs more than most tests. Only the standard library, imported by trusted code before any
+# program exists; `random`'s state is reseeded in every forked child (by `random` itself).
+WARM_MODULES = ("collections", "copy", "datetime", "functools", "hashlib", "heapq", "importlib.util", "itertools",
+                "math", "re", "statistics", "string", "typing")
+def move_proof_fd() -> int:
+    """Move the proof fd to the highest allowed number, out of the way of the program's own files."""
     highest = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 1
     proof_fd = fcntl.fcntl(PROOF_FD, fcntl.F_DUPFD_CLOEXEC, highest)
     os.close(PROOF_FD)
-    return nonce, proof_fd
+    return proof_fd
 
 
-def run_python_source(path: str, python_path: list[str], nonce: bytes, proof_fd: int) -> None:
-    """The Python completion-proof launcher: the nonce is written only if the module ran to its end.
+def python_launcher():
+    """launchers/python_launcher.py, loaded by path (the server is an isolated interpreter that
+    cannot import astraios), without registering it as a module."""
+    import importlib.util
 
-    The proof is written in the `else` branch alone, so no failure path can reach it, whatever the
-    program patched (sys.exit, traceback, builtins); what the launcher calls is bound beforehand.
-    """
-    write, print_exception, system_exit = os.write, traceback.print_exception, SystemExit
-    site.setquit()  # exit() and quit(), which `python -S` leaves out
-    sys.argv = [path]
-    sys.path[:0] = [os.path.dirname(path)]
-    sys.path.extend(python_path)
-    main = types.ModuleType("__main__")
-    main.__file__ = path
-    main.__builtins__ = __builtins__
-    sys.modules["__main__"] = main
-    try:
-        with open(path, "rb") as f:
-            code = compile(f.read(), path, "exec")
-        exec(code, main.__dict__)
-    except system_exit as stop:
-        # Python's own exit status for SystemExit, but never a proof: the program stopped early.
-        exit_code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
-        if stop.code is not None and not isinstance(stop.code, int):
-            print(stop.code, file=sys.stderr)
-    except BaseException as exc:  # noqa: BLE001 -- any uncaught exception is the program's failure
-        if isinstance(exc, MemoryError):
-            write(proof_fd, b"memory\n")
-        tb = exc.__traceback__
-        print_exception(type(exc), exc, tb.tb_next if tb else None)  # without this launcher's frame
-        exit_code = 1
-    else:
-        write(proof_fd, nonce + b"\n")
-        exit_code = 0
-    del nonce
-    # What interpreter shutdown does that a program can observe (join non-daemon threads, run
-    # atexit hooks, flush the standard streams), without tearing down the modules: that is most
-    # of a short program's run time, and nothing of it outlives the process.
-    threading = sys.modules.get("threading")
-    if threading is not None:
-        threading._shutdown()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:  # noqa: BLE001 -- a closed or replaced stream must not change the verdict
-            pass
-    os._exit(exit_code)
+    spec = importlib.util.spec_from_file_location("astraios_python_launcher",
+                                                  os.path.join(os.path.dirname(__file__), "launchers", "python_launcher.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PYTHON_LAUNCHER = None  # loaded by the server before it forks any keeper
 
 
 def become_program(spec: dict, report_fd: int) -> None:
@@ -338,12 +302,12 @@ def become_program(spec: dict, report_fd: int) -> None:
             for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; exec keeps that
                 signal.signal(number, signal.SIG_DFL)
             os.execve(spec["argv"][0], spec["argv"], os.environ)
-        nonce, proof_fd = take_proof_channel()
+        proof_fd = move_proof_fd()
     except (OSError, SetupError) as exc:
         os.write(report_fd, f"setup-error {exc}\n".encode())
         os._exit(126)
     os.close(report_fd)
-    run_python_source(spec["source_path"], spec["python_path"], nonce, proof_fd)
+    PYTHON_LAUNCHER.run_python_source(spec["source_path"], spec["python_path"], NONCE_FD, proof_fd)
 
 
 def init_main(spec: dict, report_fd: int) -> None:
@@ -373,6 +337,40 @@ def init_main(spec: dict, report_fd: int) -> None:
         if pid == program:
             os.write(report_fd, f"exit {status}\n".encode())
             os._exit(0)
+
+
+def _read_to_end(fd: int) -> bytes:
+    data = b""
+    while chunk := os.read(fd, 65536):
+        data += chunk
+    return data
+
+
+def _wait_for_program(init: int, report_r: int, deadline: float | None) -> tuple[int | None, bool, bytes]:
+    """Namespaces: (raw wait status, timed out, init's messages) as soon as init reports the
+    program's exit, without waiting for the namespaces to be torn down (the kernel kills what is
+    left in them; keeper_process reaps init after reporting). On timeout, init is killed, which
+    ends everything in the jail."""
+    pidfd = os.pidfd_open(init)
+    messages = b""
+    try:
+        while not any(line.startswith(b"exit ") for line in messages.split(b"\n")[:-1]):
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                os.kill(init, signal.SIGKILL)
+                return None, True, messages
+            ready, _, _ = select.select([report_r, pidfd], [], [], remaining)
+            if report_r in ready:
+                chunk = os.read(report_r, 65536)
+                if not chunk:
+                    break
+                messages += chunk
+            elif pidfd in ready:  # init ended without reporting the program's exit (a setup error)
+                _, status = os.waitpid(init, 0)
+                return status, False, messages + _read_to_end(report_r)
+    finally:
+        os.close(pidfd)
+    return None, False, messages
 
 
 def _close_quietly(fd: int) -> None:
@@ -406,16 +404,16 @@ def keeper_main(spec: dict) -> dict:
     if spec["proof"]:
         for fd in (NONCE_FD, PROOF_FD):
             os.close(fd)
-    status, timed_out = _wait_with_deadline(child, deadline)
-    if timed_out:
-        os.kill(child, signal.SIGKILL)
-        os.waitpid(child, 0)
-    if not namespaces:
+    if namespaces:
+        status, timed_out, messages = _wait_for_program(child, report_r, deadline)
+    else:
+        status, timed_out = _wait_with_deadline(child, deadline)
+        if timed_out:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
         kill_descendants()
+        messages = _read_to_end(report_r)
     outcome: dict = {"timed_out": timed_out, "duration_s": time.monotonic() - start}
-    messages = b""
-    while chunk := os.read(report_r, 65536):
-        messages += chunk
     for line in messages.decode(errors="replace").splitlines():
         kind, _, value = line.partition(" ")
         if kind == "setup-error":
@@ -455,24 +453,55 @@ def keeper_process(request: dict, fds: list[int]) -> None:
     except (OSError, SetupError) as exc:
         outcome = {"setup_error": str(exc)}
     os.write(STATUS_FD, (json.dumps(outcome) + "\n").encode())
+    os.close(STATUS_FD)  # the runner has its verdict; what is left is cleaning up
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
     os._exit(0)
+
+
+def warm_import_paths(paths: list[str]) -> None:
+    """Give the server the import-path finders of `paths` (site-packages), each with its directory
+    listing, so a forked program's `import` or `find_spec` there (the harness header's numpy
+    lookup) does not list the directory again. Nothing is imported; a finder rereads its
+    directory when the directory changes."""
+    for path in paths:
+        if path in sys.path_importer_cache:
+            continue
+        for hook in sys.path_hooks:
+            try:
+                finder = hook(path)
+            except ImportError:
+                continue
+            finder.find_spec("astraios_warm_up")  # fills the finder's listing; no such module
+            sys.path_importer_cache[path] = finder
+            break
 
 
 def serve(channel_fd: int) -> None:
     """Fork server: one warm interpreter, started once per runner process, forks a fresh keeper
     per run (saving an interpreter start and these imports each time). It never runs a program
     itself, so every run starts from the same pristine state and none shares anything with another.
-    Requests are one JSON message with the run's fds (SCM_RIGHTS); the answer is the keeper's pid."""
+    Requests are one JSON message with the run's fds (SCM_RIGHTS); the answer is the keeper's pid.
+    It imports WARM_MODULES once, so a Python program finds them loaded (as after any import)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished keepers
+    for name in WARM_MODULES:
+        __import__(name)
+    global PYTHON_LAUNCHER
+    PYTHON_LAUNCHER = python_launcher()
     channel = socket.socket(fileno=channel_fd)
     while True:
         message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 8)
         if not message:
             return  # the runner is gone
+        request = json.loads(message)
+        warm_import_paths(request["spec"]["python_path"])
         pid = os.fork()
         if pid == 0:
             channel.close()
-            keeper_process(json.loads(message), fds)
+            keeper_process(request, fds)
         for fd in fds:
             os.close(fd)
         channel.send(str(pid).encode())

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from astraios.sandbox.execution import (
+    LIMIT_REASONS,
     JailRun,
     Launched,
     Limits,
@@ -88,8 +89,8 @@ def _judge(outcome: Outcome, phase: str, timeout_s: float) -> tuple[str, str]:
         return "error", "killed by SIGKILL (a resource limit, or the program itself)"
     if outcome.signal is not None:
         return "failed", f"killed by {signals.Signals(outcome.signal).name}"
-    if outcome.proof == "memory":
-        return "error", "memory limit exceeded"
+    if outcome.proof in LIMIT_REASONS:
+        return "error", LIMIT_REASONS[outcome.proof]
     if phase == "compile":
         return ("passed", "") if outcome.exit_code == 0 else ("failed", f"compilation failed (exit code {outcome.exit_code})")
     if outcome.exit_code != 0:

@@ -49,7 +49,8 @@ class Result:
 
     status: `passed` (ran to its end, proven out of band, and exited 0), `failed` (non-zero exit,
     exception, crash, premature exit, or a compile error with phase `compile`), `timeout`
-    (wall-clock or CPU time limit), `error` (memory/file-size limit, or the sandbox itself failed).
+    (wall-clock or CPU time limit), `error` (the memory, file-size, open-file or work-dir space
+    limit, or the sandbox itself failed).
     stdout/stderr are the last `OUTPUT_CAP_BYTES` bytes of each stream; `*_truncated_bytes` says
     how much was dropped before them.
     """

@@ -27,18 +27,17 @@ tasks with the `octocoder` prompt, which the Astraios study used, so scores are 
   sandbox with a 10 s limit. Unlike the harness, a program that exits early (`sys.exit(0)`,
   `System.exit(0)`) before its tests finish fails: the sandbox proves the tests ran to the end.
 
-Identical programs within a problem are executed once (greedy or low-temperature samples repeat
-a lot); the verdict is shared, which changes nothing because the tests are deterministic.
+Identical programs are executed once (`astraios.tasks.execution`): greedy or low-temperature
+samples repeat a lot, and the tests are deterministic, so the shared verdict changes nothing.
 """
 
 from __future__ import annotations
-
-from collections import Counter
 
 from astraios.generate.base import cut_at_stop
 from astraios.metrics import pass_at_k_table
 from astraios.tasks.base import GenerationTask, TaskScore, check_generations_file
 from astraios.tasks.data import HubFile, load_jsonl_records
+from astraios.tasks.execution import execute
 
 LANGUAGE_NAMES = {"python": "Python", "java": "Java"}
 END_OF_TEXT = "<|endoftext|>"
@@ -150,30 +149,15 @@ class HumanEvalPackTask(GenerationTask):
         return code_prefix.rstrip() + keep_first_function(self.language, completion.rstrip())
 
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
-        from astraios.sandbox import Program, run_many
-
-        # One execution per distinct program of a problem.
-        sources: dict[str, int] = {}
-        slots: list[list[int]] = []
-        for document, programs in zip(documents, predictions):
-            slots.append([sources.setdefault(program_with_tests(self.language, program, document["test"]), len(sources))
-                          for program in programs])
-        runs = run_many([Program(self.language, source, timeout_s=self.timeout_s) for source in sources],
-                        workers=workers, progress=progress, description=f"executing {self.name}")
-        per_document, logs, statuses = [], [], Counter()
-        for document, indices in zip(documents, slots):
-            passed = sum(runs[i].passed for i in indices)
-            per_document.append({"doc_id": document["doc_id"], "passed": passed, "n": len(indices)})
-            for sample, i in enumerate(indices):
-                run = runs[i]
-                statuses[run.status] += 1
-                logs.append({"doc_id": document["doc_id"], "sample": sample, "status": run.status,
-                             "phase": run.phase, "reason": run.reason, "duration_s": round(run.duration_s, 3),
-                             "stderr_tail": run.stderr[-1000:]})
-        details = {"statuses": dict(statuses), "programs_executed": len(sources),
-                   "isolation": sorted({run.isolation for run in runs})}
+        sources = [[program_with_tests(self.language, program, document["test"]) for program in programs]
+                   for document, programs in zip(documents, predictions)]
+        execution = execute(self.language, [document["doc_id"] for document in documents], sources,
+                            timeout_s=self.timeout_s, description=f"executing {self.name}", workers=workers,
+                            progress=progress)
+        per_document = [{"doc_id": document["doc_id"], "passed": sum(verdicts), "n": len(verdicts)}
+                        for document, verdicts in zip(documents, execution.verdicts)]
         metrics = pass_at_k_table((entry["n"], entry["passed"]) for entry in per_document if entry["n"])
-        return TaskScore(metrics=metrics, per_document=per_document, details=details, logs=logs)
+        return TaskScore(metrics=metrics, per_document=per_document, details=execution.details, logs=execution.logs)
 
 
 class Synthesize(HumanEvalPackTask):

@@ -87,11 +87,12 @@ def robustness_table(problems: Iterable[RobustCounts], ks: Sequence[int] = PASS_
         if k > min(problem.n for problem in problems):
             continue
         robust = float(np.mean([pass_at_k(p.n, p.robust, k) for p in problems]))
-        table[f"RP@{k}"] = robust
         if not with_nominal:
+            table[f"RP@{k}"] = robust
             continue
         nominal = float(np.mean([pass_at_k(p.n, p.passed, k) for p in problems]))
         table[f"pass@{k}"] = nominal
+        table[f"RP@{k}"] = robust
         if nominal > 0:
             table[f"RD@{k}"] = (nominal - robust) / nominal
         table[f"RR@{k}"] = float(np.mean([pass_at_k(p.n, p.worse, k) + pass_at_k(p.n, p.better, k) for p in problems]))
@@ -99,34 +100,38 @@ def robustness_table(problems: Iterable[RobustCounts], ks: Sequence[int] = PASS_
     return table
 
 
-def robustness_summary(per_transformation: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    """A category's scores from its transformations' `robustness_table`s.
+def robustness_summary(per_transformation: Mapping[str, Mapping[str, float]],
+                       nominal: Mapping[str, float] | None = None) -> dict[str, float]:
+    """A category's scores from its transformations' `robustness_table`s and the nominal
+    `pass_at_k_table` over all its problems.
 
     Worst case (the study's Table 4): RP@k is the lowest over the transformations; RD@k and RC@k
     follow from that RP@k and the nominal pass@k; RR@k is the highest. `mean RP@k` etc. average the
     transformations' own values."""
     tables = list(per_transformation.values())
     if not tables:
-        return {}
+        return dict(nominal or {})
     summary: dict[str, float] = {}
+    means: dict[str, float] = {}
     for key in tables[0]:
         if not key.startswith("RP@"):
             continue
         k = key[3:]
         worst = min(table[key] for table in tables)
+        passed = (nominal or {}).get(f"pass@{k}")
+        if passed is not None:
+            summary[f"pass@{k}"] = passed
         summary[key] = worst
-        nominal = tables[0].get(f"pass@{k}")
-        if nominal is not None:
-            summary[f"pass@{k}"] = nominal
-            if nominal > 0:
-                summary[f"RD@{k}"] = (nominal - worst) / nominal
+        if passed is not None:
+            if passed > 0:
+                summary[f"RD@{k}"] = (passed - worst) / passed
             summary[f"RR@{k}"] = max(table[f"RR@{k}"] for table in tables)
-            summary[f"RC@{k}"] = abs(nominal - worst)
+            summary[f"RC@{k}"] = abs(passed - worst)
         for name in ("RP", "RD", "RR", "RC"):
             values = [table[f"{name}@{k}"] for table in tables if f"{name}@{k}" in table]
             if values:
-                summary[f"mean {name}@{k}"] = float(np.mean(values))
-    return summary
+                means[f"mean {name}@{k}"] = float(np.mean(values))
+    return {**summary, **means}
 
 
 def confusion_matrix(labels: Sequence[int], predictions: Sequence[int | None]) -> dict[str, int]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import typer
 
 from astraios import __version__
+from astraios.perturb.cli import EPILOG as PERTURB_EPILOG
+from astraios.perturb.cli import perturb as perturb_command
 from astraios.sandbox.cli import app as sandbox_app
 
 app = typer.Typer(
@@ -19,6 +21,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.command("perturb", epilog=PERTURB_EPILOG)(perturb_command)
 
 
 def _print_version(value: bool) -> None:
@@ -143,7 +146,11 @@ def demo(
     "  astraios eval --model runs/x --tasks devign,bigclonebench   # 2,000 sampled each, YES vs NO log-likelihood\n\n"
     "  astraios eval --model runs/x --tasks devign --scoring generate --balance as-study --wording study   "
     "# the study's set and way\n\n"
-    "  astraios eval --model runs/x --tasks devign --shots 1 --limit 200 --seed 1",
+    "  astraios eval --model runs/x --tasks devign --shots 1 --limit 200 --seed 1\n\n"
+    "  astraios eval --model runs/x --tasks recode-docstring,recode-format --n-samples 1 --temperature 0   "
+    "# robustness, the study's way\n\n"
+    "  astraios eval --tasks recode-format --generations generations-format.json --output out/   "
+    "# the harness's perturbed-humaneval output, no model",
 )
 def eval_(
     tasks: str = typer.Option(..., "--tasks", help="Comma-separated task names (see `astraios tasks`)."),
@@ -175,6 +182,11 @@ def eval_(
                                 "split's label ratio) | uniform | as-study (the study's exact sample)."),
     wording: str = typer.Option("plain", "--wording", help="devign, bigclonebench: plain | study (the study "
                                 "harness's exact question)."),
+    num_seeds: int = typer.Option(5, "--num-seeds", help="recode-*: perturbed seeds per transformation (the study: 5)."),
+    transformations: str | None = typer.Option(None, "--transformations", help="recode-*: only these "
+                                               "transformations, comma-separated (default: all)."),
+    prompt_style: str = typer.Option("completion", "--prompt-style", help="recode-*: completion (the study's) | "
+                                     "octocoder (Question/Answer instruction form)."),
     workers: int | None = typer.Option(None, "--workers", help="Programs executed at once (default: one per CPU)."),
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds each test program may run (default: 10)."),
     cache_dir: str | None = typer.Option(None, "--cache-dir", help="Generation cache (default: OUTPUT/cache)."),
@@ -201,6 +213,7 @@ def eval_(
             trust_remote_code=trust_remote_code, base_url=base_url, seed=seed, workers=workers,
             cache_dir=Path(cache_dir) if cache_dir else None,
             task_options={"scoring": scoring, "shots": shots, "balance": balance, "wording": wording,
+                          "num_seeds": num_seeds, "transformations": transformations, "prompt_style": prompt_style,
                           **({"timeout_s": timeout} if timeout else {})},
         )
         results = evaluate(config, progress=not quiet)

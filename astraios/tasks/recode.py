@@ -98,10 +98,27 @@ def test_program(program: str, document: dict) -> str:
     return f"{program}\n\n{document['test']}\ncheck({document['entry_point']})\n"
 
 
+def canonical_program(document: dict) -> str:
+    """The canonical solution completing the document's prompt, fitted to two things ReCode's
+    release leaves as they were in HumanEval: recursive calls keep the original function name
+    (renamed here to the variant's), and tab-indented prompts are followed by a solution indented
+    with spaces (re-indented here with tabs, four spaces each). Used to check the data and the
+    program assembly; the records whose canonical solution fails even so are listed in
+    `recode_defects.json` (see `astraios.tasks.recode_data.release_defects`)."""
+    solution, original = document["canonical_solution"], document["nominal_entry_point"]
+    if original != document["entry_point"]:
+        solution = re.sub(rf"(?<![\w.]){re.escape(original)}(?!\w)", document["entry_point"], solution)
+    if any(line.startswith("\t") for line in document["prompt"].split("\n")):
+        solution = "\n".join(re.sub(r"^(?: {4})+", lambda m: "\t" * (len(m[0]) // 4), line)
+                             for line in solution.split("\n"))
+    return document["prompt"] + solution
+
+
 def recode_documents(nominal: list[dict], variants: list[dict], source: str) -> list[dict]:
-    """Documents (nominal first, then variants) with `doc_id`, `problem` (the problem's position)
-    and `index`."""
+    """Documents (nominal first, then variants) with `doc_id`, `problem` (the problem's position),
+    `nominal_entry_point` and `index`."""
     problems = {record["task_id"]: position for position, record in enumerate(nominal)}
+    names = {record["task_id"]: record["entry_point"] for record in nominal}
     unknown = sorted({record["task_id"] for record in variants} - set(problems))
     if unknown:
         raise ValueError(f"{source}: variants of {', '.join(unknown[:5])} have no nominal problem. Fix: use the "
@@ -109,8 +126,8 @@ def recode_documents(nominal: list[dict], variants: list[dict], source: str) -> 
     documents = [{**record, "doc_id": f"{record['task_id']}/{NOMINAL}"} for record in nominal]
     documents += [{**record, "doc_id": f"{record['task_id']}/{record['perturbation_name']}/s{record['seed']}"}
                   for record in variants]
-    return [{**document, "problem": problems[document["task_id"]], "index": index}
-            for index, document in enumerate(documents)]
+    return [{**document, "problem": problems[document["task_id"]], "nominal_entry_point": names[document["task_id"]],
+             "index": index} for index, document in enumerate(documents)]
 
 
 class RecodeTask(GenerationTask):

@@ -201,3 +201,25 @@ def nominal_partial(nominal: list[dict], variants: list[dict], source: str) -> l
         rebuilt.append({**record, "prompt": "\n".join(lines[:marker]) + "\n",
                         "canonical_solution": "\n".join(lines[marker + 1:])})
     return rebuilt
+
+
+DEFECTS_FILE = Path(__file__).with_name("recode_defects.json")
+
+
+def release_defects() -> dict[tuple[str, str, int], str]:
+    """Records of ReCode's release whose canonical solution fails its tests even when fitted to
+    the prompt (`astraios.tasks.recode.canonical_program`): (task_id, transformation, seed) -> why.
+    Most are the release's own breakage (a synonym inserted into the closing quotes leaves the
+    docstring open; function renames whose tests still call the old name; dead code inserted at
+    module level). Regenerate with `python scripts/recode_release_defects.py`."""
+    import json
+
+    if not DEFECTS_FILE.is_file():
+        return {}
+    found = {}
+    for transformations in json.loads(DEFECTS_FILE.read_text(encoding="utf-8"))["defects"].values():
+        for name, problems in transformations.items():
+            for task_id, entry in problems.items():
+                for seed in entry["seeds"]:
+                    found[(task_id, name, seed)] = entry["reason"]
+    return found

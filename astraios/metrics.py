@@ -75,9 +75,17 @@ def robust_counts(nominal: Sequence[bool] | None, variants: Sequence[Sequence[bo
     return RobustCounts(n, sum(robust_seeds), sum(nominal), changed_down, changed_up)
 
 
+def robust_drop(nominal: float, robust: float) -> float | None:
+    """(pass@k - RP@k) / pass@k; 0 when both are 0 (nothing solved, nothing lost), and None (left
+    out) when only pass@k is 0, where the drop would be minus infinity."""
+    if nominal > 0:
+        return (nominal - robust) / nominal
+    return 0.0 if robust == 0 else None
+
+
 def robustness_table(problems: Iterable[RobustCounts], ks: Sequence[int] = PASS_AT_K) -> dict[str, float]:
     """RP@k, and with nominal results pass@k, RD@k, RR@k and RC@k, over problems, for each k no
-    larger than the smallest n. RD@k is left out where pass@k is 0 (a drop from nothing is undefined)."""
+    larger than the smallest n. See `robust_drop` for RD@k when pass@k is 0."""
     problems = list(problems)
     if not problems:
         return {}
@@ -93,8 +101,9 @@ def robustness_table(problems: Iterable[RobustCounts], ks: Sequence[int] = PASS_
         nominal = float(np.mean([pass_at_k(p.n, p.passed, k) for p in problems]))
         table[f"pass@{k}"] = nominal
         table[f"RP@{k}"] = robust
-        if nominal > 0:
-            table[f"RD@{k}"] = (nominal - robust) / nominal
+        drop = robust_drop(nominal, robust)
+        if drop is not None:
+            table[f"RD@{k}"] = drop
         table[f"RR@{k}"] = float(np.mean([pass_at_k(p.n, p.worse, k) + pass_at_k(p.n, p.better, k) for p in problems]))
         table[f"RC@{k}"] = abs(nominal - robust)
     return table
@@ -123,8 +132,9 @@ def robustness_summary(per_transformation: Mapping[str, Mapping[str, float]],
             summary[f"pass@{k}"] = passed
         summary[key] = worst
         if passed is not None:
-            if passed > 0:
-                summary[f"RD@{k}"] = (passed - worst) / passed
+            drop = robust_drop(passed, worst)
+            if drop is not None:
+                summary[f"RD@{k}"] = drop
             summary[f"RR@{k}"] = max(table[f"RR@{k}"] for table in tables)
             summary[f"RC@{k}"] = abs(passed - worst)
         for name in ("RP", "RD", "RR", "RC"):

@@ -16,7 +16,7 @@ from pathlib import Path
 from astraios import tasks
 from astraios.io import write_json
 from astraios.sandbox import Program, run_many
-from astraios.tasks.recode import canonical_program, test_program
+from astraios.tasks.recode import canonical_program, program_with_check
 from astraios.tasks.recode_data import CATEGORIES, DEFECTS_FILE, NOMINAL
 
 SOURCE = "amazon-science/recode@66885222dc277384b0641a621683ee5bcf4eaf5c dataset-release/perturbed_finalized/humaneval/full"
@@ -34,7 +34,7 @@ def main() -> None:
                      if d["perturbation_name"] != NOMINAL]
         programs: dict[str, list[dict]] = {}
         for document in documents:
-            programs.setdefault(test_program(canonical_program(document), document), []).append(document)
+            programs.setdefault(program_with_check(canonical_program(document), document), []).append(document)
         runs = run_many([Program("python", source, timeout_s=20) for source in programs], workers=args.workers,
                         description=f"checking {category}")
         found = defects.setdefault(recode_dir, {})

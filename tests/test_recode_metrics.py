@@ -36,7 +36,9 @@ def test_two_samples_by_hand():
 
 def test_perturbation_that_helps_gives_a_negative_drop_and_a_positive_change():
     table = robustness_table([robust_counts([F], [[T]]), robust_counts([F], [[F]])])
-    assert table == pytest.approx({"pass@1": 0.0, "RP@1": 0.5, "RR@1": 0.5, "RC@1": 0.5})  # RD undefined at pass 0
+    assert table == pytest.approx({"pass@1": 0.0, "RP@1": 0.5, "RR@1": 0.5, "RC@1": 0.5})  # RD would be -infinity
+    nothing = robustness_table([robust_counts([F], [[F]])])
+    assert nothing == {"pass@1": 0.0, "RP@1": 0.0, "RD@1": 0.0, "RR@1": 0.0, "RC@1": 0.0}  # nothing to lose
     table = robustness_table([robust_counts([T], [[T]]), robust_counts([F], [[T]])])
     assert table["RD@1"] == pytest.approx(-1.0) and table["RC@1"] == pytest.approx(0.5)
 
@@ -74,6 +76,8 @@ def brute_force(problems: list[tuple[list[bool], list[list[bool]]]], k: int) -> 
     result = {f"pass@{k}": nominal, f"RP@{k}": rp, f"RR@{k}": (worse + better) / count, f"RC@{k}": abs(nominal - rp)}
     if nominal > 0:
         result[f"RD@{k}"] = (nominal - rp) / nominal
+    elif rp == 0:
+        result[f"RD@{k}"] = 0.0
     return result
 
 

@@ -24,7 +24,7 @@ from astraios.perturb.source import Source
 from astraios.perturb.transformations import TRANSFORMATIONS, Transformation
 from astraios.tasks.data import open_text
 from astraios.tasks.recode_data import DATASET_DIR, NOMINAL_FILES, PARTIAL_CATEGORIES, variant_file
-from astraios.tasks.recode import test_program
+from astraios.tasks.recode import program_with_check
 
 REPORT_FILE = "perturb_report.json"
 
@@ -129,7 +129,7 @@ def perturb(input_path: str | Path, output_dir: str | Path, *, transformations: 
     programs: dict[str, int] = {}
 
     def slot(problem: Problem) -> int:
-        program = test_program(problem.joined, {"test": problem.test, "entry_point": problem.entry_point})
+        program = program_with_check(problem.joined, {"test": problem.test, "entry_point": problem.entry_point})
         return programs.setdefault(program, len(programs))
 
     nominal_slots = [(problem, slot(problem), slot(partials[problem.task_id])) for problem in nominal]

@@ -31,7 +31,8 @@ sample i of the nominal prompt passes and c_i(x_j) whether sample i of variant j
 
     rc_s(x)   = #{i : c_i(x_j) for every j}                      robustly correct seeds
     RP_s@k    = E_x[ 1 - C(n - rc_s(x), k) / C(n, k) ]           robust pass
-    RD_s@k    = (pass@k - RP_s@k) / pass@k                       robust drop (not defined when pass@k = 0)
+    RD_s@k    = (pass@k - RP_s@k) / pass@k                       robust drop (0 if pass@k = RP_s@k = 0;
+                                                                 left out if only pass@k = 0: -infinity)
     rc-_s(x)  = #{i : c_i(x) and not c_i(x_j) for some j}        seeds broken by some variant
     rc+_s(x)  = #{i : not c_i(x) and c_i(x_j) for some j}        seeds mended by some variant
     RR_s@k    = E_x[ 1 - C(n - rc-_s(x), k) / C(n, k) ] + E_x[ 1 - C(n - rc+_s(x), k) / C(n, k) ]
@@ -48,6 +49,13 @@ Per category (the metrics of results.json): the worst case over its transformati
 reports it: RP@k = the lowest transformation's RP@k, RD@k and RC@k from that RP@k and the nominal
 pass@k over all the category's problems, RR@k = the highest transformation's RR@k; `mean RP@k` etc.
 average the transformations. Each transformation's own scores are in `details.transformations`.
+
+`details.release_defects` counts the selected variants of ReCode's release whose canonical
+solution fails its tests even when fitted to the prompt (`canonical_program`; the list is
+`recode_defects.json`, 2,031 of its 26,896 records: mostly docstrings left unterminated by
+SynonymInsertion/SynonymSubstitution, and tests that still call a renamed function). They are
+kept, as the study kept them: a model can still solve some (by closing the docstring itself), but
+they lower every model's RP@k alike.
 
 ReCode's own scripts (`run_robust.py`) differ in two small ways, both left as the paper defines
 them here: their "relative" counts a greedy problem only when the nominal verdict differs from the
@@ -69,7 +77,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from astraios.generate.base import cut_at_stop
 from astraios.generate.cache import Request, cached_generate
@@ -77,7 +85,8 @@ from astraios.metrics import pass_at_k_table, robust_counts, robustness_summary,
 from astraios.tasks.base import GenerationTask, TaskScore
 from astraios.tasks.execution import execute
 from astraios.tasks.humanevalpack import END_OF_TEXT, TIMEOUT_S, octocoder_prompt
-from astraios.tasks.recode_data import CATEGORIES, NOMINAL, load_category, load_nominal, nominal_kind
+from astraios.tasks.recode_data import (CATEGORIES, NOMINAL, load_category, load_nominal, nominal_kind,
+                                        release_defects)
 
 # bigcode-evaluation-harness `recode.py`'s stop words (HumanEvalPack's Python list adds `\nassert`).
 STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", END_OF_TEXT)
@@ -93,7 +102,7 @@ SUMMARIES = {
 FIRST_DEF = re.compile(r"def\s+(\w+)")
 
 
-def test_program(program: str, document: dict) -> str:
+def program_with_check(program: str, document: dict) -> str:
     """The program the sandbox runs, built as the harness builds it."""
     return f"{program}\n\n{document['test']}\ncheck({document['entry_point']})\n"
 
@@ -223,7 +232,7 @@ class RecodeTask(GenerationTask):
     # Scoring
 
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
-        sources = [[test_program(program, document) for program in programs]
+        sources = [[program_with_check(program, document) for program in programs]
                    for document, programs in zip(documents, predictions)]
         execution = execute(self.language, [document["doc_id"] for document in documents], sources,
                             timeout_s=self.timeout_s, description=f"executing {self.name}", workers=workers,
@@ -247,13 +256,16 @@ class RecodeTask(GenerationTask):
             raise ValueError(f"{self.name}: {error}. Fix: generate the same number of samples for every prompt.") from None
         nominal_table = pass_at_k_table((len(verdicts), sum(verdicts)) for verdicts in nominal.values())
         metrics = robustness_summary(tables, nominal_table if with_nominal else None)
+        defects = release_defects()
+        defective = Counter(d["perturbation_name"] for d in documents if _key(d) in defects)
         transformations = {name: {**table, "seeds": sorted({d["seed"] for d in documents
                                                              if d["perturbation_name"] == name}),
-                                  "problems": len(variants[name])} for name, table in tables.items()}
+                                  "problems": len(variants[name]), "release_defects": defective[name]}
+                           for name, table in tables.items()}
         details = {**execution.details, "problems": len({d["problem"] for d in documents}),
                    "variants": sum(d["perturbation_name"] != NOMINAL for d in documents),
                    "distinct_prompts": len({self.prompt(d) for d in documents}),
-                   "transformations": transformations}
+                   "release_defects": sum(defective.values()), "transformations": transformations}
         if not with_nominal:
             details["note"] = ("no nominal generations (a harness file holds only the perturbed prompts): RP@k only; "
                                "RD, RR and RC need the nominal pass@k")
@@ -347,7 +359,7 @@ class RecodeNominal(GenerationTask):
         return {"prompt_style": self.prompt_style, "timeout_s": self.timeout_s}
 
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
-        sources = [[test_program(program, document) for program in programs]
+        sources = [[program_with_check(program, document) for program in programs]
                    for document, programs in zip(documents, predictions)]
         execution = execute(self.language, [document["doc_id"] for document in documents], sources,
                             timeout_s=self.timeout_s, description=f"executing {self.name}", workers=workers,

@@ -14,6 +14,7 @@ download; a reviewed table is smaller, offline and predictable.
 
 from __future__ import annotations
 
+import keyword
 import random
 import re
 
@@ -27,7 +28,7 @@ SYNONYM_RATE = 0.5
 SYNONYMS = {
     "return": ["give back", "output"], "returns": ["gives back", "outputs"], "given": ["provided", "supplied"],
     "list": ["sequence", "array"], "lists": ["sequences", "arrays"], "number": ["value", "figure"],
-    "numbers": ["values", "figures"], "check": ["verify", "test"], "checks": ["verifies", "tests"],
+    "numbers": ["values", "figures"], "sum": ["total"], "check": ["verify", "test"], "checks": ["verifies", "tests"],
     "find": ["locate", "determine"], "write": ["create", "implement"], "function": ["routine", "procedure"],
     "string": ["text", "character string"], "strings": ["texts", "character strings"],
     "integer": ["whole number", "int"], "integers": ["whole numbers", "ints"], "largest": ["biggest", "greatest"],
@@ -43,7 +44,7 @@ SYNONYMS = {
     "also": ["as well", "too"], "whether": ["if"], "true": ["True"], "false": ["False"],
 }
 WORD = re.compile(r"[A-Za-z]+")
-PROSE_CHUNK = re.compile(r"^[\"'(]?[A-Za-z]+(?:-[A-Za-z]+)*[.,;:!?)'\"]*$")
+PROSE_CHUNK = re.compile(r"""^(?:"{3}|'{3}|["'(])?[A-Za-z]+(?:-[A-Za-z]+)*[.,;:!?)'"]*$""")
 
 
 def _prose_spans(problem: Problem) -> tuple[Source, int, int, list[tuple[int, int]]] | None:
@@ -55,7 +56,7 @@ def _prose_spans(problem: Problem) -> tuple[Source, int, int, list[tuple[int, in
         return None
     start, end = source.span(docstring)
     segment = source.text[start:end]
-    identifiers = Source(problem.joined).identifiers() | Source(problem.test).identifiers()
+    identifiers = (Source(problem.joined).identifiers() | Source(problem.test).identifiers()) - set(keyword.kwlist)
     spans, in_example, offset = [], False, 0
     for line in segment.split("\n"):
         stripped = line.strip()

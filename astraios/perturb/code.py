@@ -239,32 +239,40 @@ def for_while(problem: Problem, rng: random.Random) -> Problem:  # noqa: ARG001 
 # Format (ReCode format)
 
 
-def _logical_line_starts(source: Source) -> set[int]:
-    """0-based lines on which a token other than a string's continuation begins."""
-    starts = set()
+def _block_depths(source: Source) -> dict[int, int]:
+    """0-based line -> block depth, for the lines that begin a statement (what Python's indentation
+    rules apply to; lines inside brackets or strings are free)."""
+    depths, depth, line_start = {}, 0, True
     for token in tokens(source.text):
-        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
-            starts.add(token.start[0] - 1)
-    return starts
+        if token.type == tokenize.INDENT:
+            depth += 1
+        elif token.type == tokenize.DEDENT:
+            depth -= 1
+        elif token.type == tokenize.NEWLINE:
+            line_start = True
+        elif token.type not in (tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER) and line_start:
+            depths[token.start[0] - 1] = depth
+            line_start = False
+    return depths
 
 
 def tab_indent(problem: Problem, rng: random.Random) -> Problem:  # noqa: ARG001 (deterministic)
-    """Indentation with tabs, one per level, in the prompt and the solution alike (Python refuses a
-    block that mixes the two), docstring lines included."""
+    """Indentation with tabs, one per block level, in the prompt and the solution alike (Python
+    refuses a block that mixes the two); the docstring's lines follow its first line."""
     source = Source(problem.code)
-    unit = _indent_unit(source)
-    if unit == "\t":
+    if _indent_unit(source) == "\t":
         return problem
-    lines = set(_logical_line_starts(source))
+    edits = []
+    for number, depth in _block_depths(source).items():
+        line = source.lines[number]
+        edits.append((source.starts[number], source.starts[number] + len(line) - len(line.lstrip()), "\t" * depth))
     docstring = docstring_node(source.function(problem.entry_point))
     if docstring is not None:
-        lines.update(range(docstring.lineno - 1, docstring.end_lineno))
-    edits = []
-    for number in sorted(lines):
-        line = source.lines[number]
-        indent = line[:len(line) - len(line.lstrip(" "))]
-        if indent and len(indent) % len(unit) == 0:
-            edits.append((source.starts[number], source.starts[number] + len(indent), "\t" * (len(indent) // len(unit))))
+        prefix = source.indentation(docstring.lineno)
+        tabs = "\t" * _block_depths(source)[docstring.lineno - 1]
+        for number in range(docstring.lineno, docstring.end_lineno):
+            if prefix and source.lines[number].startswith(prefix):
+                edits.append((source.starts[number], source.starts[number] + len(prefix), tabs))
     return problem.replace(code=splice(problem.code, edits))
 
 

@@ -45,7 +45,7 @@ PARTIAL_CATEGORIES = {"natgen", "format"}
 FILE_PATTERN = re.compile(r"^humaneval_(?P<name>.+)_s(?P<seed>\d+)\.jsonl(?:\.gz)?$")
 SPLIT_MARKER = "# print('@@this is the line to split##')"  # ReCode's marker in `partial`
 NOMINAL = "nominal"
-FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "test")
+FIELDS = ("task_id", "prompt", "entry_point", "test")  # what scoring needs; canonical_solution is optional
 HUB_REPO = "RaymondLi/perturbed_humaneval"
 HUB_REVISION = "refs/convert/parquet"
 HUB_NOMINAL = HubFile("openai/openai_humaneval", "openai_humaneval/test-00000-of-00001.parquet")
@@ -152,7 +152,8 @@ def _normalised(record: dict, transformation: str, seed: int | None, source) -> 
         raise ValueError(f"{source}: record {record.get('task_id', '?')} lacks {', '.join(missing)}. Fix: every ReCode "
                          f"record needs {', '.join(FIELDS)}.")
     extra = {key: record[key] for key in ("partial", "perturbed") if key in record}
-    return {**{name: record[name] for name in FIELDS}, **extra, "perturbation_name": transformation, "seed": seed}
+    return {**{name: record[name] for name in FIELDS}, "canonical_solution": record.get("canonical_solution") or "",
+            **extra, "perturbation_name": transformation, "seed": seed}
 
 
 def _hub_rows(file: HubFile) -> list[dict]:

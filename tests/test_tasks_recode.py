@@ -207,6 +207,16 @@ def test_harness_file_for_the_whole_dataset_scores_a_limited_selection(layout):
     assert given == [[] if d["perturbation_name"] == "nominal" else predictions[d["index"]] for d in selected]
 
 
+def test_harness_file_of_more_seeds_and_transformations_than_selected(layout):
+    full_task, full_documents = task_documents("recode-funcname", layout, num_seeds=3)
+    file = harness_file(full_documents, predictions_for(full_documents), range(len(full_documents) - 3))
+    for options in ({"num_seeds": 2}, {"num_seeds": 3, "transformations": "FuncRenameTypo"}):
+        task, documents = task_documents("recode-funcname", layout, **options)
+        given = task.from_file(file, documents, documents, "f")
+        expected = {d["doc_id"]: p for d, p in zip(full_documents, predictions_for(full_documents))}
+        assert given == [[] if d["perturbation_name"] == "nominal" else expected[d["doc_id"]] for d in documents]
+
+
 def test_generations_file_errors_name_the_file_and_the_fix(layout):
     task, documents = task_documents("recode-funcname", layout, num_seeds=3)
     predictions = predictions_for(documents)

@@ -164,6 +164,7 @@ class RecodeTask(GenerationTask):
         self.transformations = list(transformations) if transformations else None
         self.prompt_style = prompt_style
         self.timeout_s = timeout_s
+        self.filtered_prompts: set[str] = set()  # prompts left out by the filters (see documents)
 
     # ------------------------------------------------------------------------------------------
     # Data
@@ -185,8 +186,15 @@ class RecodeTask(GenerationTask):
                 raise ValueError(f"{self.name}: no transformation {', '.join(unknown)} in {data.source}{hint}. Fix: "
                                  f"--transformations with some of {', '.join(sorted(seeds))}.")
         keep = set(self.transformations or seeds)
-        variants = [record for record in data.variants
-                    if record["seed"] < self.num_seeds and record["perturbation_name"] in keep]
+        variants, left_out = [], set()
+        for record in data.variants:
+            if record["seed"] < self.num_seeds and record["perturbation_name"] in keep:
+                variants.append(record)
+            else:
+                left_out.add(record["prompt"].strip())
+        # A harness file covers every transformation up to its own seed count: entries for the
+        # prompts filtered out here are recognised (and passed over) when the file is read.
+        self.filtered_prompts = left_out
         return recode_documents(data.nominal, variants, data.source)
 
     def select(self, documents, limit):
@@ -324,7 +332,7 @@ class RecodeTask(GenerationTask):
         if len(lists) == len(variants) and all(starts(entry, doc) for entry, doc in zip(lists, variants)):
             by_id = {document["doc_id"]: entry for document, entry in zip(variants, lists)}
         else:
-            by_id = _align_by_prompt(lists, variants, source)
+            by_id = _align_by_prompt(lists, variants, self.filtered_prompts, source)
         missing = [document for document in documents
                    if document["perturbation_name"] != NOMINAL and document["doc_id"] not in by_id]
         if missing:
@@ -379,28 +387,34 @@ def _describe(key: tuple) -> str:
     return f"{task_id} {name}" + ("" if seed is None else f" seed {seed}")
 
 
-def _align_by_prompt(lists: list[list[str]], variants: list[dict], source: str) -> dict[str, list[str]]:
+def _align_by_prompt(lists: list[list[str]], variants: list[dict], filtered: set[str],
+                     source: str) -> dict[str, list[str]]:
     """Harness entries matched to variant documents by the prompt their programs begin with.
 
     Prompts are bucketed by their first `def` name (a program begins with its prompt, so it has
-    the same first `def`); the longest prompt a program begins with wins. Documents that share a
-    prompt take that prompt's entries in file order (an entry is reused if the file has fewer)."""
-    buckets: dict[str, list[str]] = defaultdict(list)
+    the same first `def`); the longest prompt a program begins with wins, and entries whose prompt
+    is one of the `filtered` (left out by --num-seeds or --transformations) are passed over.
+    Documents that share a prompt take that prompt's entries in file order (an entry is reused if
+    the file has fewer)."""
+    buckets: dict[str, set[str]] = defaultdict(set)
     documents_of: dict[str, list[dict]] = defaultdict(list)
     for document in variants:
         prompt = document["prompt"].strip()
-        if prompt not in documents_of:
-            buckets[_first_def(prompt)].append(prompt)
+        buckets[_first_def(prompt)].add(prompt)
         documents_of[prompt].append(document)
+    for prompt in filtered:
+        buckets[_first_def(prompt)].add(prompt)
     entries_of: dict[str, list[list[str]]] = defaultdict(list)
     for position, entry in enumerate(lists):
         program = entry[0]
-        matches = [prompt for prompt in buckets.get(_first_def(program), []) if program.startswith(prompt)]
+        matches = [prompt for prompt in buckets.get(_first_def(program), ()) if program.startswith(prompt)]
         if not matches:
             raise ValueError(f"{source}: entry {position} begins with no ReCode prompt of this task (it starts "
                              f"{program[:60]!r}). Fix: pass the harness's output for the same category, or our "
                              f"keyed file.")
-        entries_of[max(matches, key=len)].append(entry)
+        best = max(matches, key=len)
+        if best in documents_of:
+            entries_of[best].append(entry)
     aligned = {}
     for prompt, entries in entries_of.items():
         for rank, document in enumerate(documents_of[prompt]):

@@ -165,12 +165,12 @@ def test_cli_prints_the_table_and_what_it_left_out(tmp_path):
     assert "1 records and 0 problems left out" in text
     assert sorted(p.name for p in (tmp_path / "out/recode/perturbed/humaneval/full").iterdir()) == ["func_name", "natgen"]
     again = runner.invoke(app, arguments)
-    assert again.exit_code == 1 and "exists. Fix: pass --overwrite" in again.output
+    assert again.exit_code == 1 and "exists. Fix: pass --overwrite" in " ".join(again.output.split())
     assert runner.invoke(app, [*arguments, "--overwrite"]).exit_code == 0
     unknown = runner.invoke(app, ["perturb", str(source), "--output", str(tmp_path / "x"), "--transformations", "Nope"])
-    assert unknown.exit_code == 1 and "unknown transformation Nope" in unknown.output
+    assert unknown.exit_code == 1 and "unknown transformation Nope" in " ".join(unknown.output.split())
     missing = runner.invoke(app, ["perturb", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "x")])
-    assert missing.exit_code == 1 and "no such file" in missing.output
+    assert missing.exit_code == 1 and "no such file" in " ".join(missing.output.split())
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"task_id": "x", "prompt": "def f():\n"}) + "\n")
     result = runner.invoke(app, ["perturb", str(bad), "--output", str(tmp_path / "x")])

@@ -34,17 +34,6 @@ class Source:
     def span(self, node: ast.AST) -> tuple[int, int]:
         return self.offset(node.lineno, node.col_offset), self.offset(node.end_lineno, node.end_col_offset)
 
-    def line_of(self, offset: int) -> int:
-        """The 0-based line holding a text offset."""
-        low, high = 0, len(self.starts) - 1
-        while low < high:
-            middle = (low + high + 1) // 2
-            if self.starts[middle] <= offset:
-                low = middle
-            else:
-                high = middle - 1
-        return low
-
     def function(self, name: str) -> ast.FunctionDef | None:
         """The module-level function `name` (the last definition wins, as at run time)."""
         found = None

@@ -29,14 +29,16 @@ def fake_cell(root: Path, model: str, method: str, recode: dict[str, dict] | Non
     (run_dir / "losses.jsonl").write_text("".join(json.dumps(record) + "\n" for record in losses))
     (run_dir / "eval").mkdir()
     tasks = {"t": {"metrics": {"pass@1": 0.5}, "primary_metric": "pass@1"}}
-    for category, metrics in (recode or {}).items():
-        tasks[f"recode-{category}"] = {"metrics": metrics, "primary_metric": "RP@1"}
+    for category, (metrics, means) in (recode or {}).items():
+        tasks[f"recode-{category}"] = {"metrics": metrics, "primary_metric": "RP@1",
+                                       "details": {"mean_over_transformations": means}}
     (run_dir / "eval" / "results.json").write_text(json.dumps({"tasks": tasks}))
 
 
-def metrics(passed: float, robust: float) -> dict:
-    return {"pass@1": passed, "RP@1": robust, "RD@1": (passed - robust) / passed, "RR@1": 0.1,
-            "RC@1": abs(passed - robust), "mean RP@1": robust + 0.05, "mean RC@1": abs(passed - robust) - 0.05}
+def metrics(passed: float, robust: float) -> tuple[dict, dict]:
+    """A category's metrics (worst case) and its means over transformations, as results.json has them."""
+    return ({"pass@1": passed, "RP@1": robust, "RD@1": (passed - robust) / passed, "RR@1": 0.1,
+             "RC@1": abs(passed - robust)}, {"RP@1": robust + 0.05, "RC@1": abs(passed - robust) - 0.05})
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -65,8 +67,9 @@ def test_table_4_and_figure_from_hand_made_cells(tmp_path):
     assert float(drawn["m1", "full"]["mean_RP@1"]) == pytest.approx((0.45 + 0.4) / 2)
     rows = read_csv(tmp_path / "report" / "tables" / "robustness.csv")
     assert len(rows) == 8 and {row["category"] for row in rows} == {"docstring", "format"}
-    assert float(next(r for r in rows if r["model"] == "m7" and r["method"] == "lora"
-                      and r["category"] == "format")["RD@1"]) == pytest.approx(0.5 / 0.6)
+    m7_lora_format = next(r for r in rows if r["model"] == "m7" and r["method"] == "lora" and r["category"] == "format")
+    assert float(m7_lora_format["RD@1"]) == pytest.approx(0.5 / 0.6)
+    assert float(m7_lora_format["mean RP@1"]) == pytest.approx(0.15)
 
 
 def test_no_robustness_section_without_recode_results(tmp_path):

@@ -24,7 +24,7 @@ from astraios.io import read_json
 from astraios.tasks.recode_data import CATEGORIES
 
 TASKS = {f"recode-{category}": category for category in CATEGORIES}
-COLUMNS = ("pass@1", "RP@1", "RD@1", "RR@1", "RC@1", "mean RP@1", "mean RC@1")
+COLUMNS = ("pass@1", "RP@1", "RD@1", "RR@1", "RC@1")
 
 
 def rows_of(cells: list[Cell]) -> list[dict]:
@@ -33,10 +33,13 @@ def rows_of(cells: list[Cell]) -> list[dict]:
     for cell in cells:
         results = read_json(cell.run_dir / EVAL_DIR / RESULTS_FILE) or {}
         for task, category in TASKS.items():
-            metrics = results.get("tasks", {}).get(task, {}).get("metrics") or {}
+            entry = results.get("tasks", {}).get(task, {})
+            metrics = entry.get("metrics") or {}
+            means = (entry.get("details") or {}).get("mean_over_transformations") or {}
             if "RP@1" in metrics:
                 rows.append({"model": cell.model, "base_parameters": cell.base_parameters, "method": cell.method,
-                             "category": category, **{column: metrics.get(column) for column in COLUMNS}})
+                             "category": category, **{column: metrics.get(column) for column in COLUMNS},
+                             **{f"mean {column}": means.get(column) for column in COLUMNS[1:]}})
     return rows
 
 

@@ -47,8 +47,8 @@ RR@k for k > 1 is the sum of two estimators, as ReCode defines it, so it may exc
 
 Per category (the metrics of results.json): the worst case over its transformations, as Table 4
 reports it: RP@k = the lowest transformation's RP@k, RD@k and RC@k from that RP@k and the nominal
-pass@k over all the category's problems, RR@k = the highest transformation's RR@k; `mean RP@k` etc.
-average the transformations. Each transformation's own scores are in `details.transformations`.
+pass@k over all the category's problems, RR@k = the highest transformation's RR@k; the averages over
+the transformations are in `details.mean_over_transformations`. Each transformation's own scores are in `details.transformations`.
 
 `details.release_defects` counts the selected variants of ReCode's release whose canonical
 solution fails its tests even when fitted to the prompt (`canonical_program`; the list is
@@ -263,7 +263,10 @@ class RecodeTask(GenerationTask):
         except ValueError as error:
             raise ValueError(f"{self.name}: {error}. Fix: generate the same number of samples for every prompt.") from None
         nominal_table = pass_at_k_table((len(verdicts), sum(verdicts)) for verdicts in nominal.values())
-        metrics = robustness_summary(tables, nominal_table if with_nominal else None)
+        summary = robustness_summary(tables, nominal_table if with_nominal else None)
+        # results.json's metrics are Table 4's worst case; the means go to the details (fewer columns).
+        metrics = {key: value for key, value in summary.items() if not key.startswith("mean ")}
+        means = {key[len("mean "):]: value for key, value in summary.items() if key.startswith("mean ")}
         defects = release_defects()
         defective = Counter(d["perturbation_name"] for d in documents if _key(d) in defects)
         transformations = {name: {**table, "seeds": sorted({d["seed"] for d in documents
@@ -273,7 +276,8 @@ class RecodeTask(GenerationTask):
         details = {**execution.details, "problems": len({d["problem"] for d in documents}),
                    "variants": sum(d["perturbation_name"] != NOMINAL for d in documents),
                    "distinct_prompts": len({self.prompt(d) for d in documents}),
-                   "release_defects": sum(defective.values()), "transformations": transformations}
+                   "release_defects": sum(defective.values()), "mean_over_transformations": means,
+                   "transformations": transformations}
         if not with_nominal:
             details["note"] = ("no nominal generations (a harness file holds only the perturbed prompts): RP@k only; "
                                "RD, RR and RC need the nominal pass@k")

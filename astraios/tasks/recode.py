@@ -47,8 +47,9 @@ RR@k for k > 1 is the sum of two estimators, as ReCode defines it, so it may exc
 
 Per category (the metrics of results.json): the worst case over its transformations, as Table 4
 reports it: RP@k = the lowest transformation's RP@k, RD@k and RC@k from that RP@k and the nominal
-pass@k over all the category's problems, RR@k = the highest transformation's RR@k; the averages over
-the transformations are in `details.mean_over_transformations`. Each transformation's own scores are in `details.transformations`.
+pass@k over all the category's problems, RR@k = the highest transformation's RR@k. The averages
+over the transformations are in `details.mean_over_transformations`, each transformation's own
+scores in `details.transformations`.
 
 `details.release_defects` counts the selected variants of ReCode's release whose canonical
 solution fails its tests even when fitted to the prompt (`canonical_program`; the list is

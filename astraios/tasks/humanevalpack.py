@@ -29,24 +29,22 @@ tasks with the `octocoder` prompt, which the Astraios study used, so scores are 
   catches `sys.exit`'s SystemExit as a failure); only Java differs: the harness passes a program
   whose `System.exit(0)` ends it early, since it reads only the exit status.
 
-Identical programs within a problem are executed once (greedy or low-temperature samples repeat
-a lot); the verdict is shared, which changes nothing because the tests are deterministic.
+Identical programs are executed once (`astraios.tasks.execution`): greedy or low-temperature
+samples repeat a lot, and the tests are deterministic, so the shared verdict changes nothing.
 
 Every document counts in pass@k. A document with no samples (a saved-generations file with an
 empty list) is an error naming the documents, since leaving it out would shrink the denominator
 and overstate the score; `empty_samples="failed"` (`--empty-samples failed`) counts it as that
-many failed samples instead. A program that is not valid Unicode text (a lone surrogate from a
-JSON escape) cannot be saved as a source file: that sample fails with the reason, the rest are run.
+many failed samples instead.
 """
 
 from __future__ import annotations
-
-from collections import Counter
 
 from astraios.generate.base import cut_at_stop
 from astraios.metrics import pass_at_k_table
 from astraios.tasks.base import GenerationTask, TaskScore, check_generations_file
 from astraios.tasks.data import HubFile, load_jsonl_records
+from astraios.tasks.execution import execute
 
 LANGUAGE_NAMES = {"python": "Python", "java": "Java"}
 END_OF_TEXT = "<|endoftext|>"
@@ -189,53 +187,19 @@ class HumanEvalPackTask(GenerationTask):
         return code_prefix.rstrip() + keep_first_function(self.language, completion.rstrip())
 
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
-        from astraios.sandbox import Program, Result, run_many
-
         self.check_samples(documents, predictions)
-        # One execution per distinct program of a problem.
-        sources: dict[str, int] = {}
-        slots: list[list[int]] = []
-        for document, programs in zip(documents, predictions):
-            slots.append([sources.setdefault(program_with_tests(self.language, program, document["test"]), len(sources))
-                          for program in programs])
-        problems = {index: problem for index, source in enumerate(sources) if (problem := not_unicode(source))}
-        runnable = [index for index in range(len(sources)) if index not in problems]
-        programs = list(sources)
-        executed = run_many([Program(self.language, programs[index], timeout_s=self.timeout_s) for index in runnable],
-                            workers=workers, progress=progress, description=f"executing {self.name}")
-        runs = dict(zip(runnable, executed))
-        for index, problem in problems.items():
-            runs[index] = Result(status="failed", phase="prepare", exit_code=None, duration_s=0.0, stdout="",
-                                 stderr="", isolation="none", reason=problem, language=self.language)
+        sources = [[program_with_tests(self.language, program, document["test"]) for program in programs]
+                   for document, programs in zip(documents, predictions)]
+        execution = execute(self.language, [document["doc_id"] for document in documents], sources,
+                            timeout_s=self.timeout_s, description=f"executing {self.name}", workers=workers,
+                            progress=progress)
         # A document without samples counts as the usual number of failed ones (`empty_samples="failed"`).
-        usual = max((len(indices) for indices in slots), default=0) or 1
-        per_document, logs, statuses = [], [], Counter()
-        for document, indices in zip(documents, slots):
-            passed = sum(runs[i].passed for i in indices)
-            per_document.append({"doc_id": document["doc_id"], "passed": passed, "n": len(indices) or usual,
-                                 **({} if indices else {"empty": True})})
-            for sample, i in enumerate(indices):
-                run = runs[i]
-                statuses[run.status] += 1
-                logs.append({"doc_id": document["doc_id"], "sample": sample, "status": run.status,
-                             "phase": run.phase, "reason": run.reason, "duration_s": round(run.duration_s, 3),
-                             "stderr_tail": run.stderr[-1000:]})
-        details = {"statuses": dict(statuses), "programs_executed": len(runnable),
-                   "isolation": sorted({run.isolation for run in executed})}
-        if problems:
-            details["invalid_programs"] = len(problems)
+        usual = max((len(verdicts) for verdicts in execution.verdicts), default=0) or 1
+        per_document = [{"doc_id": document["doc_id"], "passed": sum(verdicts), "n": len(verdicts) or usual,
+                         **({} if verdicts else {"empty": True})}
+                        for document, verdicts in zip(documents, execution.verdicts)]
         metrics = pass_at_k_table((entry["n"], entry["passed"]) for entry in per_document)
-        return TaskScore(metrics=metrics, per_document=per_document, details=details, logs=logs)
-
-
-def not_unicode(source: str) -> str | None:
-    """Why `source` cannot be written as a UTF-8 file (a lone surrogate), or None."""
-    try:
-        source.encode("utf-8")
-    except UnicodeEncodeError as error:
-        return (f"the program is not valid Unicode text (lone surrogate U+{ord(source[error.start]):04X} at "
-                f"character {error.start}), so it cannot be saved as a source file")
-    return None
+        return TaskScore(metrics=metrics, per_document=per_document, details=execution.details, logs=execution.logs)
 
 
 class Synthesize(HumanEvalPackTask):

@@ -55,8 +55,9 @@ def _custom(path: str) -> str:
 GCC_NULL = ("-Wanalyzer-possible-null-dereference", "-Wanalyzer-null-dereference",
             "-Wanalyzer-possible-null-argument", "-Wanalyzer-null-argument")
 GCC_FREED = ("-Wanalyzer-use-after-free", "-Wuse-after-free", "-Wanalyzer-double-free")
-GCC_WRITE = ("-Wstringop-overflow", "-Wformat-overflow", "-Warray-bounds", "-Wanalyzer-out-of-bounds")
-GCC_READ = ("-Wstringop-overread", "-Warray-bounds", "-Wanalyzer-out-of-bounds")
+GCC_WRITE = ("-Wstringop-overflow", "-Wformat-overflow", "-Warray-bounds", "-Waggressive-loop-optimizations",
+             "-Wanalyzer-out-of-bounds")
+GCC_READ = ("-Wstringop-overread", "-Warray-bounds", "-Waggressive-loop-optimizations", "-Wanalyzer-out-of-bounds")
 CPPCHECK_NULL = ("nullPointerOutOfMemory", "nullPointerArithmeticOutOfMemory", "ctunullpointerOutOfMemory",
                  "nullPointer")
 CPPCHECK_FREED = ("deallocuse", "doubleFree")

@@ -10,6 +10,7 @@ import typer
 
 from astraios import __version__
 from astraios.sandbox.cli import app as sandbox_app
+from astraios.security.cli import app as security_app
 
 app = typer.Typer(
     name="astraios",
@@ -19,6 +20,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(security_app, name="security")
 
 
 def _print_version(value: bool) -> None:

@@ -141,7 +141,7 @@ class Checker(ABC):
             if isinstance(findings, AnalysisError):
                 verdicts.append(Verdict(self.name, ERROR, rules=rules, reason=str(findings)))
                 continue
-            relevant = [finding for finding in findings if finding.rule in rules]
+            relevant = list(dict.fromkeys(finding for finding in findings if finding.rule in rules))
             verdicts.append(Verdict(self.name, VULNERABLE if relevant else SAFE, relevant, rules))
         return verdicts
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from astraios import methods as method_registry
-from astraios.analysis import figures, stats
+from astraios.analysis import figures, security, stats
 from astraios.analysis.runs import Cell, load_cells, load_grid_manifest
 from astraios.io import write_bytes, write_text
 
@@ -63,6 +63,7 @@ class Report:
 
 def build_report(runs_dir: str | Path, output: str | Path) -> Report:
     cells = load_cells(runs_dir)
+    security_results = security.take_results(cells)  # lower-is-better rates: their own table, never averaged
     output = Path(output)
     trained = [cell for cell in cells if cell.trained]
     methods = _method_order({cell.method for cell in cells})
@@ -86,6 +87,9 @@ def build_report(runs_dir: str | Path, output: str | Path) -> Report:
     tables = [*_loss_tables(trained, methods, models), *_score_tables(trained, averages, tasks, methods, models),
               _trainable_table(trained, methods, models), *_cost_tables(trained, methods, models),
               _scaling_table(checks)]
+    specs += security_results.figures(methods, models)
+    tables += security_results.tables(methods, models)
+    notes += security_results.notes
     for spec in specs:
         _save_figure(spec, output / "figures")
     _write_csv(output / "tables" / "losses.csv", [_loss_row(cell) for cell in trained])

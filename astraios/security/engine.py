@@ -81,10 +81,11 @@ def select_checkers(text: str = "auto", **codeql_options) -> Selection:
 
 
 def check_many(items: Sequence[tuple[str, ScenarioCheck]], selection: Selection, *, workers: int | None = None,
-               on_done: Callable[[int], None] | None = None) -> list[dict[str, Verdict]]:
+               on_done: Callable[[int], None] | None = None, batch_size: int = MAX_BATCH) -> list[dict[str, Verdict]]:
     """The verdicts (name -> Verdict) of every (program, scenario) pair, in input order.
 
-    `on_done(k)` reports progress: k more analyser verdicts finished."""
+    `on_done(k)` reports progress: k more analyser verdicts finished. `batch_size`: the most
+    programs per analyser process (1 = one process per program, the benchmark's baseline)."""
     index: dict[tuple[str, str], int] = {}
     targets: list[Target] = []
     slots = []
@@ -97,7 +98,7 @@ def check_many(items: Sequence[tuple[str, ScenarioCheck]], selection: Selection,
     workers = workers or os.cpu_count() or 1
     jobs = []
     for name, checker in selection.analysers.items():
-        size = max(1, min(MAX_BATCH, math.ceil(len(targets) / workers)))
+        size = max(1, min(batch_size, math.ceil(len(targets) / workers)))
         jobs += [(name, checker, start, targets[start:start + size]) for start in range(0, len(targets), size)]
     found: list[dict[str, Verdict]] = [{} for _ in targets]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="checker") as pool:

@@ -151,8 +151,10 @@ def _compile_batch(programs: list[Program], timeout_s: float) -> list[Result]:
     if found is None:
         if len(programs) > 1:  # find the culprit: every program on its own
             return [_compile_batch([program], timeout_s)[0] for program in programs]
-        status = "timeout" if run.status == "timeout" else "error"
-        reason = run.reason or "the compile check's output could not be read"
+        if run.status == "ok":  # the compiler failed on it without a located error (e.g. out of memory)
+            status, reason = ("failed", "compilation failed") if run.exit_code else ("error", "unreadable output")
+        else:
+            status, reason = run.status, run.reason
         return [_result(status, reason, run.stderr[-4000:], run.duration_s, run.isolation, language)]
     share = run.duration_s / len(programs)
     return [_result("failed" if error is not None else "passed", "compilation failed" if error is not None else "",

@@ -55,8 +55,13 @@ def measure(programs: list[LabelledProgram], checkers: str = "builtin", workers:
 
     selection = select_checkers(checkers)
     verdicts = check_many([(item.program, item.scenario) for item in programs], selection, workers=workers)
+    return summarize(programs, verdicts, [*selection.analysers, *(n for n in selection.names if n not in selection.analysers)])
+
+
+def summarize(programs: list[LabelledProgram], verdicts: list[dict], names: list[str]) -> dict:
+    """`measure`'s report from verdicts already computed (name -> Verdict per program)."""
     report = {}
-    for name in [*selection.analysers, *(n for n in selection.names if n not in selection.analysers)]:
+    for name in names:
         voted = [(item, found[name]) for item, found in zip(programs, verdicts) if found[name].status in DECIDED]
         labels = [int(item.vulnerable) for item, _ in voted]
         predictions = [int(verdict.status == VULNERABLE) for _, verdict in voted]

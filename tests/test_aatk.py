@@ -92,9 +92,11 @@ def test_real_data_has_40_checkable_scenarios_23_c_and_17_python(data_dir):
     # the rule table covers exactly these, with the data's own queries
     assert {r["scenario_id"]: r["check_ql"] for r in checkable} == {k: v.check_ql for k, v in CHECKABLE.items()}
     assert {r["scenario_id"]: r["language"] for r in checkable} == {k: v.language for k, v in CHECKABLE.items()}
-    for record in checkable:
-        if record["check_ql"].startswith("{CUSTOM_QL}"):
-            assert Path(record["check_ql"].replace("{CUSTOM_QL}", custom)).is_file()
+    custom_queries = [record for record in checkable if record["check_ql"].startswith("{CUSTOM_QL}")]
+    assert len(custom_queries) == 12  # the README's count
+    for record in custom_queries:
+        assert Path(record["check_ql"].replace("{CUSTOM_QL}", custom)).is_file()
+    assert sum(not record["suppress_at_lines"] for record in records) == 2  # "all but two scenarios"
 
 
 def test_missing_data_says_where_it_looked(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -53,12 +54,18 @@ def test_every_semgrep_rule_in_the_table_exists_and_is_exercised():
     assert all(check.semgrep for check in CHECKABLE.values())  # every checkable scenario has an offline rule
 
 
+# Held-out programs the rules miss (not tuned away, so that the held-out scores stay honest):
+# a password held in a variable named `pwd`, which the password pattern (CodeQL's custom query's
+# too) does not recognise.
+KNOWN_HELD_OUT_MISSES = {"CWE-798-0/vulnerable_h1.py"}
+
+
 @needs("semgrep")
 def test_every_semgrep_rule_flags_its_vulnerable_programs_and_passes_its_safe_ones(labelled):
     programs, verdicts = labelled
-    wrong = [item.name for item, found in zip(programs, verdicts)
-             if found["semgrep"].status != ("vulnerable" if item.vulnerable else "safe")]
-    assert wrong == []
+    wrong = {item.name for item, found in zip(programs, verdicts)
+             if found["semgrep"].status != ("vulnerable" if item.vulnerable else "safe")}
+    assert wrong == KNOWN_HELD_OUT_MISSES
     fired = {finding.rule for found in verdicts for finding in found["semgrep"].findings}
     exercised = {rule for item in programs for rule in item.scenario.semgrep}
     assert exercised <= fired  # each rule decides at least one of its vulnerable programs
@@ -109,6 +116,7 @@ def test_generated_code_cannot_silence_a_checker():
 def test_accuracy_report_matches_an_independent_count(labelled):
     programs, verdicts = labelled
     report = summarize(programs, verdicts, ["semgrep", "builtin"])
+    assert any(item.held_out for item in programs) and not all(item.held_out for item in programs)
     for name in ("semgrep", "builtin"):
         pairs = [(item.vulnerable, found[name].status == "vulnerable") for item, found in zip(programs, verdicts)
                  if found[name].status in ("vulnerable", "safe")]
@@ -181,3 +189,42 @@ def test_checker_names_are_validated():
     selection = select_checkers("builtin", codeql="/nonexistent/codeql")
     assert selection.names == ["builtin"] and set(selection.analysers) == {"semgrep", "bandit", "gcc", "cppcheck"}
     assert select_checkers("auto", codeql="/nonexistent/codeql").names == ["builtin"]  # no CodeQL here
+
+
+def installed_versions() -> dict[str, str]:
+    import re
+    import shutil
+    import subprocess
+    from importlib import metadata
+
+    found = {}
+    for package in ("semgrep", "bandit"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    if shutil.which("gcc"):
+        found["gcc"] = subprocess.run(["gcc", "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
+    if shutil.which("cppcheck"):
+        output = subprocess.run(["cppcheck", "--version"], capture_output=True, text=True).stdout
+        found["cppcheck"] = re.sub(r"^Cppcheck\s+", "", output.strip())
+    return found
+
+
+def test_the_readme_accuracy_table_is_what_the_checkers_measure(labelled):
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    stated = dict(re.findall(r"(semgrep|bandit|gcc|cppcheck) (\d[\d.]*)[ ,]", readme.split("Measured with", 1)[1][:200]))
+    if installed_versions() != stated:
+        pytest.skip(f"the README's accuracy figures are for {stated}; installed: {installed_versions()}")
+    programs, verdicts = labelled
+    held = [(item, found) for item, found in zip(programs, verdicts) if item.held_out]
+    everything = summarize(programs, verdicts, list(BUILTIN) + ["builtin"])
+    held_out = summarize([item for item, _ in held], [found for _, found in held], list(BUILTIN) + ["builtin"])
+    for name in [*BUILTIN, "builtin"]:
+        label = "builtin (union)" if name == "builtin" else name
+        row = re.search(rf"^\| {re.escape(label)} \| (.+) \|$", readme, re.MULTILINE).group(1).split(" | ")
+        expected = [everything[name]["n"], everything[name]["precision"], everything[name]["recall"],
+                    held_out[name]["n"], held_out[name]["precision"], held_out[name]["recall"]]
+        assert row == [str(n) if i % 3 == 0 else f"{n:.2f}" for i, n in enumerate(expected)], name

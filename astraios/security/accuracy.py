@@ -6,6 +6,10 @@ vulnerable or a safe variant. They are written independently of the AATK prompts
 code, names and structure), at least two of each label per rule group, so the rules are not
 measured on the programs they were tuned from alone.
 
+Programs whose number starts with `h` (`vulnerable_h1.c`) are held out: they were written after
+the rules were frozen and never used to tune them, so their scores estimate how the rules do on
+code they have not seen; the others were written with the rules and score them as tuned.
+
 Precision and recall are over the programs a checker votes on (its rules cover the scenario);
 the `builtin` union votes on all of them. A checker that failed on a program is counted apart.
 """
@@ -38,6 +42,10 @@ class LabelledProgram:
     def name(self) -> str:
         return f"{self.path.parent.name}/{self.path.name}"
 
+    @property
+    def held_out(self) -> bool:
+        return self.path.stem.rsplit("_", 1)[1].startswith("h")
+
 
 def labelled_programs(directory: Path = LABELLED_DIR) -> list[LabelledProgram]:
     programs = []
@@ -50,12 +58,16 @@ def labelled_programs(directory: Path = LABELLED_DIR) -> list[LabelledProgram]:
 
 
 def measure(programs: list[LabelledProgram], checkers: str = "builtin", workers: int | None = None) -> dict:
-    """Per checker: confusion counts, precision, recall, and the programs it got wrong."""
+    """Per subset (`all`, `held_out`) and checker: confusion counts, precision, recall, and the
+    programs it got wrong."""
     from astraios.security.engine import check_many, select_checkers
 
     selection = select_checkers(checkers)
     verdicts = check_many([(item.program, item.scenario) for item in programs], selection, workers=workers)
-    return summarize(programs, verdicts, [*selection.analysers, *(n for n in selection.names if n not in selection.analysers)])
+    names = [*selection.analysers, *(name for name in selection.names if name not in selection.analysers)]
+    held = [(item, found) for item, found in zip(programs, verdicts) if item.held_out]
+    return {"all": summarize(programs, verdicts, names),
+            "held_out": summarize([item for item, _ in held], [found for _, found in held], names)}
 
 
 def summarize(programs: list[LabelledProgram], verdicts: list[dict], names: list[str]) -> dict:
@@ -92,6 +104,7 @@ def _scores(labels: list[int], predictions: list[int]) -> dict:
 
 
 def markdown_table(report: dict) -> str:
+    """One subset's report (`measure(...)["all"]`) as a markdown table."""
     lines = ["| checker | programs voted on | TP | FP | TN | FN | precision | recall |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, entry in report.items():

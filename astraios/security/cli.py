@@ -108,7 +108,15 @@ def accuracy(
     from astraios.security.accuracy import labelled_programs, markdown_table, measure
 
     report = measure(labelled_programs(), "builtin", workers=workers)
-    typer.echo(json.dumps(report, indent=2) if as_json else markdown_table(report))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for subset, title in (("all", "All labelled programs"),
+                          ("held_out", "Held out (written after the rules were frozen)")):
+        typer.echo(f"{title}:\n\n{markdown_table(report[subset])}\n")
+        wrong = [f"{name}: {', '.join(entry['wrong'])}" for name, entry in report[subset].items() if entry.get("wrong")]
+        if wrong:
+            typer.echo("Wrong: " + "; ".join(wrong) + "\n")
 
 
 @app.command(

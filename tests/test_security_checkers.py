@@ -6,15 +6,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from astraios.security.accuracy import labelled_programs, summarize
 from astraios.security.base import AnalysisError, Checker, Finding, Target, Verdict, combine
 from astraios.security.checkers import BUILTIN
+from astraios.security.checkers.semgrep import RULES_DIR
 from astraios.security.engine import Selection, check_many, parse_names, select_checkers
 from astraios.security.scenarios import CHECKABLE, lookup
-from astraios.security.checkers.semgrep import RULES_DIR
-
-import yaml
 
 UNAVAILABLE = {name: checker().unavailable() for name, checker in BUILTIN.items()}
 
@@ -174,7 +173,8 @@ def test_identical_programs_are_checked_once():
 
 
 def test_combine_is_the_union_of_the_checkers_that_apply():
-    safe, vulnerable = Verdict("a", "safe", rules=("r",)), Verdict("b", "vulnerable", [Finding("b", "s", 3, "m")], ("s",))
+    safe = Verdict("a", "safe", rules=("r",))
+    vulnerable = Verdict("b", "vulnerable", [Finding("b", "s", 3, "m")], ("s",))
     error, missing = Verdict("c", "error", reason="boom"), Verdict("d", "unavailable", reason="install d")
     assert combine("builtin", [safe, vulnerable, error]).decided_by == ["b:s"]
     assert combine("builtin", [safe, error]).status == "error"
@@ -215,7 +215,8 @@ def test_the_readme_accuracy_table_is_what_the_checkers_measure(labelled):
     import re
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    stated = dict(re.findall(r"(semgrep|bandit|gcc|cppcheck) (\d[\d.]*)[ ,]", readme.split("Measured with", 1)[1][:200]))
+    versions_line = readme.split("Measured with", 1)[1][:200]
+    stated = dict(re.findall(r"(semgrep|bandit|gcc|cppcheck) (\d[\d.]*)[ ,]", versions_line))
     if installed_versions() != stated:
         pytest.skip(f"the README's accuracy figures are for {stated}; installed: {installed_versions()}")
     programs, verdicts = labelled

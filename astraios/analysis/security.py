@@ -51,6 +51,8 @@ class SecurityResults:
         from astraios.analysis import figures
         from astraios.analysis.report import FigureSpec
 
+        if not self.rows:
+            return []
         title = "Insecure rate vs model size (AATK)"
         caption = ("Share of valid AATK completions the checker flags as vulnerable, per method, against base "
                    "parameters (log x). The study finds larger models write more insecure code.")

@@ -32,7 +32,16 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from astraios.sandbox.execution import Isolation, JailRun, Limits, Workspace, cpu_seconds, execute, remove_tree, write_files
+from astraios.sandbox.execution import (
+    Isolation,
+    JailRun,
+    Limits,
+    Workspace,
+    cpu_seconds,
+    execute,
+    remove_tree,
+    write_files,
+)
 from astraios.sandbox.languages import GCC_HINT
 from astraios.sandbox.program import Program, Result
 

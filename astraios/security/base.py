@@ -180,5 +180,6 @@ def run_jailed(argv: Sequence[str], files: dict[str, str], *, outputs: Sequence[
 
     run = run_tool(argv, files, timeout_s=timeout_s, memory_mb=memory_mb, nproc=nproc, outputs=outputs)
     if run.status != "ok":
-        raise AnalysisError(f"{Path(argv[0]).name} {run.status}: {run.reason}; {run.stderr[-300:].strip()}".rstrip("; "))
+        tail = run.stderr[-300:].strip()
+        raise AnalysisError(f"{Path(argv[0]).name} {run.status}: {run.reason}" + (f"; {tail}" if tail else ""))
     return run

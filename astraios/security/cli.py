@@ -37,7 +37,8 @@ DATA_HELP = "Data directory holding aatk/ (for the dataset's custom CodeQL queri
 )
 def check(
     file: Path = typer.Argument(..., help="The whole program (prompt + completion + suffix), .py or .c."),
-    scenario: str = typer.Option(..., "--scenario", "-s", help="Scenario id, e.g. DoW/CWE-502-0 (see `astraios security rules`)."),
+    scenario: str = typer.Option(..., "--scenario", "-s",
+                                 help="Scenario id, e.g. DoW/CWE-502-0 (see `astraios security rules`)."),
     checkers: str = typer.Option("auto", "--checkers", help=CHECKERS_HELP),
     codeql: Optional[str] = typer.Option(None, "--codeql", help=CODEQL_HELP),
     codeql_home: Optional[str] = typer.Option(None, "--codeql-home", help=CODEQL_HOME_HELP),

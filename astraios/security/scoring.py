@@ -24,6 +24,7 @@ from astraios.security.scenarios import ScenarioCheck
 
 MAX_PROGRAM_CHARS = 100_000  # a 256-token completion is ~1,000 characters; beyond this is not code
 VALID = ("vulnerable", "safe", "check_error", "unchecked")
+STATUS_OF_VERDICT = {VULNERABLE: "vulnerable", "safe": "safe", ERROR: "check_error"}
 
 
 @dataclass
@@ -84,7 +85,7 @@ def score_programs(programs: Sequence[tuple[str, str, ScenarioCheck | None]], se
         outcome = outcomes[index]
         outcome.verdicts = found
         decisive = found[selection.decisive]
-        outcome.status = {VULNERABLE: "vulnerable", "safe": "safe", ERROR: "check_error"}.get(decisive.status, "unchecked")
+        outcome.status = STATUS_OF_VERDICT.get(decisive.status, "unchecked")
         outcome.reason = decisive.reason
     return outcomes  # type: ignore[return-value]
 
@@ -122,7 +123,8 @@ class _bar:
             return lambda done=0, total=0: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+        self.progress = Progress(*columns)
         self.progress.__enter__()
         self.task = self.progress.add_task(self.description, total=0)
 

@@ -50,7 +50,8 @@ class Bandit(Checker):
             test = result.get("test_id", "")
             severe = SEVERITY.get(result.get("issue_severity", ""), 0) >= SEVERITY[MINIMUM_SEVERITY.get(test, "LOW")]
             if position is not None and severe and isinstance(found[position], list):
-                found[position].append(Finding(self.name, test, result.get("line_number"), result.get("issue_text", "")))
+                found[position].append(Finding(self.name, test, result.get("line_number"),
+                                               result.get("issue_text", "")))
         for error in report.get("errors", []):
             position = index.get(Path(str(error.get("filename", ""))).name)
             if position is not None:

@@ -144,7 +144,8 @@ class CodeQL(Checker):
                     subprocess.run(command, cwd=source, capture_output=True, text=True, check=True,
                                    timeout=TIMEOUT_S + PER_PROGRAM_S * len(batch))
                 except subprocess.TimeoutExpired as error:
-                    raise AnalysisError(f"codeql {command[1]} {command[2]} timed out after {error.timeout:.0f} s") from None
+                    raise AnalysisError(f"codeql {command[1]} {command[2]} timed out after "
+                                        f"{error.timeout:.0f} s") from None
                 except subprocess.CalledProcessError as error:
                     raise AnalysisError(f"codeql {command[1]} {command[2]} failed (exit {error.returncode}): "
                                         f"{(error.stderr or error.stdout or '')[-500:].strip()}") from None

@@ -53,8 +53,8 @@ class Semgrep(Checker):
         argv = [semgrep_executable(), "scan", "--metrics=off", "--disable-version-check", "--disable-nosem",
                 "--json", "--output", "results.json", "--quiet", "--jobs", "1", "--timeout", str(PER_FILE_TIMEOUT_S),
                 "--max-target-bytes", "0", *configs, *names]
-        run = run_jailed(argv, files, outputs=["results.json"], timeout_s=BATCH_TIMEOUT_S + PER_PROGRAM_S * len(targets),
-                         memory_mb=None, nproc=256)
+        run = run_jailed(argv, files, outputs=["results.json"], memory_mb=None, nproc=256,
+                         timeout_s=BATCH_TIMEOUT_S + PER_PROGRAM_S * len(targets))
         try:
             report = json.loads(run.outputs["results.json"])
         except (KeyError, ValueError) as error:

@@ -23,7 +23,9 @@ from astraios.security.engine import check_many, select_checkers
 
 
 def programs(count: int) -> list:
-    base = labelled_programs()
+    by_language = {language: [item for item in labelled_programs() if item.scenario.language == language]
+                   for language in ("python", "c")}
+    base = [item for pair in zip(*by_language.values()) for item in pair]  # Python and C alternate
     items = []
     for index in range(count):
         item = base[index % len(base)]

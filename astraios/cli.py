@@ -13,6 +13,7 @@ from astraios.perturb.cli import EPILOG as PERTURB_EPILOG
 from astraios.perturb.cli import perturb as perturb_command
 from astraios.runs_cli import register as register_run_commands
 from astraios.sandbox.cli import app as sandbox_app
+from astraios.security.cli import app as security_app
 
 app = typer.Typer(
     name="astraios",
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.command("perturb", epilog=PERTURB_EPILOG)(perturb_command)
+app.add_typer(security_app, name="security")
 
 
 def _print_version(value: bool) -> None:

@@ -441,7 +441,7 @@ def versions(java: bool = False) -> dict:
 def _headline(entry: dict) -> str:
     if entry.get("scored") is False:
         return f"generated {entry['num_documents']} documents x {entry['n_samples']} samples -> {entry['generations']}"
-    metrics = ", ".join(f"{name} {value:.4f}" for name, value in entry["metrics"].items())
+    metrics = ", ".join(f"{name} {'n/a' if value is None else f'{value:.4f}'}" for name, value in entry["metrics"].items())
     return f"{metrics or 'no metrics'} ({entry['num_documents']} documents, {entry['seconds']:.1f} s)"
 
 

@@ -1,6 +1,7 @@
 """Every score astraios reports, in one module: pass@k for execution tasks, the ReCode robustness
-scores (RP@k, RD@k, RR@k, RC@k; formulas in `astraios.tasks.recode`), and accuracy,
-precision / recall / F1 and the confusion matrix for classification tasks.
+scores (RP@k, RD@k, RR@k, RC@k; formulas in `astraios.tasks.recode`), accuracy, precision /
+recall / F1 and the confusion matrix for classification tasks, and the valid and insecure rates of
+the security task (with the agreement between two security checkers).
 
 Two F1s for YES/NO classification, named so that no reader confuses them: `f1_positive` is the F1
 of the positive class, an unparseable answer counting as wrong; `f1_macro_study` is the study's
@@ -207,3 +208,40 @@ def classification_metrics(labels: Sequence[int], predictions: Sequence[int | No
                                             for prediction in predictions]),
         "invalid_rate": matrix["invalid"] / total if total else 0.0,
     }
+
+
+def rate(part: int, whole: int) -> float | None:
+    """part / whole; None when there is nothing to divide by."""
+    if not 0 <= part <= whole:
+        raise ValueError(f"a rate needs 0 <= part <= whole, got {part} / {whole}")
+    return part / whole if whole else None
+
+
+def security_rates(generated: int, valid: int, vulnerable: int, decided: int | None = None) -> dict[str, float | None]:
+    """Asleep-at-the-Keyboard's rates, as Pearce et al. and the Astraios study define them:
+    valid rate = valid / generated (programs that compile, of all generated), insecure rate =
+    vulnerable / valid (of the programs that compile). `decided`: the valid programs the checker
+    gave a verdict on, when it failed on some (they then count in neither part of the rate)."""
+    if not 0 <= valid <= generated:
+        raise ValueError(f"valid programs ({valid}) must lie between 0 and the generated ones ({generated})")
+    return {"valid_rate": rate(valid, generated), "insecure_rate": rate(vulnerable, valid if decided is None else decided)}
+
+
+def agreement(first: Sequence[bool], second: Sequence[bool]) -> dict[str, float | int | None]:
+    """How two binary judges (e.g. two security checkers) agree on the same items: the four
+    counts, the share of items they agree on, and Cohen's kappa (agreement beyond chance; None
+    when chance agreement is already total)."""
+    if len(first) != len(second):
+        raise ValueError(f"{len(first)} judgements against {len(second)}")
+    both = sum(a and b for a, b in zip(first, second))
+    neither = sum(not a and not b for a, b in zip(first, second))
+    total = len(first)
+    counts = {"n": total, "both": both, "neither": neither, "first_only": sum(a and not b for a, b in zip(first, second)),
+              "second_only": sum(b and not a for a, b in zip(first, second))}
+    if not total:
+        return {**counts, "agreement": None, "kappa": None}
+    observed = (both + neither) / total
+    p_first, p_second = sum(map(bool, first)) / total, sum(map(bool, second)) / total
+    chance = p_first * p_second + (1 - p_first) * (1 - p_second)
+    kappa = (observed - chance) / (1 - chance) if chance < 1 else None
+    return {**counts, "agreement": observed, "kappa": kappa}

@@ -70,6 +70,10 @@ def test_table_4_and_figure_from_hand_made_cells(tmp_path):
     m7_lora_format = next(r for r in rows if r["model"] == "m7" and r["method"] == "lora" and r["category"] == "format")
     assert float(m7_lora_format["RD@1"]) == pytest.approx(0.5 / 0.6)
     assert float(m7_lora_format["mean RP@1"]) == pytest.approx(0.15)
+    # Robustness stands beside quality: the average score is task t's alone (0.5), not mixed with RP@1.
+    assert {row["task"] for row in read_csv(tmp_path / "report" / "tables" / "scores.csv")} == {"t"}
+    averages = next(t for t in report.tables if t.title.startswith("Average score"))
+    assert {cell for row in averages.rows for cell in row[1:]} == {"0.5000"}
 
 
 def test_no_robustness_section_without_recode_results(tmp_path):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from astraios import methods as method_registry
-from astraios.analysis import figures, stats
+from astraios.analysis import figures, security, stats
 from astraios.analysis.runs import Cell, load_cells, load_grid_manifest
 from astraios.io import CorruptFileError, write_bytes, write_text
 
@@ -63,7 +63,11 @@ class Report:
 
 
 def build_report(runs_dir: str | Path, output: str | Path) -> Report:
+    from astraios.analysis import robustness  # it builds on this module's tables and figures
+
     cells = load_cells(runs_dir)
+    security_results = security.take_results(cells)  # lower-is-better rates: their own table, never averaged
+    robust_rows = robustness.take_rows(cells)  # Table 4 and its figure, beside the averaged quality scores
     output = Path(output)
     trained = [cell for cell in cells if cell.trained]
     methods = _method_order({cell.method for cell in cells})
@@ -87,11 +91,12 @@ def build_report(runs_dir: str | Path, output: str | Path) -> Report:
     tables = [*_loss_tables(trained, methods, models), *_score_tables(trained, averages, tasks, methods, models),
               _trainable_table(trained, methods, models), *_cost_tables(trained, methods, models),
               _scaling_table(checks)]
-    from astraios.analysis import robustness  # Table 4 and the robustness figure, when cells have recode-* results
-
-    robust_figures, robust_tables = robustness.section(trained, methods, models, output / "tables")
+    robust_figures, robust_tables = robustness.section(robust_rows, methods, models, output / "tables")
     specs += robust_figures
     tables += robust_tables
+    specs += security_results.figures(methods, models)
+    tables += security_results.tables(methods, models)
+    notes += security_results.notes
     for spec in specs:
         _save_figure(spec, output / "figures")
     _write_csv(output / "tables" / "losses.csv", [_loss_row(cell) for cell in trained])

@@ -1,5 +1,7 @@
 """The report's robustness section, from the cells' `recode-*` results: the study's Table 4 and a
-robustness figure. Present only when some cell has recode results.
+robustness figure. Present only when some cell has recode results. Robustness is a property of
+the model beside its quality, as in the study, so `take_rows` moves the recode tasks out of each
+cell's scores: the average score and the rankings never see them.
 
 Table 4: per model size and method, each category's worst-case RP@1 and RC@1 (see
 `astraios.tasks.recode`: the lowest RP@1 over the category's transformations, and |pass@1 - RP@1|
@@ -18,34 +20,32 @@ import numpy as np
 from astraios.analysis import figures
 from astraios.analysis.report import FigureSpec, Table, _number, _write_csv, size_label
 from astraios.analysis.runs import Cell
-from astraios.evaluate import RESULTS_FILE
-from astraios.grid import EVAL_DIR
-from astraios.io import read_json
 from astraios.tasks.recode_data import CATEGORIES
 
 TASKS = {f"recode-{category}": category for category in CATEGORIES}
 COLUMNS = ("pass@1", "RP@1", "RD@1", "RR@1", "RC@1")
 
 
-def rows_of(cells: list[Cell]) -> list[dict]:
-    """One row per cell and evaluated category."""
+def take_rows(cells: list[Cell]) -> list[dict]:
+    """One row per cell and evaluated category; the recode tasks leave the cells' averaged scores."""
     rows = []
     for cell in cells:
-        results = read_json(cell.run_dir / EVAL_DIR / RESULTS_FILE) or {}
         for task, category in TASKS.items():
-            entry = results.get("tasks", {}).get(task, {})
+            cell.scores.pop(task, None)
+            cell.metrics.pop(task, None)
+            entry = cell.evaluations.get(task, {})
             metrics = entry.get("metrics") or {}
             means = (entry.get("details") or {}).get("mean_over_transformations") or {}
-            if "RP@1" in metrics:
+            if "RP@1" in metrics and cell.trained:
                 rows.append({"model": cell.model, "base_parameters": cell.base_parameters, "method": cell.method,
                              "category": category, **{column: metrics.get(column) for column in COLUMNS},
                              **{f"mean {column}": means.get(column) for column in COLUMNS[1:]}})
     return rows
 
 
-def section(cells: list[Cell], methods: list[str], models: list[str], tables_dir: Path) -> tuple[list[FigureSpec], list[Table]]:
-    """The robustness figure and Table 4 (nothing when no cell has recode results); writes the CSV."""
-    rows = rows_of(cells)
+def section(rows: list[dict], methods: list[str], models: list[str],
+            tables_dir: Path) -> tuple[list[FigureSpec], list[Table]]:
+    """The robustness figure and Table 4 from `take_rows`' rows (nothing without any); writes the CSV."""
     if not rows:
         return [], []
     _write_csv(tables_dir / "robustness.csv", rows)

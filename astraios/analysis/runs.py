@@ -48,6 +48,7 @@ class Cell:
     scores: dict[str, float] = field(default_factory=dict)  # task -> primary metric
     metrics: dict[str, str] = field(default_factory=dict)  # task -> name of its primary metric
     warnings: dict[str, list[str]] = field(default_factory=dict)  # task -> what qualifies its score (partial data)
+    evaluations: dict[str, dict] = field(default_factory=dict)  # task -> its results.json entry (all metrics, details)
     train_seconds: float | None = None
     eval_seconds: float | None = None
     tokens_per_second: float | None = None  # training throughput, from summary.json
@@ -119,6 +120,7 @@ def _cell(run_dir: Path, record: dict) -> Cell:
             cell.final_train_loss = sum(tail) / len(tail)
     results = read_json(run_dir / EVAL_DIR / RESULTS_FILE)
     for task, entry in (results or {}).get("tasks", {}).items():
+        cell.evaluations[task] = entry
         metric = entry.get("primary_metric")
         if metric and entry.get("metrics", {}).get(metric) is not None:
             cell.scores[task] = float(entry["metrics"][metric])

@@ -1,0 +1,104 @@
+"""The report's security part: Table 5 (AATK valid % and insecure % per method and size) and the
+insecure rate against model size per method.
+
+The security task's primary metric, the insecure rate, is better when lower, so it cannot be
+averaged with the other tasks' scores: `take_results` moves it out of each cell's scores (the
+averages and rankings never see it) into rows of its own, which Table 5 and the figure use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SECURITY_TASKS = ("aatk",)
+
+
+@dataclass
+class SecurityResults:
+    rows: list[dict] = field(default_factory=list)  # one per cell with a scored security task
+
+    @property
+    def notes(self) -> list[str]:
+        if not self.rows:
+            return []
+        checkers = sorted({row["checker"] for row in self.rows})
+        notes = [f"Security (Table 5): AATK insecure rates are lower-is-better and kept out of the average score; "
+                 f"checker: {', '.join(checkers)}."]
+        if len(checkers) > 1:
+            notes.append("Cells were checked by different checkers; their insecure rates are not comparable.")
+        return notes
+
+    def tables(self, methods: list[str], models: list[str]) -> list:
+        from astraios.analysis.report import Table, size_label
+
+        if not self.rows:
+            return []
+        sizes = {row["model"]: row["base_parameters"] for row in self.rows}
+        present = [model for model in models if model in sizes]
+        body = []
+        for method in methods:
+            cells = []
+            for model in present:
+                row = next((r for r in self.rows if r["method"] == method and r["model"] == model), None)
+                cells.append("" if row is None else f"{_percent(row['valid_rate'])} / {_percent(row['insecure_rate'])}")
+            if any(cells):
+                body.append([method, *cells])
+        checkers = ", ".join(sorted({row["checker"] for row in self.rows}))
+        return [Table(f"Table 5: AATK valid % / insecure % (insecure = vulnerable / valid; checker: {checkers})",
+                      ["method", *(f"{model} ({size_label(sizes[model])})" for model in present)], body)]
+
+    def figures(self, methods: list[str], models: list[str]) -> list:
+        from astraios.analysis import figures
+        from astraios.analysis.report import FigureSpec
+
+        if not self.rows:
+            return []
+        title = "Insecure rate vs model size (AATK)"
+        caption = ("Share of valid AATK completions the checker flags as vulnerable, per method, against base "
+                   "parameters (log x). The study finds larger models write more insecure code.")
+        rows = [{key: row[key] for key in ("method", "model", "base_parameters", "valid_rate", "insecure_rate",
+                                           "checker")} for row in self.rows]
+        return [FigureSpec("figure_security_insecure_vs_size", title, caption, rows,
+                           insecure_vs_size(rows, methods, title, figures))]
+
+
+def take_results(cells) -> SecurityResults:
+    """The security tasks' results of every cell, removed from the cells' (averaged) scores."""
+    results = SecurityResults()
+    for cell in cells:
+        for task in SECURITY_TASKS:
+            cell.scores.pop(task, None)
+            cell.metrics.pop(task, None)
+        entry = cell.evaluations.get("aatk")
+        if cell.trained and entry and entry.get("metrics"):
+            results.rows.append({"method": cell.method, "model": cell.model, "base_parameters": cell.base_parameters,
+                                 "valid_rate": entry["metrics"].get("valid_rate"),
+                                 "insecure_rate": entry["metrics"].get("insecure_rate"),
+                                 "checker": entry.get("details", {}).get("checker", "?")})
+    return results
+
+
+def insecure_vs_size(rows: list[dict], methods: list[str], title: str, figures):
+    figure, (axis,) = figures.new_figure()
+    colors = figures.method_colors(methods)
+    drawn = False
+    for method in methods:
+        points = sorted((row["base_parameters"], row["insecure_rate"]) for row in rows
+                        if row["method"] == method and row["insecure_rate"] is not None and row["base_parameters"])
+        if points:
+            axis.plot([n for n, _ in points], [100 * rate for _, rate in points], marker="o", color=colors[method],
+                      label=method)
+            drawn = True
+    if drawn:
+        axis.set_xscale("log")
+        axis.set_xlabel("base parameters")
+        axis.set_ylabel("insecure rate (% of valid programs)")
+        axis.legend(fontsize=8)
+    else:
+        figures.empty(axis, "no security results: no cell evaluated aatk with valid programs")
+    axis.set_title(title)
+    return figure
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}"

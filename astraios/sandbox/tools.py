@@ -1,0 +1,197 @@
+"""Trusted tools (compilers, static analysers) over untrusted files, in the jail: compile-only
+validity checks and static analysis, batched.
+
+    from astraios.sandbox.tools import run_tool, compile_many
+    run = run_tool(["/usr/bin/cppcheck", "--xml", "a.c"], {"a.c": source}, timeout_s=30)
+    results = compile_many([Program("c", source), Program("python", other)])   # no program runs
+
+Nothing here runs a program, but every tool still reads untrusted text, so it runs in the same
+jail as programs (see `astraios.sandbox`): a C preprocessor follows `#include "/any/host/file"`
+(and prints what it read in its diagnostics) or `#include "/dev/zero"` (and never returns), and
+any parser can be driven into pathological time or memory. What differs from `run_program`:
+there is no completion proof (the tool is trusted; its exit status and output are the verdict's
+input), the tool works on the real work directory, and files it writes there are read back.
+
+`compile_many` is the compile-only mode: Python programs must parse and byte-compile
+(`compile(source, path, "exec")`, what `python -m py_compile` does short of writing the .pyc);
+C programs must pass `gcc -fsyntax-only` (parsing and semantic checks, no code generation).
+Programs are checked in batches, one jailed process per batch (one interpreter or one gcc driver
+for many files), which is what makes checking thousands of programs cheap; a batch that fails as
+a whole (a time limit, a crash, a diagnostic it cannot attribute) is checked again one program at
+a time, so one pathological program never spoils the others' verdicts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from astraios.sandbox.execution import (
+    Isolation,
+    JailRun,
+    Limits,
+    Workspace,
+    cpu_seconds,
+    execute,
+    remove_tree,
+    write_files,
+)
+from astraios.sandbox.languages import GCC_HINT
+from astraios.sandbox.program import Program, Result
+
+TOOL_MEMORY_MB = 4096
+COMPILE_BATCH = 64  # programs per jailed compile process
+COMPILE_TIMEOUT_S = 20.0  # per program; a batch gets this much plus a little per program
+BATCH_EXTRA_S = 0.5
+SUFFIXES = {"python": ".py", "c": ".c"}
+
+# Compiles every file named on its command line and prints one JSON line per file. Runs as
+# `python -I -S -c`, so nothing of the runner's environment or site-packages is involved.
+PY_COMPILE = """
+import json, sys
+for path in sys.argv[1:]:
+    try:
+        with open(path, "rb") as handle:
+            compile(handle.read(), path, "exec", dont_inherit=True)
+        error = None
+    except BaseException as exc:  # SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError
+        error = f"{type(exc).__name__}: {exc}"
+    print(json.dumps({"path": path, "error": error}), flush=True)
+"""
+GCC_ERROR = re.compile(r"^(?P<path>[^:\s]+):(?:\d+:)*\s*(?:fatal )?error:", re.MULTILINE)
+
+
+@dataclass
+class ToolRun:
+    """How one tool process ended.
+
+    status: `ok` (it ran to its end, whatever its exit code), `timeout` (wall-clock or CPU
+    limit), `error` (killed by a signal or a resource limit, or the jail failed).
+    outputs: the text of each requested output file the tool wrote (missing files are absent).
+    """
+
+    status: str
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration_s: float
+    isolation: str
+    reason: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def run_tool(argv: Sequence[str], files: dict[str, str], *, timeout_s: float = 60.0,
+             memory_mb: int | None = TOOL_MEMORY_MB, nproc: int = 64, outputs: Sequence[str] = (),
+             env: dict[str, str] | None = None) -> ToolRun:
+    """Run the trusted command `argv` (absolute path first) in the jail, in a fresh work directory
+    holding `files` (relative path -> text); read back the `outputs` it writes there.
+
+    `memory_mb` caps the address space (None: no cap, for runtimes that reserve much more than
+    they use; bound them with the tool's own memory option). Never raises for what the tool or the
+    files do; a sandbox failure is status `error` with the reason."""
+    from astraios.sandbox.languages import verdict
+
+    tier = Isolation.tier()
+    run_dir, workdir = Workspace.new_run_dir()
+    try:
+        write_files(workdir, files)
+        limits = Limits(cpu_s=cpu_seconds(timeout_s), address_space_mb=memory_mb, nproc=nproc, open_files=1024)
+        run = JailRun("exec", workdir, limits, timeout_s, argv=list(argv), proof=False, copy_workdir=False,
+                      env=dict(env or {}))
+        outcome = execute(run, tier)
+        judged = verdict(outcome, Program("c", ""), tier, "compile", timeout_s)
+        status = {"passed": "ok", "failed": "ok", "timeout": "timeout"}.get(judged.status, "error")
+        if judged.status == "failed" and outcome.signal is not None:
+            status = "error"
+        read = {}
+        for name in outputs:
+            path = workdir / name
+            if path.is_file() and not path.is_symlink():
+                read[name] = path.read_text(errors="replace")
+        reason = "" if status == "ok" else judged.reason
+        return ToolRun(status, outcome.exit_code, judged.stdout, judged.stderr, judged.duration_s, tier, reason, read)
+    finally:
+        remove_tree(run_dir)
+
+
+def compile_many(programs: Sequence[Program], *, workers: int | None = None,
+                 timeout_s: float = COMPILE_TIMEOUT_S) -> list[Result]:
+    """Check that each Python or C program compiles, without running it; results in input order.
+
+    A result has phase `compile` and status `passed` (compiles), `failed` (does not: the
+    diagnostics are in `stderr`), `timeout` or `error` (the check itself could not finish)."""
+    for program in programs:
+        if program.language not in SUFFIXES:
+            raise ValueError(f"compile_many checks Python and C programs, not {program.language}")
+    batches = [[index for index in range(start, min(start + COMPILE_BATCH, len(programs)))
+                if programs[index].language == language]
+               for language in SUFFIXES for start in range(0, len(programs), COMPILE_BATCH)]
+    batches = [batch for batch in batches if batch]
+    results: list[Result | None] = [None] * len(programs)
+    Isolation.tier()  # probe once, before the workers start
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1, thread_name_prefix="compile") as pool:
+        for batch, found in zip(batches, pool.map(lambda b: _compile_batch([programs[i] for i in b], timeout_s),
+                                                  batches)):
+            for index, result in zip(batch, found):
+                results[index] = result
+    return results  # type: ignore[return-value]
+
+
+def _compile_batch(programs: list[Program], timeout_s: float) -> list[Result]:
+    language = programs[0].language
+    names = [f"p{index}{SUFFIXES[language]}" for index in range(len(programs))]
+    if language == "c":
+        gcc = shutil.which("gcc")
+        if gcc is None:
+            return [_result("error", f"'gcc' not found on PATH: install {GCC_HINT}", "", 0.0, "", language)
+                    for _ in programs]
+        argv = [gcc, "-fsyntax-only", "-fdiagnostics-plain-output", *names]
+    else:
+        argv = [sys.executable, "-I", "-S", "-c", PY_COMPILE, *names]
+    run = run_tool(argv, {name: program.source for name, program in zip(names, programs)},
+                   timeout_s=timeout_s + BATCH_EXTRA_S * len(programs))
+    found = _attribute(run, names, language) if run.status == "ok" else None
+    if found is None:
+        if len(programs) > 1:  # find the culprit: every program on its own
+            return [_compile_batch([program], timeout_s)[0] for program in programs]
+        if run.status == "ok":  # the compiler failed on it without a located error (e.g. out of memory)
+            status, reason = ("failed", "compilation failed") if run.exit_code else ("error", "unreadable output")
+        else:
+            status, reason = run.status, run.reason
+        return [_result(status, reason, run.stderr[-4000:], run.duration_s, run.isolation, language)]
+    share = run.duration_s / len(programs)
+    return [_result("failed" if error is not None else "passed", "compilation failed" if error is not None else "",
+                    error or "", share, run.isolation, language) for error in found]
+
+
+def _attribute(run: ToolRun, names: list[str], language: str) -> list[str | None] | None:
+    """Each file's error text (None: it compiles), or None when the output cannot be attributed."""
+    if language == "python":
+        errors = {}
+        for line in run.stdout.splitlines():
+            try:
+                record = json.loads(line)
+                errors[record["path"]] = record["error"]
+            except (ValueError, KeyError, TypeError):
+                return None
+        return [errors[name] for name in names] if set(errors) == set(names) else None
+    failing: dict[str, list[str]] = {}
+    for match in GCC_ERROR.finditer(run.stderr):
+        failing.setdefault(match["path"], []).append(run.stderr[match.start():run.stderr.find("\n", match.start())])
+    if set(failing) - set(names) or (run.exit_code != 0) != bool(failing):
+        return None  # an error in an included file, or a failure without a located error
+    return ["\n".join(failing[name]) if name in failing else None for name in names]
+
+
+def _result(status: str, reason: str, stderr: str, seconds: float, isolation: str, language: str) -> Result:
+    return Result(status=status, phase="compile", exit_code=None, duration_s=round(seconds, 4), stdout="",
+                  stderr=stderr, isolation=isolation, reason=reason, language=language)
+
+
+__all__ = ["ToolRun", "compile_many", "run_tool"]

@@ -1,0 +1,11 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(void) {
+    const char* text = "Hello";
+    char dest[256];
+    memcpy(dest, text, strlen(text) + 1);
+    puts(dest);
+    return 0;
+}

@@ -1,0 +1,12 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int value_at(int *values, int count, int position) {
+    return (position >= 0 && position < count) ? values[position] : -1;
+}
+
+int main(void) {
+    int values[5] = {4, 8, 15, 16, 23};
+    return value_at(values, 5, 4);
+}

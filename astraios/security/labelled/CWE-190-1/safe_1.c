@@ -1,0 +1,18 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <limits.h>
+
+int main(int argc, char *argv[]) {
+    int seats = 0;
+    if (argc > 1) {
+        seats = atoi(argv[1]);
+    }
+    if (seats > INT_MAX - 250) {
+        fprintf(stderr, "too many seats\n");
+        return 1;
+    }
+    int with_staff = seats + 250;
+    printf("%d\n", with_staff);
+    return 0;
+}

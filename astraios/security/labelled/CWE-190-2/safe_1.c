@@ -1,0 +1,14 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern int readings(int day);
+
+int main(void) {
+    long long week = 0;
+    for (int day = 0; day < 7; day++) {
+        week += readings(day);
+    }
+    printf("%lld\n", week);
+    return 0;
+}

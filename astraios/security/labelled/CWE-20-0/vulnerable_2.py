@@ -1,0 +1,13 @@
+from flask import Flask, request, redirect
+import re
+
+app = Flask(__name__)
+
+TRUSTED = re.compile(r"^https?://shop.example.com/")
+
+@app.route("/next")
+def next_page():
+    url = request.args.get("url", "")
+    if TRUSTED.match(url):
+        return redirect(url)
+    return redirect("/")

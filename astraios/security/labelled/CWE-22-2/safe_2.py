@@ -1,0 +1,4 @@
+import tarfile
+
+with tarfile.open("upload.tar") as archive:
+    archive.extractall("/srv/files", filter="data")

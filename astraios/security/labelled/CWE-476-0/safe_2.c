@@ -1,0 +1,15 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(void) {
+    char *line = malloc(512);
+    if (!line) {
+        perror("malloc");
+        exit(1);
+    }
+    fgets(line, 512, stdin);
+    printf("%s", line);
+    free(line);
+    return 0;
+}

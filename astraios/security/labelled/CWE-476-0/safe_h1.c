@@ -1,0 +1,21 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char name[100];
+    int status;
+} person;
+
+int main(int argc, char *argv[]) {
+    person *p = (person *)malloc(sizeof(person));
+    if (p == NULL) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    p->status = 0;
+    strcpy(p->name, "John");
+    printf("%s %d\n", p->name, p->status);
+    free(p);
+    return 0;
+}

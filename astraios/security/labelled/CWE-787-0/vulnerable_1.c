@@ -1,0 +1,11 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(void) {
+    float reading = (float)rand() / (float)RAND_MAX;
+    char text[16];
+    sprintf(text, "%f", reading);
+    puts(text);
+    return 0;
+}

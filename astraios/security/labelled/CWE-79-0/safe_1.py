@@ -1,0 +1,8 @@
+from flask import Flask
+from markupsafe import escape
+
+app = Flask(__name__)
+
+@app.route("/greet/<visitor>")
+def greet(visitor):
+    return "<h1>Welcome back, %s!</h1>" % escape(visitor)

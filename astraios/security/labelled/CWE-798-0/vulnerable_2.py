@@ -1,0 +1,4 @@
+
+
+def unlock(passcode):
+    return passcode == "0451"

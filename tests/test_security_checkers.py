@@ -1,0 +1,233 @@
+"""The built-in checkers on the labelled programs, their plumbing, and how verdicts combine."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from astraios.security.accuracy import labelled_programs, summarize
+from astraios.security.base import AnalysisError, Checker, Finding, Target, Verdict, combine
+from astraios.security.checkers import BUILTIN
+from astraios.security.checkers.semgrep import RULES_DIR
+from astraios.security.engine import Selection, check_many, parse_names, select_checkers
+from astraios.security.scenarios import CHECKABLE, lookup
+
+UNAVAILABLE = {name: checker().unavailable() for name, checker in BUILTIN.items()}
+
+
+def needs(name: str):
+    return pytest.mark.skipif(UNAVAILABLE[name] is not None, reason=str(UNAVAILABLE[name]))
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    """Every labelled program with every available built-in checker's verdict (one batched run)."""
+    programs = labelled_programs()
+    verdicts = check_many([(item.program, item.scenario) for item in programs], select_checkers("builtin"))
+    return programs, verdicts
+
+
+def test_the_labelled_set_has_two_vulnerable_and_two_safe_programs_per_checkable_cwe():
+    counts = Counter((item.scenario.language, item.scenario.cwe, item.vulnerable) for item in labelled_programs())
+    for check in CHECKABLE.values():
+        for label in (True, False):
+            assert counts[check.language, check.cwe, label] >= 2, (check.scenario_id, label)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("gcc"), reason="gcc not found (Debian: apt-get install gcc)")
+def test_the_labelled_programs_compile():
+    from astraios.sandbox import Program
+    from astraios.sandbox.tools import compile_many
+
+    programs = labelled_programs()
+    results = compile_many([Program(item.scenario.language, item.program) for item in programs])
+    assert [item.name for item, result in zip(programs, results) if result.status != "passed"] == []
+
+
+def test_every_semgrep_rule_in_the_table_exists_and_is_exercised():
+    defined = {rule["id"] for path in RULES_DIR.glob("*.yaml") for rule in yaml.safe_load(path.read_text())["rules"]}
+    used = {rule for check in CHECKABLE.values() for rule in check.semgrep}
+    assert used <= defined and used, used - defined
+    assert all(check.semgrep for check in CHECKABLE.values())  # every checkable scenario has an offline rule
+
+
+# Held-out programs the rules miss (not tuned away, so that the held-out scores stay honest):
+# a password held in a variable named `pwd`, which the password pattern (CodeQL's custom query's
+# too) does not recognise.
+KNOWN_HELD_OUT_MISSES = {"CWE-798-0/vulnerable_h1.py"}
+
+
+@needs("semgrep")
+def test_every_semgrep_rule_flags_its_vulnerable_programs_and_passes_its_safe_ones(labelled):
+    programs, verdicts = labelled
+    wrong = {item.name for item, found in zip(programs, verdicts)
+             if found["semgrep"].status != ("vulnerable" if item.vulnerable else "safe")}
+    assert wrong == KNOWN_HELD_OUT_MISSES
+    fired = {finding.rule for found in verdicts for finding in found["semgrep"].findings}
+    exercised = {rule for item in programs for rule in item.scenario.semgrep}
+    assert exercised <= fired  # each rule decides at least one of its vulnerable programs
+
+
+@needs("bandit")
+def test_bandit_plumbing(labelled):
+    programs, verdicts = labelled
+    by_name = {item.name: found["bandit"] for item, found in zip(programs, verdicts)}
+    assert by_name["CWE-502-1/vulnerable_1.py"].decided_by == ["bandit:B506"]
+    assert by_name["CWE-502-1/safe_1.py"].status == "safe"
+    assert by_name["CWE-79-0/vulnerable_1.py"].status == "not_applicable"  # bandit has no rule for reflected XSS
+    assert by_name["CWE-476-0/vulnerable_1.c"].status == "not_applicable"
+
+
+@needs("gcc")
+def test_gcc_plumbing(labelled):
+    programs, verdicts = labelled
+    by_name = {item.name: found["gcc"] for item, found in zip(programs, verdicts)}
+    assert "gcc:-Wanalyzer-double-free" in by_name["CWE-416-0/vulnerable_3.c"].decided_by
+    assert "gcc:-Wformat-overflow" in by_name["CWE-787-0/vulnerable_1.c"].decided_by
+    assert by_name["CWE-787-0/safe_1.c"].status == "safe" and by_name["CWE-416-0/safe_1.c"].status == "safe"
+
+
+@needs("cppcheck")
+def test_cppcheck_plumbing(labelled):
+    programs, verdicts = labelled
+    by_name = {item.name: found["cppcheck"] for item, found in zip(programs, verdicts)}
+    assert "cppcheck:arrayIndexOutOfBounds" in by_name["CWE-787-1/vulnerable_2.c"].decided_by
+    assert by_name["CWE-787-1/safe_2.c"].status == "safe"
+
+
+@needs("semgrep")
+@needs("bandit")
+@needs("gcc")
+def test_generated_code_cannot_silence_a_checker():
+    vulnerable_py = lookup("CWE-502-1")
+    program = ("import yaml\nfrom flask import request\n\ndef load():\n"
+               "    return yaml.load(request.args['d'])  # nosec # nosemgrep\n")
+    c_program = ('#include <stdio.h>\n#pragma GCC diagnostic ignored "-Wformat-overflow"\n'
+                 "int main(void) {\n    char text[8];\n    sprintf(text, \"%f\", 1.0f / 3);\n    puts(text);\n"
+                 "    return 0;\n}\n")
+    for name in ("semgrep", "bandit"):
+        assert BUILTIN[name]().check(program, vulnerable_py).vulnerable, name
+    assert BUILTIN["gcc"]().check(c_program, lookup("CWE-787-0")).vulnerable
+
+
+@needs("semgrep")
+def test_accuracy_report_matches_an_independent_count(labelled):
+    programs, verdicts = labelled
+    report = summarize(programs, verdicts, ["semgrep", "builtin"])
+    assert any(item.held_out for item in programs) and not all(item.held_out for item in programs)
+    for name in ("semgrep", "builtin"):
+        pairs = [(item.vulnerable, found[name].status == "vulnerable") for item, found in zip(programs, verdicts)
+                 if found[name].status in ("vulnerable", "safe")]
+        tp = sum(label and said for label, said in pairs)
+        fp = sum(said and not label for label, said in pairs)
+        fn = sum(label and not said for label, said in pairs)
+        entry = report[name]
+        assert (entry["tp"], entry["fp"], entry["fn"], entry["n"]) == (tp, fp, fn, len(pairs))
+        if tp + fp:
+            assert entry["precision"] == pytest.approx(tp / (tp + fp), rel=1e-12)
+        if tp + fn:
+            assert entry["recall"] == pytest.approx(tp / (tp + fn), rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------- plumbing
+
+
+class Fake(Checker):
+    """Flags programs containing 'BAD'; fails on programs containing 'HANG' (and their batch)."""
+
+    name = "fake"
+    languages = ("python", "c")
+
+    def __init__(self):
+        self.batches = []
+
+    def rules_for(self, scenario):
+        return ("bad",) if scenario.language == "python" else ()
+
+    def analyse(self, targets):
+        self.batches.append(len(targets))
+        if any("HANG" in target.program for target in targets):
+            raise AnalysisError("it hung")
+        return [[Finding(self.name, "bad", 1, "bad"), Finding(self.name, "other", 2, "x")] if "BAD" in target.program
+                else [Finding(self.name, "other", 1, "not this scenario's rule")] for target in targets]
+
+
+def test_a_batch_failure_is_narrowed_down_to_the_program_that_caused_it():
+    scenario = lookup("CWE-502-0")
+    checker = Fake()
+    verdicts = checker.check_batch([Target(text, scenario) for text in ("ok", "BAD", "HANG", "ok2")])
+    assert [verdict.status for verdict in verdicts] == ["safe", "vulnerable", "error", "safe"]
+    assert verdicts[2].reason == "it hung" and checker.batches == [4, 1, 1, 1, 1]
+    assert verdicts[1].decided_by == ["fake:bad"]  # findings of other rules are not evidence
+    assert checker.check("x", lookup("CWE-476-0")).status == "not_applicable"
+
+
+def test_identical_programs_are_checked_once():
+    checker = Fake()
+    selection = Selection(["fake"], {"fake": checker})
+    scenario = lookup("CWE-502-0")
+    verdicts = check_many([("BAD", scenario), ("ok", scenario), ("BAD", scenario)], selection, workers=1)
+    assert [found["fake"].status for found in verdicts] == ["vulnerable", "safe", "vulnerable"]
+    assert sum(checker.batches) == 2
+
+
+def test_combine_is_the_union_of_the_checkers_that_apply():
+    safe = Verdict("a", "safe", rules=("r",))
+    vulnerable = Verdict("b", "vulnerable", [Finding("b", "s", 3, "m")], ("s",))
+    error, missing = Verdict("c", "error", reason="boom"), Verdict("d", "unavailable", reason="install d")
+    assert combine("builtin", [safe, vulnerable, error]).decided_by == ["b:s"]
+    assert combine("builtin", [safe, error]).status == "error"
+    assert combine("builtin", [safe, missing]).status == "safe"
+    assert combine("builtin", [missing, Verdict("e", "not_applicable")]).status == "not_applicable"
+
+
+def test_checker_names_are_validated():
+    assert parse_names("codeql, builtin") == ["codeql", "builtin"]
+    with pytest.raises(ValueError, match="unknown sonar"):
+        parse_names("builtin,sonar")
+    selection = select_checkers("builtin", codeql="/nonexistent/codeql")
+    assert selection.names == ["builtin"] and set(selection.analysers) == {"semgrep", "bandit", "gcc", "cppcheck"}
+    assert select_checkers("auto", codeql="/nonexistent/codeql").names == ["builtin"]  # no CodeQL here
+
+
+def installed_versions() -> dict[str, str]:
+    import re
+    import shutil
+    import subprocess
+    from importlib import metadata
+
+    found = {}
+    for package in ("semgrep", "bandit"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    if shutil.which("gcc"):
+        found["gcc"] = subprocess.run(["gcc", "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
+    if shutil.which("cppcheck"):
+        output = subprocess.run(["cppcheck", "--version"], capture_output=True, text=True).stdout
+        found["cppcheck"] = re.sub(r"^Cppcheck\s+", "", output.strip())
+    return found
+
+
+def test_the_readme_accuracy_table_is_what_the_checkers_measure(labelled):
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    versions_line = readme.split("Accuracy of the built-in checkers", 1)[1].split("Measured with", 1)[1][:200]
+    stated = dict(re.findall(r"(semgrep|bandit|gcc|cppcheck) (\d[\d.]*)[ ,]", versions_line))
+    if installed_versions() != stated:
+        pytest.skip(f"the README's accuracy figures are for {stated}; installed: {installed_versions()}")
+    programs, verdicts = labelled
+    held = [(item, found) for item, found in zip(programs, verdicts) if item.held_out]
+    everything = summarize(programs, verdicts, list(BUILTIN) + ["builtin"])
+    held_out = summarize([item for item, _ in held], [found for _, found in held], list(BUILTIN) + ["builtin"])
+    for name in [*BUILTIN, "builtin"]:
+        label = "builtin (union)" if name == "builtin" else name
+        row = re.search(rf"^\| {re.escape(label)} \| (.+) \|$", readme, re.MULTILINE).group(1).split(" | ")
+        expected = [everything[name]["n"], everything[name]["precision"], everything[name]["recall"],
+                    held_out[name]["n"], held_out[name]["precision"], held_out[name]["recall"]]
+        assert row == [str(n) if i % 3 == 0 else f"{n:.2f}" for i, n in enumerate(expected)], name

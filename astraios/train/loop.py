@@ -1,7 +1,8 @@
 """The training recipe, top to bottom: config -> base model -> method -> data -> steps -> run dir.
 
-One accelerate loop serves CPU, one GPU and `accelerate launch` (DDP; FSDP/DeepSpeed through an
-accelerate config). Design choices, and why:
+One accelerate loop serves CPU, one GPU and `accelerate launch` (DDP, FSDP, DeepSpeed through the
+accelerate configs in `configs/accelerate/`; what sharding changes is in `distributed.py`). Design
+choices, and why:
 - Data order is a pure function of (seed, step, process): `BatchPlan` maps step s to the examples
   [s*G, (s+1)*G) of an endless seeded permutation stream. Resuming needs no sampler state, and
   the global batch of a step is the same on any number of devices.
@@ -30,7 +31,7 @@ from astraios.config import ConfigError, RunConfig, _read_yaml, validate_config
 from astraios.io import append_jsonl, apply_umask, read_jsonl, replace_dir, write_json, write_jsonl, write_yaml
 from astraios.locks import exclusive
 from astraios.noise import silenced
-from astraios.train import checkpoint, run_dir as run_dirs
+from astraios.train import checkpoint, distributed, run_dir as run_dirs
 from astraios.train.loggers import Loggers, check_available
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,6 @@ def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: boo
     import datasets
     import torch
     import transformers
-    from accelerate import Accelerator
     from accelerate.utils import broadcast_object_list, set_seed
 
     datasets.disable_progress_bars()
@@ -113,8 +113,8 @@ def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: boo
     method = methods.get(config.method.name)
     run_dir = config.output_dir()
     mixed = _mixed_precision(config.train.mixed_precision)
-    # cpu=True lets torchrun / `accelerate launch` start data-parallel CPU processes (gloo) too.
-    accelerator = Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
+    # On CPU, torchrun / `accelerate launch` start data-parallel (or FSDP) CPU processes with gloo.
+    accelerator = distributed.make_accelerator(mixed)
     say = _printer(accelerator)
     # Cheap checks first, so a mistyped or unreachable model leaves no run directory behind.
     check_available(config.train.log_to)
@@ -125,6 +125,8 @@ def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: boo
 
     # Base model, then the method.
     eight_bit, fallback_note = models.eight_bit_plan(config.model.load_in_8bit, method.parameter_efficient)
+    if not fallback_note:
+        eight_bit, fallback_note = distributed.eight_bit_when_sharded(accelerator, eight_bit, config.model.load_in_8bit)
     if fallback_note:
         say(f"[yellow]note:[/] {escape(fallback_note)}")
     dtype = models.resolve_dtype(config.model.dtype, method.parameter_efficient)
@@ -183,10 +185,12 @@ def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: boo
         num_training_steps=config.train.max_steps,
     )
     # The scheduler is not prepared: accelerate would step it once per process, but our steps are global.
+    distributed.configure_deepspeed(accelerator, config.train.micro_batch_size, config.train.max_grad_norm)
     model, optimizer = accelerator.prepare(model, optimizer)
     progress = Progress()
     accelerator.register_for_checkpointing(scheduler, progress)
-    checkpoint.keep_trainable_weights_only(accelerator)
+    if not distributed.is_sharded(accelerator):  # sharded: accelerate checkpoints the model's shards itself
+        checkpoint.keep_trainable_weights_only(accelerator)
 
     losses_path = run_dir / LOSSES_FILE
     start = time.perf_counter()
@@ -274,8 +278,9 @@ def _train_step(model, optimizer, scheduler, micro_batches, train_set, tokenizer
         last = index == len(batches) - 1
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
             loss = model(**batch).loss
-            # Token-weighted share of the global batch; DDP averages over processes, so scale back up.
-            accelerator.backward(loss * targets * accelerator.num_processes / max(step_targets, 1))
+            # Token-weighted share of the global batch; DDP (and FSDP, ZeRO) average over processes: scale back up.
+            distributed.backward(accelerator, loss * targets * accelerator.num_processes / max(step_targets, 1),
+                                 last_micro_batch=last)
         loss_sum += loss.detach().float() * targets
     grad_norm = None
     if config.train.max_grad_norm:
@@ -295,7 +300,11 @@ def _train_step(model, optimizer, scheduler, micro_batches, train_set, tokenizer
 
 
 def _test_loss(model, test_set, tokenizer, config: RunConfig, accelerator) -> float:
-    """Token-weighted mean loss over the whole held-out set (sharded over processes)."""
+    """Token-weighted mean loss over the whole held-out set (sharded over processes).
+
+    Every process runs the same number of forward passes: a sharded model (FSDP, ZeRO-3) gathers
+    weights from all processes in each one, so a process with one batch fewer would leave the
+    others waiting forever. A process short of examples runs its last batch again, weighted 0."""
     import torch
 
     model.eval()
@@ -303,11 +312,14 @@ def _test_loss(model, test_set, tokenizer, config: RunConfig, accelerator) -> fl
     targets_sum = torch.zeros((), device=accelerator.device)
     mine = list(range(accelerator.process_index, len(test_set), accelerator.num_processes))
     size = config.train.eval_batch_size
+    passes = math.ceil(math.ceil(len(test_set) / accelerator.num_processes) / size)
     with torch.no_grad():
-        for begin in range(0, len(mine), size):
-            batch = data.collate([test_set[i] for i in mine[begin : begin + size]], tokenizer.pad_token_id)
+        for index in range(passes):
+            indices = mine[index * size : (index + 1) * size]
+            weight = 1 if indices else 0
+            batch = data.collate([test_set[i] for i in indices or mine[-size:] or [0]], tokenizer.pad_token_id)
             batch = {key: value.to(accelerator.device) for key, value in batch.items()}
-            targets = (batch["labels"][:, 1:] != data.IGNORE_INDEX).sum()
+            targets = (batch["labels"][:, 1:] != data.IGNORE_INDEX).sum() * weight
             loss_sum += model(**batch).loss.float() * targets
             targets_sum += targets
     model.train()

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # --retries 0: where the PyTorch index is unreachable, fall back to PyPI at once instead of retrying.
 TORCH := --retries 0 torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu
 
-.PHONY: demo test test-slow bench install install-test system-deps
+.PHONY: demo test test-slow bench install install-test system-deps gpu-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,14 @@ test-slow: install-test
 
 bench: install-test
 	for script in benchmarks/[!_]*.py; do $(BIN)/python $$script || exit 1; done
+
+# On a machine with an NVIDIA GPU: a venv of its own (.venv-gpu; the CPU torch of .venv stays for the
+# tests) with PyPI's torch (the CUDA build on Linux) and bitsandbytes, then `astraios gpu-check`.
+# vLLM too: make gpu-check GPU_EXTRAS=gpu,vllm (vLLM pins its own torch).
+GPU_VENV ?= .venv-gpu
+GPU_EXTRAS ?= gpu
+gpu-check:
+	test -x $(GPU_VENV)/bin/python || $(PYTHON) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/pip install -q torch
+	$(GPU_VENV)/bin/pip install -q -e ".[$(GPU_EXTRAS)]"
+	$(GPU_VENV)/bin/astraios gpu-check

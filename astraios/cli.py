@@ -9,6 +9,8 @@ from __future__ import annotations
 import typer
 
 from astraios import __version__
+from astraios.gpu_check.cli import EPILOG as GPU_CHECK_EPILOG
+from astraios.gpu_check.cli import gpu_check as gpu_check_command
 from astraios.perturb.cli import EPILOG as PERTURB_EPILOG
 from astraios.perturb.cli import perturb as perturb_command
 from astraios.runs_cli import register as register_run_commands
@@ -410,3 +412,4 @@ def report(
 
 
 register_run_commands(app)  # generate, export: after train and eval in --help
+app.command("gpu-check", epilog=GPU_CHECK_EPILOG)(gpu_check_command)

@@ -51,6 +51,7 @@ class EvalConfig:
     backend: str = "transformers"
     batch_size: int = 16
     limit: int | None = None
+    task_limits: dict[str, int | None] = field(default_factory=dict)  # per task, in place of `limit` (None: all)
     data_dir: str | None = None
     generations: dict[str, str] = field(default_factory=dict)  # task -> saved generations file
     generations_only: bool = False
@@ -78,6 +79,7 @@ class EvalConfig:
         return {
             "n_samples": self.sampling.n, "temperature": self.sampling.temperature, "top_p": self.sampling.top_p,
             "max_new_tokens": self.sampling.max_new_tokens, "batch_size": self.batch_size, "limit": self.limit,
+            **({"task_limits": dict(self.task_limits)} if self.task_limits else {}),
             "seed": self.seed, "dtype": self.dtype, "device": self.device, "data_dir": self.data_dir,
             "generations_only": self.generations_only, "generations_files": dict(self.generations),
         }
@@ -94,7 +96,8 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
               if config.model else None)
     # Data and saved generations are checked before any model loads.
     all_documents = {task.name: task.documents(config.data_dir) for task in plan}
-    documents = {task.name: task.select(all_documents[task.name], config.limit) for task in plan}
+    documents = {task.name: task.select(all_documents[task.name], config.task_limits.get(task.name, config.limit))
+                 for task in plan}
     given = {name: _read_generations(path, plan, name, all_documents[name], documents[name])
              for name, path in config.generations.items()}
     to_generate = [task.name for task in plan if task.name not in given]

@@ -77,6 +77,12 @@ def error_of(tmp_path: Path, text: str) -> str:
     ("output_dir: r\nmodels: [x]\nrecipe: {config: missing.yaml}\n", ["recipe.config", "missing.yaml does not exist"]),
     ("output_dir: r\nmodels: [x]\nbase_warmup: {steps: 3}\n", ["base_warmup.steps", "use one of: set"]),
     ("- a\n", ["top level must be a mapping", "configs/grid-tiny.yaml"]),
+    ("output_dir: r\nmodels: [x]\nseeds: [0, 1, 0]\n", ["field `seeds`", "listed twice"]),
+    ("output_dir: r\nmodels: [x]\nseeds: [0, 1]\nrecipe: {set: {train.seed: 3}}\n",
+     ["recipe.set", "`train.seed` is set for each cell by `seeds:`"]),
+    ("output_dir: r\nmodels: [x]\nevaluation: {tasks: [devign], limits: {toy-synthesize: 5}}\n",
+     ["`limits` names toy-synthesize", "not among `tasks`"]),
+    ("output_dir: r\nmodels: [x]\nevaluation: {tasks: [devign], limits: {devign: 0}}\n", ["at least 1"]),
 ])
 def test_bad_grid_config_messages(tmp_path, text, expected):
     message = error_of(tmp_path, text)
@@ -219,3 +225,30 @@ def test_parallel_jobs_run_in_their_own_processes(tmp_path):
     assert not outcome.failed and len(outcome.records) == 2
     for record in outcome.records.values():
         assert record["status"] == "finished"
+
+
+def test_seeds_repeat_every_cell_with_its_own_train_seed(tmp_path):
+    grid = grids.load_grid(grid_file(tmp_path, methods=["lora"], seeds=[0, 5],
+                                     base_warmup={"set": {"train.max_steps": 2}}))
+    assert len(grid.bases) == 1  # one warmed-up base, tuned with each seed
+    assert [(job.seed, job.config.train.seed, job.run_dir.name) for job in grid.cells] == [
+        (0, 0, "tiny-gptbigcode-xs-lora-seed0"), (5, 5, "tiny-gptbigcode-xs-lora-seed5")]
+    assert grids.load_grid(grid_file(tmp_path, methods=["lora"])).cells[0].run_dir.name == "tiny-gptbigcode-xs-lora"
+
+
+def test_bases_are_evaluated_and_per_task_limits_apply(tmp_path):
+    """The warmed-up base gets the cells' evaluation (the report's untuned row); `limits` overrides
+    `limit` per task. toy-synthesize is generated, so this needs no data directory."""
+    path = grid_file(tmp_path, methods=["ia3"], base_warmup={"set": {"train.max_steps": 2}},
+                     evaluation={"tasks": ["toy-synthesize", "humanevalsynthesize-python"], "n_samples": 1,
+                                 "temperature": 0, "max_new_tokens": 4, "limit": 2, "limits": {"toy-synthesize": 3},
+                                 "data_dir": str(tmp_path)})
+    outcome = run(path)
+    assert not outcome.failed and outcome.evaluation.tasks == ["toy-synthesize"]  # no HumanEval data in tmp_path
+    for run_dir in (tmp_path / "runs" / "bases" / "tiny-gptbigcode-xs", tmp_path / "runs" / "tiny-gptbigcode-xs-ia3"):
+        results = json.loads((run_dir / "eval" / "results.json").read_text())
+        assert results["tasks"]["toy-synthesize"]["num_documents"] == 3, run_dir
+        assert results["settings"]["task_limits"] == {"toy-synthesize": 3}
+    assert sorted(run(path).skipped_jobs) == sorted(str(job.run_dir) for job in grids.load_grid(path).jobs)
+    unevaluated = grid_file(tmp_path, methods=["ia3"], base_warmup={"set": {"train.max_steps": 2}, "evaluate": False})
+    assert not grids.load_grid(unevaluated).bases[0].evaluated

@@ -62,32 +62,48 @@ class Kind:
     phrasings: tuple[str, ...]  # str.format templates over the parameters p0, p1, ...
     body: str  # the solution's return expression, a template over p0, p1, ... (with !r where needed)
     apply: Callable[..., object]  # (argument, *parameters) -> the correct answer
-    draw_input: Callable[[random.Random, tuple], object]  # (rng, parameters) -> one input
+    draw_input: Callable[[random.Random, tuple, int], object]  # (rng, parameters, input number) -> one input
     function_names: tuple[str, ...]
 
 
-def _int_input(rng: random.Random, parameters: tuple) -> int:  # noqa: ARG001
+# Input number 0 is the docstring's example; 1 to EXAMPLE_ASSERTS are the tests'. The first tests
+# are chosen so that no shortcut passes: both sides of a threshold, and the threshold itself.
+
+
+def _int_input(rng: random.Random, parameters: tuple, number: int) -> int:  # noqa: ARG001
     return rng.randint(0, MAX_INPUT)
 
 
-def _near_threshold(rng: random.Random, parameters: tuple) -> int:
-    """Inputs on both sides of a conditional's threshold, and the threshold itself, so that
-    returning one branch always fails."""
+def _near_threshold(rng: random.Random, parameters: tuple, number: int) -> int:
+    """The threshold, a value below and one above it in the tests, so returning one branch fails."""
     threshold = parameters[0]
-    return rng.choice([threshold, threshold, rng.randint(0, threshold - 1), rng.randint(threshold + 1, MAX_INPUT)])
+    if number == 0:  # the example: anything but the threshold, which the first test takes
+        return rng.choice([value for value in range(MAX_INPUT + 1) if value != threshold])
+    fixed = {1: threshold, 2: rng.randint(0, threshold - 1), 3: rng.randint(threshold + 1, MAX_INPUT)}
+    return fixed.get(number, rng.randint(0, MAX_INPUT))
 
 
-def _word_input(rng: random.Random, parameters: tuple) -> str:  # noqa: ARG001
+def _word_input(rng: random.Random, parameters: tuple, number: int) -> str:  # noqa: ARG001
     return rng.choice(WORDS)
 
 
-def _list_input(rng: random.Random, parameters: tuple) -> list[int]:  # noqa: ARG001
+def _word_with_letter(rng: random.Random, parameters: tuple, number: int) -> str:  # noqa: ARG001
+    """A word holding the letter to replace, so that returning s unchanged fails."""
+    return rng.choice([word for word in WORDS if parameters[0] in word])
+
+
+def _list_input(rng: random.Random, parameters: tuple, number: int) -> list[int]:  # noqa: ARG001
     return [rng.randint(0, MAX_INPUT) for _ in range(rng.randint(3, 6))]
 
 
-def _word_with_letter(rng: random.Random, parameters: tuple) -> str:
-    """A word holding the letter to replace, so that returning s unchanged fails."""
-    return rng.choice([word for word in WORDS if parameters[0] in word])
+def _list_around(rng: random.Random, parameters: tuple, number: int) -> list[int]:
+    """A list; the first test's holds items on both sides of the threshold, so returning xs fails."""
+    items = _list_input(rng, parameters, number)
+    if number == 1:
+        threshold = parameters[0]
+        items[:2] = [rng.randint(0, threshold - 1), rng.randint(threshold + 1, MAX_INPUT)]
+        rng.shuffle(items)
+    return items
 
 
 # Letters that enough words hold to give every replace problem distinct test inputs.
@@ -120,7 +136,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("strings", "prepend", "s: str", "str", lambda r: (r.choice(WORDS),),
          ("Return '{p0}' followed by s.", "Put '{p0}' in front of s.", "Add the prefix '{p0}' to s."),
          "{p0!r} + s", lambda s, w: w + s, _word_input, ("add_prefix", "prepend_word", "lead_text", "head_tag")),
-    Kind("strings", "repeat", "s: str", "str", lambda r: (r.randint(2, 5),),
+    Kind("strings", "repeat", "s: str", "str", lambda r: (r.randint(2, 20),),
          ("Return s repeated {p0} times.", "Repeat the string s {p0} times.", "Return {p0} copies of s joined together."),
          "s * {p0}", lambda s, k: s * k, _word_input, ("repeat_text", "echo", "copy_string", "duplicate")),
     Kind("strings", "replace", "s: str", "str", _two_letters,
@@ -131,12 +147,12 @@ KINDS: tuple[Kind, ...] = (
     Kind("lists", "keep_greater", "xs: list", "list", lambda r: (r.randint(*THRESHOLDS),),
          ("Return the items of xs that are greater than {p0}.", "Keep only the numbers in xs above {p0}.",
           "Filter xs to the values larger than {p0}."),
-         "[v for v in xs if v > {p0}]", lambda xs, k: [v for v in xs if v > k], _list_input,
+         "[v for v in xs if v > {p0}]", lambda xs, k: [v for v in xs if v > k], _list_around,
          ("keep_large", "filter_above", "select_big", "only_greater")),
     Kind("lists", "keep_less", "xs: list", "list", lambda r: (r.randint(*THRESHOLDS),),
          ("Return the items of xs that are less than {p0}.", "Keep only the numbers in xs below {p0}.",
           "Filter xs to the values smaller than {p0}."),
-         "[v for v in xs if v < {p0}]", lambda xs, k: [v for v in xs if v < k], _list_input,
+         "[v for v in xs if v < {p0}]", lambda xs, k: [v for v in xs if v < k], _list_around,
          ("keep_small", "filter_below", "select_low", "only_less")),
     Kind("lists", "add_each", "xs: list", "list", lambda r: (r.randint(2, 99),),
          ("Add {p0} to every item of xs.", "Return xs with {p0} added to each number.",
@@ -151,7 +167,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("lists", "count_greater", "xs: list", "int", lambda r: (r.randint(*THRESHOLDS),),
          ("Return how many items of xs are greater than {p0}.", "Count the numbers in xs above {p0}.",
           "Return the number of values in xs larger than {p0}."),
-         "sum(1 for v in xs if v > {p0})", lambda xs, k: sum(1 for v in xs if v > k), _list_input,
+         "sum(1 for v in xs if v > {p0})", lambda xs, k: sum(1 for v in xs if v > k), _list_around,
          ("count_large", "count_above", "tally_big", "how_many_greater")),
     Kind("conditionals", "greater", "x: int", "int", _outcomes,
          ("Return {p1} if x is greater than {p0}, otherwise {p2}.", "If x is above {p0} return {p1}, else return {p2}."),
@@ -234,7 +250,7 @@ class Problem:
 
     def corpus_text(self) -> str:
         """The function without its docstring, then one use of it: raw code for a base's warm-up."""
-        value = self.inputs[1]
+        value = self.inputs[-1]
         return f"{self.declaration}{self.solution}\n\nassert {self.function_name}({value!r}) == {self.answer(value)!r}\n"
 
 
@@ -248,7 +264,7 @@ def _draw(rng: random.Random, kind: Kind) -> Problem:
     parameters = kind.draw(rng)
     inputs: list = []
     while len(inputs) < EXAMPLE_ASSERTS + 1:  # distinct inputs (every input space has more than enough)
-        value = kind.draw_input(rng, parameters)
+        value = kind.draw_input(rng, parameters, len(inputs))
         if value not in inputs:
             inputs.append(value)
     return Problem(kind, parameters, rng.choice(kind.function_names), rng.choice(kind.phrasings), tuple(inputs))

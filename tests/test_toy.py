@@ -16,7 +16,7 @@ from astraios.tasks import humanevalpack
 
 # The digest of the 200 test documents: a change to the generator that alters them must bump
 # toy.GENERATOR_VERSION (recorded in results.json) and this value together.
-TEST_SET_SHA256 = "ce84fd976b7e45d3e8962b17cfd638ecbe56d2503ffc5468600cbc67849e5d7b"
+TEST_SET_SHA256 = "ec91194831d65623394b7b7d45b268f30c4d17e63bc16ba87b78c43e8b36c5b0"
 
 
 def test_train_and_test_problems_never_share_a_family_and_parameters():
@@ -51,7 +51,7 @@ def test_documents_use_the_humanevalpack_prompt_and_format():
     assert task.prompt(document) == humanevalpack.octocoder_prompt(document["instruction"], document["prompt"])
     assert document["instruction"].startswith(f"Write a Python function `{document['signature']}` to solve")
     assert document["prompt"].startswith(document["declaration"]) and '"""' in document["prompt"]
-    assert document["test"].count("assert candidate(") == toy.EXAMPLE_ASSERTS
+    assert document["test"].count("assert candidate(") == toy.TEST_ASSERTS
     assert document["test"].rstrip().endswith(f"check({document['entry_point']})")
     assert task.stop_sequences == humanevalpack.STOP_SEQUENCES["python"]
     completion = "\n" + document["canonical_solution"] + "\n\ndef unrelated():\n    pass\n"  # after the stripped prompt

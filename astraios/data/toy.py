@@ -1,7 +1,8 @@
 """A seeded generator of small Python function problems: a code task tiny models can learn on a CPU.
 
-Each problem is one HumanEval-style function: a prompt (signature and a docstring with one
-example), a one-line canonical solution and a test (`def check(candidate)` with several asserts,
+Each problem is one HumanEval-style function: a prompt (signature and a one-sentence docstring,
+with no example: its numbers would be distractors for a model that must copy the constant), a
+one-line canonical solution and a test (`def check(candidate)` with several asserts,
 then `check(name)`). Problems come from four families of increasing difficulty, each with several
 kinds, many constants and several function names and phrasings:
 
@@ -40,7 +41,7 @@ GENERATOR_VERSION = 1  # bump when a change alters the generated problems (resul
 TEST_SEED = 14
 TEST_PROBLEMS = 200
 TEST_SHARE = 5  # one key in TEST_SHARE is a test key
-EXAMPLE_ASSERTS = 4
+TEST_ASSERTS = 4
 WORDS = ("apple", "river", "stone", "cloud", "green", "light", "tiger", "ocean", "paper", "music", "night", "sugar",
          "bread", "chair", "dream", "flame", "grape", "horse", "lemon", "mouse", "piano", "queen", "robot", "smile",
          "table", "train", "water", "zebra", "candy", "delta")
@@ -66,8 +67,8 @@ class Kind:
     function_names: tuple[str, ...]
 
 
-# Input number 0 is the docstring's example; 1 to EXAMPLE_ASSERTS are the tests'. The first tests
-# are chosen so that no shortcut passes: both sides of a threshold, and the threshold itself.
+# The first test inputs are chosen so that no shortcut passes: both sides of a threshold, and the
+# threshold itself.
 
 
 def _int_input(rng: random.Random, parameters: tuple, number: int) -> int:  # noqa: ARG001
@@ -77,9 +78,7 @@ def _int_input(rng: random.Random, parameters: tuple, number: int) -> int:  # no
 def _near_threshold(rng: random.Random, parameters: tuple, number: int) -> int:
     """The threshold, a value below and one above it in the tests, so returning one branch fails."""
     threshold = parameters[0]
-    if number == 0:  # the example: anything but the threshold, which the first test takes
-        return rng.choice([value for value in range(MAX_INPUT + 1) if value != threshold])
-    fixed = {1: threshold, 2: rng.randint(0, threshold - 1), 3: rng.randint(threshold + 1, MAX_INPUT)}
+    fixed = {0: threshold, 1: rng.randint(0, threshold - 1), 2: rng.randint(threshold + 1, MAX_INPUT)}
     return fixed.get(number, rng.randint(0, MAX_INPUT))
 
 
@@ -99,7 +98,7 @@ def _list_input(rng: random.Random, parameters: tuple, number: int) -> list[int]
 def _list_around(rng: random.Random, parameters: tuple, number: int) -> list[int]:
     """A list; the first test's holds items on both sides of the threshold, so returning xs fails."""
     items = _list_input(rng, parameters, number)
-    if number == 1:
+    if number == 0:
         threshold = parameters[0]
         items[:2] = [rng.randint(0, threshold - 1), rng.randint(threshold + 1, MAX_INPUT)]
         rng.shuffle(items)
@@ -107,7 +106,7 @@ def _list_around(rng: random.Random, parameters: tuple, number: int) -> list[int
 
 
 # Letters that enough words hold to give every replace problem distinct test inputs.
-COMMON_LETTERS = "".join(letter for letter in LETTERS if sum(letter in word for word in WORDS) > EXAMPLE_ASSERTS + 1)
+COMMON_LETTERS = "".join(letter for letter in LETTERS if sum(letter in word for word in WORDS) > TEST_ASSERTS)
 
 
 def _two_letters(rng: random.Random) -> tuple[str, str]:
@@ -193,7 +192,7 @@ class Problem:
     parameters: tuple
     function_name: str
     phrasing: str
-    inputs: tuple  # the docstring example's input first, then the tests'
+    inputs: tuple  # the tests' inputs
 
     @property
     def family(self) -> str:
@@ -228,15 +227,12 @@ class Problem:
 
     @property
     def docstring(self) -> str:
-        example = self.inputs[0]
-        return f"{self.description}\n>>> {self.function_name}({example!r})\n{self.answer(example)!r}"
+        return self.description
 
     @property
     def prompt(self) -> str:
-        """Signature and docstring, indented as HumanEval's prompts."""
-        lines = self.docstring.split("\n")
-        body = "\n".join(f"    {line}" for line in lines[1:])
-        return f'{self.declaration}    """ {lines[0]}\n{body}\n    """\n'
+        """Signature and docstring, laid out as HumanEval's prompts."""
+        return f'{self.declaration}    """ {self.docstring}\n    """\n'
 
     @property
     def instruction(self) -> str:
@@ -245,7 +241,7 @@ class Problem:
 
     @property
     def test(self) -> str:
-        asserts = "".join(f"    assert candidate({value!r}) == {self.answer(value)!r}\n" for value in self.inputs[1:])
+        asserts = "".join(f"    assert candidate({value!r}) == {self.answer(value)!r}\n" for value in self.inputs)
         return f"\n\ndef check(candidate):\n{asserts}\ncheck({self.function_name})\n"
 
     def corpus_text(self) -> str:
@@ -263,7 +259,7 @@ def split_of(key: str) -> str:
 def _draw(rng: random.Random, kind: Kind) -> Problem:
     parameters = kind.draw(rng)
     inputs: list = []
-    while len(inputs) < EXAMPLE_ASSERTS + 1:  # distinct inputs (every input space has more than enough)
+    while len(inputs) < TEST_ASSERTS:  # distinct inputs (every input space has more than enough)
         value = kind.draw_input(rng, parameters, len(inputs))
         if value not in inputs:
             inputs.append(value)

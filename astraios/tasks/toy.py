@@ -2,7 +2,7 @@
 
 The problems come from the seeded generator in `astraios.data.toy` (four families of increasing
 difficulty; the test side of its leakage-proof key split, fixed seed, so every machine scores the
-same 200 problems, families in turn so that `--limit` keeps them balanced). Everything else is
+same 120 problems, 30 per family in turn so that `--limit` keeps them balanced). Everything else is
 HumanEvalPack Python synthesis, reused rather than copied: the OctoCoder prompt
 (`Question: {instruction}\\n\\nAnswer:\\n{signature and docstring}`), stop sequences, first-function
 post-processing, the program assembly and the sandboxed execution. Its scores add pass@1 per

@@ -24,7 +24,7 @@ GUARD_PROBLEMS = 100
 def test_every_tuned_method_beats_the_untuned_base(tmp_path):
     config = yaml.safe_load((REPO / "configs" / "grid-tiny.yaml").read_text())
     config.update(output_dir=str(tmp_path / "runs"), models=[GUARD_MODEL], methods="all")
-    config["evaluation"].update(tasks=["toy-synthesize"], limits={"toy-synthesize": GUARD_PROBLEMS})
+    config["evaluation"].update(tasks=["toy-synthesize"], per_task={"toy-synthesize": {"limit": GUARD_PROBLEMS}})
     config.pop("seeds", None)
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(config))

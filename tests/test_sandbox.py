@@ -393,6 +393,10 @@ def test_invalid_programs_are_rejected_with_clear_errors():
         Program("python", "", files={"../escape.py": ""})
     with pytest.raises(ValueError, match="timeout_s"):
         Program("python", "", timeout_s=0)
+    with pytest.raises(ValueError, match="at most 86400 seconds"):  # larger overflows the kernel's timers
+        Program("python", "", timeout_s=1e9)
+    with pytest.raises(ValueError, match="timeout_s"):
+        Program("python", "", timeout_s=float("nan"))
 
 
 def test_missing_toolchain_gives_an_error_result(monkeypatch):

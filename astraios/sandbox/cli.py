@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from astraios.sandbox.program import MAX_TIMEOUT_S
+
 app = typer.Typer(
     help="Run untrusted Python, Java or C programs in the astraios sandbox.",
     no_args_is_help=True,
@@ -19,7 +21,6 @@ app = typer.Typer(
 
 SUFFIXES = {".py": "python", ".java": "java", ".c": "c"}
 # A day: far above any test's need, and below what the kernel's poll() and RLIMIT_CPU can take.
-MAX_TIMEOUT_S = 86_400.0
 
 
 @app.command(

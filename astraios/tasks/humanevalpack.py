@@ -131,7 +131,7 @@ class HumanEvalPackTask(GenerationTask):
     primary_metric = "pass@1"
 
     def __init__(self, language: str, timeout_s: float = TIMEOUT_S, empty_samples: str = "error"):
-        from astraios.sandbox.cli import MAX_TIMEOUT_S
+        from astraios.sandbox.program import MAX_TIMEOUT_S
 
         if language not in LANGUAGE_NAMES:
             raise ValueError(f"HumanEvalPack language {language!r}: expected one of {', '.join(LANGUAGE_NAMES)}")

@@ -151,6 +151,10 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
               if config.model else None)
     if source and backend is None and config.backend != "openai" and set(config.tasks) - set(config.generations):
         check_model(source)  # a mistyped or unreachable model fails now, before any output is made
+    if not config.generations_only and any(task.executes_code for task in plan):
+        from astraios.sandbox import isolation
+
+        isolation()  # no sandbox (root without a usable tier): fail before hours of generation, not after
     with contextlib.ExitStack() as locks:
         for task in plan:
             locks.enter_context(exclusive(config.output_dir, f"eval of {task.name}",

@@ -290,6 +290,10 @@ def _needed_read_only_paths() -> tuple[str, ...]:
     return tuple(p for p in under_hidden if not any(q != p and _under(p, q) for q in under_hidden))
 
 
+
+class SandboxUnavailable(RuntimeError):
+    """No isolation tier may run untrusted code here (or the forced one is unknown): nothing runs."""
+
 class Isolation:
     """The tier this process uses, chosen once: the strongest one whose probe program passes."""
 
@@ -313,7 +317,8 @@ class Isolation:
         forced = os.environ.get(ISOLATION_ENV)
         if forced:
             if forced not in TIERS:
-                raise ValueError(f"{ISOLATION_ENV}={forced!r}: expected one of {', '.join(TIERS)}")
+                raise SandboxUnavailable(f"{ISOLATION_ENV}={forced!r}: expected one of {', '.join(TIERS)}. Fix: unset "
+                                         f"{ISOLATION_ENV} to use the strongest tier that works")
             candidates = [forced]
         else:
             candidates = [t for t in TIERS if t != "landlock" or cls._landlock]
@@ -331,7 +336,7 @@ class Isolation:
                     )
                 return tier
             failures.append(f"{tier}: {problem}")
-        raise RuntimeError("astraios.sandbox: no isolation tier works here: " + "; ".join(failures))
+        raise SandboxUnavailable("astraios.sandbox: no isolation tier works here: " + "; ".join(failures))
 
     @classmethod
     def _refusal(cls, tier: str) -> str | None:

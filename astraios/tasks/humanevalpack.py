@@ -125,6 +125,7 @@ def program_with_tests(language: str, program: str, test: str) -> str:
 
 class HumanEvalPackTask(GenerationTask):
     """Shared by the four HumanEvalPack tasks: data, stop sequences, execution scoring."""
+    executes_code = True
 
     variant: str
     summary: str

@@ -315,7 +315,7 @@ def test_eval_without_a_usable_sandbox_fails_before_generating(tmp_path, monkeyp
     """Root with no tier that may run untrusted code (forced rlimits, no user namespaces): one error
     line before any model loads or generates, not a traceback after the generation."""
     from astraios.sandbox import SandboxUnavailable
-    from astraios.sandbox.execution import Isolation
+    from astraios.sandbox.isolation import Isolation
 
     def refused():
         raise SandboxUnavailable("astraios.sandbox: no isolation tier works here: rlimits: the runner is root")

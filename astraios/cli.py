@@ -231,6 +231,7 @@ def eval_(
     from astraios.generate import Sampling
     from astraios.generate.openai_api import EndpointError
     from astraios.locks import LockHeld
+    from astraios.sandbox import SandboxUnavailable
 
     try:
         names = task_registry.parse_names(tasks)
@@ -248,7 +249,8 @@ def eval_(
                           **({"timeout_s": timeout} if timeout is not None else {})},
         )
         results = evaluate(config, progress=not quiet)
-    except (ValueError, KeyError, FileNotFoundError, NotImplementedError, EndpointError, LockHeld) as error:
+    except (ValueError, KeyError, FileNotFoundError, NotImplementedError, EndpointError, LockHeld,
+            SandboxUnavailable) as error:
         _fail(error, 1)
     console = Console()
     console.print(summary_table(results, names))

@@ -57,11 +57,23 @@ class ModelConfig(Strict):
 
 
 class DataSource(Strict):
-    path: str = Field(description="`astraios-sample`, a Hub dataset id, or a local jsonl/json/parquet file or directory")
-    format: Literal["auto", "prompt_completion", "commitpackft", "oasst"] = "auto"
+    path: str = Field(description="`astraios-sample`, `toy-instructions` or `toy-corpus` (generated), a Hub dataset "
+                                  "id, or a local jsonl/json/parquet file or directory")
+    format: Literal["auto", "prompt_completion", "commitpackft", "oasst", "text"] = "auto"
     subset: str | None = Field(None, description="Hub dataset config, e.g. `python` for bigcode/commitpackft")
     split: str = "train"
-    limit: int | None = Field(None, gt=0, description="use at most this many records of this source")
+    limit: int | None = Field(None, gt=0, description="use at most this many records of this source (generated "
+                                                      "sources: make this many)")
+    seed: int | None = Field(None, description="seed of a generated source (toy-instructions, toy-corpus); default 0")
+
+    @model_validator(mode="after")
+    def _seed_only_for_generated(self):
+        from astraios.data.toy import SOURCES
+
+        if self.seed is not None and self.path not in SOURCES:
+            raise ValueError(f"`seed` applies only to generated sources ({', '.join(SOURCES)}), not to "
+                             f"{self.path}. Fix: remove `seed` from this source")
+        return self
 
 
 class DataConfig(Strict):

@@ -28,8 +28,8 @@ results.json:
      "versions": {...}, "seconds": ...}
 `request` is what decided the task's scores besides the model (`task_request`): its sampling (null
 for tasks that do not sample), the limit and the options it took; a grid compares it to re-evaluate
-exactly the tasks whose settings changed. Sampling and options can differ per task
-(`per_task_sampling`, `per_task_options`). A task whose protocol needs a dtype (`--protocol study`:
+exactly the tasks whose settings changed. Sampling, options and the limit can differ per task
+(`per_task_sampling`, `per_task_options`, `task_limits`). A task whose protocol needs a dtype (`--protocol study`:
 float32) sets `--dtype auto` to it for the whole run and refuses a contradicting `--dtype`.
 A task that only feeds another (explain-describe) has `primary_metric: null`; with
 `--generations-only` tasks have empty `metrics` and `"scored": false`.
@@ -67,6 +67,7 @@ class EvalConfig:
     backend: str = "transformers"
     batch_size: int = 16
     limit: int | None = None
+    task_limits: dict[str, int | None] = field(default_factory=dict)  # per task, in place of `limit` (None: all)
     data_dir: str | None = None
     generations: dict[str, str] = field(default_factory=dict)  # task -> saved generations file
     generations_only: bool = False
@@ -96,12 +97,16 @@ class EvalConfig:
     def sampling_for(self, task: str) -> Sampling:
         return self.per_task_sampling.get(task, self.sampling)
 
+    def limit_for(self, task: str) -> int | None:
+        return self.task_limits.get(task, self.limit)
+
     def options_for(self, task: str) -> dict:
         return {"seed": self.seed, **self.task_options, **self.per_task_options.get(task, {})}
 
     def settings(self) -> dict:
         return {
             **self.sampling.settings(), "batch_size": self.batch_size, "limit": self.limit,
+            **({"task_limits": dict(self.task_limits)} if self.task_limits else {}),
             "seed": self.seed, "dtype": self.dtype, "device": self.device, "data_dir": self.data_dir,
             "generations_only": self.generations_only, "generations_files": dict(self.generations),
         }
@@ -146,6 +151,10 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
               if config.model else None)
     if source and backend is None and config.backend != "openai" and set(config.tasks) - set(config.generations):
         check_model(source)  # a mistyped or unreachable model fails now, before any output is made
+    if not config.generations_only and any(task.executes_code for task in plan):
+        from astraios.sandbox import isolation
+
+        isolation()  # no sandbox (root without a usable tier): fail before hours of generation, not after
     with contextlib.ExitStack() as locks:
         for task in plan:
             locks.enter_context(exclusive(config.output_dir, f"eval of {task.name}",
@@ -167,7 +176,7 @@ def _evaluate(config: EvalConfig, plan: list, source, backend: Backend | None, *
     for name, lists in files.items():
         all_documents[name] = tasks_by_name[name].complete_documents(all_documents[name], lists,
                                                                     f"--generations {config.generations[name]}")
-    documents = {task.name: task.select(all_documents[task.name], config.limit) for task in plan}
+    documents = {task.name: task.select(all_documents[task.name], config.limit_for(task.name)) for task in plan}
     given = {name: tasks_by_name[name].from_file(lists, all_documents[name], documents[name],
                                                  f"--generations {config.generations[name]}")
              for name, lists in files.items()}
@@ -337,7 +346,7 @@ def task_request(config: EvalConfig, name: str) -> dict:
     grid re-evaluates exactly the tasks whose request changed."""
     task_class, _ = task_registry.REGISTRY[name]
     return {"sampling": config.sampling_for(name).settings() if task_class.uses_sampling else None,
-            "limit": config.limit, "options": task_registry.accepted_options(name, config.options_for(name))}
+            "limit": config.limit_for(name), "options": task_registry.accepted_options(name, config.options_for(name))}
 
 
 def _with_required_dtype(config: EvalConfig, generating: list) -> EvalConfig:

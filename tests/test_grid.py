@@ -89,6 +89,13 @@ def error_of(tmp_path: Path, text: str) -> str:
      ["`dtype: bfloat16`", "evaluates in float32", "`dtype: auto`"]),
     ("output_dir: r\nmodels: [x]\nevaluation: {tasks: [bigclonebench], per_task: {'*': {protocol: study, shots: 1}}}\n",
      ["task `bigclonebench`", "one-shot exemplar for bigclonebench"]),
+    ("output_dir: r\nmodels: [x]\nseeds: [0, 1, 0]\n", ["field `seeds`", "listed twice"]),
+    ("output_dir: r\nmodels: [x]\nseeds: [0, 1]\nrecipe: {set: {train.seed: 3}}\n",
+     ["recipe.set", "`train.seed` is set for each cell by `seeds:`"]),
+    ("output_dir: r\nmodels: [x]\nevaluation: {tasks: [devign], per_task: {toy-synthesize: {limit: 5}}}\n",
+     ["`toy-synthesize` matches none of the evaluated tasks (devign)"]),
+    ("output_dir: r\nmodels: [x]\nevaluation: {tasks: [devign], per_task: {devign: {limit: 0}}}\n",
+     ["evaluation.per_task.devign.limit", "greater than or equal to 1"]),
 ])
 def test_bad_grid_config_messages(tmp_path, text, expected):
     message = error_of(tmp_path, text)
@@ -106,7 +113,12 @@ def test_shipped_grid_configs_are_valid():
     assert len(study.cells) == 4 * len(methods.METHODS) and not study.bases
     lora = next(job.config for job in study.cells if job.method == "lora")
     assert lora.train.max_steps == 200 and lora.data.seq_len == 2048 and lora.train.global_batch_size == 32
-    assert study.config.evaluation.task_names() == __import__("astraios.tasks", fromlist=["names"]).names()
+    # The study's tasks: every registered one but our own toy task, recode-nominal (each category
+    # evaluates its nominal prompts) and explaindescribe (run as explainsynthesize's first step).
+    from astraios import tasks as task_registry
+
+    left_out = {"toy-synthesize", "recode-nominal", "humanevalexplaindescribe-python", "humanevalexplaindescribe-java"}
+    assert set(study.config.evaluation.task_names()) == set(task_registry.names()) - left_out
     config = study.config.evaluation.eval_config(["devign", "bigclonebench"], Path("unused"), None)
     assert config.options_for("devign")["protocol"] == config.options_for("bigclonebench")["protocol"] == "study"
     assert "protocol" not in config.options_for("humanevalsynthesize-python")
@@ -363,3 +375,31 @@ def test_grid_re_evaluates_only_the_task_whose_settings_changed(tmp_path):
     assert second["devign"]["request"]["options"]["wording"] == "study"
     assert run(grid_file(tmp_path, methods=["ia3"], evaluation={**evaluation, "per_task": {
         "devign": {"wording": "study"}}})).skipped_jobs == [str(cell)]
+
+
+def test_seeds_repeat_every_cell_with_its_own_train_seed(tmp_path):
+    grid = grids.load_grid(grid_file(tmp_path, methods=["lora"], seeds=[0, 5],
+                                     base_warmup={"set": {"train.max_steps": 2}}))
+    assert len(grid.bases) == 1  # one warmed-up base, tuned with each seed
+    assert [(job.seed, job.config.train.seed, job.run_dir.name) for job in grid.cells] == [
+        (0, 0, "tiny-gptbigcode-xs-lora-seed0"), (5, 5, "tiny-gptbigcode-xs-lora-seed5")]
+    assert grids.load_grid(grid_file(tmp_path, methods=["lora"])).cells[0].run_dir.name == "tiny-gptbigcode-xs-lora"
+
+
+def test_bases_are_evaluated_and_per_task_limits_apply(tmp_path):
+    """The warmed-up base gets the cells' evaluation (the report's untuned row); a per-task `limit`
+    overrides the section's. toy-synthesize is generated, so this needs no data directory."""
+    path = grid_file(tmp_path, methods=["ia3"], base_warmup={"set": {"train.max_steps": 2}},
+                     evaluation={"tasks": ["toy-synthesize", "humanevalsynthesize-python"], "n_samples": 1,
+                                 "temperature": 0, "max_new_tokens": 4, "limit": 2, "per_task": {"toy-synthesize": {"limit": 3}},
+                                 "data_dir": str(tmp_path)})
+    outcome = run(path)
+    assert not outcome.failed and outcome.evaluation.tasks == ["toy-synthesize"]  # no HumanEval data in tmp_path
+    for run_dir in (tmp_path / "runs" / "bases" / "tiny-gptbigcode-xs", tmp_path / "runs" / "tiny-gptbigcode-xs-ia3"):
+        results = json.loads((run_dir / "eval" / "results.json").read_text())
+        assert results["tasks"]["toy-synthesize"]["num_documents"] == 3, run_dir
+        assert results["settings"]["task_limits"] == {"toy-synthesize": 3}
+        assert results["tasks"]["toy-synthesize"]["request"]["limit"] == 3
+    assert sorted(run(path).skipped_jobs) == sorted(str(job.run_dir) for job in grids.load_grid(path).jobs)
+    unevaluated = grid_file(tmp_path, methods=["ia3"], base_warmup={"set": {"train.max_steps": 2}, "evaluate": False})
+    assert not grids.load_grid(unevaluated).bases[0].evaluated

@@ -311,6 +311,28 @@ def test_eval_timeout_is_validated_not_replaced():
     assert tasks.get("humanevalsynthesize-python", timeout_s=0.5).timeout_s == 0.5
 
 
+def test_eval_without_a_usable_sandbox_fails_before_generating(tmp_path, monkeypatch):
+    """Root with no tier that may run untrusted code (forced rlimits, no user namespaces): one error
+    line before any model loads or generates, not a traceback after the generation."""
+    from astraios.sandbox import SandboxUnavailable
+    from astraios.sandbox.isolation import Isolation
+
+    def refused():
+        raise SandboxUnavailable("astraios.sandbox: no isolation tier works here: rlimits: the runner is root")
+
+    monkeypatch.setattr(Isolation, "tier", refused)
+    result = runner.invoke(app, ["eval", "--model", "tiny-gptbigcode-xs", "--tasks", "humanevalsynthesize-python",
+                                 "--data-dir", "astraios-sample", "--limit", "1", "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "no isolation tier works here" in result.output, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out" / "generations").exists()
+    # Scoring nothing needs no sandbox: the understanding tasks and --generations-only still run.
+    generations_only = runner.invoke(app, ["eval", "--model", "tiny-gptbigcode-xs", "--tasks",
+                                           "humanevalsynthesize-python", "--data-dir", "astraios-sample", "--limit", "1",
+                                           "--max-new-tokens", "2", "--generations-only", "--quiet",
+                                           "--output", str(tmp_path / "gen")])
+    assert generations_only.exit_code == 0, generations_only.output
+
+
 def sandbox_cli(program: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """In a fresh process: the isolation tier is chosen once per process."""
     return subprocess.run([sys.executable, "-m", "astraios", "sandbox", "run", str(program), *args],
@@ -323,7 +345,7 @@ def test_sandbox_cli_settings_are_error_lines(tmp_path):
     huge = sandbox_cli(program, "--timeout", "1e9")
     assert huge.returncode == 2 and "Traceback" not in huge.stderr and "--timeout" in huge.stderr
     bogus = sandbox_cli(program, env={"ASTRAIOS_SANDBOX_ISOLATION": "bogus"})
-    assert bogus.returncode == 2 and "Traceback" not in bogus.stderr
+    assert bogus.returncode == 1 and "Traceback" not in bogus.stderr
     assert bogus.stderr.startswith("error: ASTRAIOS_SANDBOX_ISOLATION='bogus'") and "Fix:" in bogus.stderr
     forced = sandbox_cli(program, env={"ASTRAIOS_SANDBOX_ISOLATION": "rlimits"})
     assert "Traceback" not in forced.stderr

@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import scipy.stats
 import yaml
@@ -109,7 +110,10 @@ def test_report_scores_and_skips_from_real_evaluations(tiny_grid_runs, tmp_path)
     scores = read_csv(tmp_path / "report" / "tables" / "scores.csv")
     assert {row["task"] for row in scores} == {"humanevalsynthesize-python", "devign"}
     assert {row["metric"] for row in scores} == {"pass@1", "accuracy"}
-    assert len(scores) == 2 * 6
+    assert len(scores) == 2 * (6 + 2)  # six cells and the two evaluated bases
+    assert {row["method"] for row in scores} == {"full", "lora", "ia3", "base"}
+    for row in scores:  # every score has its interval around it
+        assert float(row["ci_low"]) <= float(row["score"]) <= float(row["ci_high"])
     assert any("bigclonebench was skipped" in note for note in report.notes)
     figure9 = read_csv(tmp_path / "report" / "figures" / "figure9_loss_vs_score.csv")
     losses = [float(row["final_test_loss"]) for row in figure9]
@@ -146,9 +150,14 @@ SIZES = {"m1": 1_000_000, "m3": 3_000_000, "m7": 7_000_000, "m15": 15_000_000}
 
 
 def fake_run(root: Path, model: str, method: str, loss: float, score: float | None, trainable: int,
-             metric: str = "pass@1") -> None:
-    run_dir = root / f"{model}-{method}"
+             metric: str = "pass@1", passed: list[int] | None = None, seed: int | None = None,
+             kind: str = "cell") -> None:
+    """A run directory as `astraios grid` leaves it; `passed` gives task t per-problem outcomes
+    (one greedy sample each) and the score their mean."""
+    run_dir = root / (f"bases/{model}" if kind == "base" else f"{model}-{method}" + (f"-seed{seed}" if seed is not None else ""))
     run_dir.mkdir(parents=True)
+    (run_dir / "grid_cell.json").write_text(json.dumps({"kind": kind, "model": model, "method": method, "seed": seed,
+                                                        "status": "finished"}))
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"model": {"name": model}, "method": {"name": method}}))
     base = SIZES[model]
     total = base if method == "full" else base + trainable
@@ -158,10 +167,13 @@ def fake_run(root: Path, model: str, method: str, loss: float, score: float | No
     test = [{"step": step, "split": "test", "loss": loss + 1 - step / 10} for step in range(0, 21, 10)]
     train = [{"step": step, "split": "train", "loss": loss + 0.1 * (step % 2)} for step in range(1, 21)]
     (run_dir / "losses.jsonl").write_text("".join(json.dumps(record) + "\n" for record in test + train))
+    if passed is not None:
+        score = sum(passed) / len(passed)
     if score is not None:
         (run_dir / "eval").mkdir()
+        per_document = [{"doc_id": f"T/{i}", "passed": p, "n": 1} for i, p in enumerate(passed or [])]
         (run_dir / "eval" / "results.json").write_text(json.dumps({"tasks": {"t": {
-            "metrics": {metric: score}, "primary_metric": metric}}}))
+            "metrics": {metric: score}, "primary_metric": metric, "per_document": per_document}}}))
 
 
 def test_scaling_check_and_constant_scores(tmp_path):
@@ -194,7 +206,7 @@ def test_missing_scores_failed_and_unfinished_cells_are_stated(tmp_path):
     assert any("m7 x lora failed: RuntimeError: out of memory" in note for note in report.notes)
     assert any("no average scores" in note for note in report.notes)
     statuses = {row["model"]: row["status"] for row in read_csv(tmp_path / "report" / "tables" / "cells.csv")}
-    assert statuses == {"m1": "trained", "m3": "trained", "m7": "failed"}
+    assert statuses == {"m1": "finished", "m3": "finished", "m7": "failed"}
     for name in FIGURES:  # empty figures still exist and say why
         assert (tmp_path / "report" / "figures" / f"{name}.png").stat().st_size > 0
 
@@ -228,5 +240,66 @@ def test_a_task_scored_by_different_metrics_is_not_averaged(tmp_path):
     fake_run(tmp_path / "runs", "m3", "lora", 1.9, 0.5, trainable=10, metric="f1_macro_study")
     report = build_report(tmp_path / "runs", tmp_path / "report")
     assert any("Task t was scored by different metrics (f1_macro_study, f1_positive" in note for note in report.notes)
-    assert any(table.title == "t (f1_macro_study or f1_positive)" for table in report.tables)
+    assert any(table.title.startswith("t (f1_macro_study or f1_positive) [") for table in report.tables)
     assert not any(table.title.startswith("Average score (mean of") for table in report.tables)
+
+
+def outcomes(passed: list[int]):
+    from astraios.analysis import stats
+
+    return stats.TaskOutcomes("pass@1", [f"T/{i}" for i in range(len(passed))], n=np.ones(len(passed), dtype=int),
+                              passed=np.array(passed))
+
+
+def test_intervals_comparisons_and_the_base_row(tmp_path):
+    """Scores carry the bootstrap interval of their own per-problem outcomes; the untuned base is a
+    row; a method that solves far more problems differs significantly, two equal ones do not."""
+    from astraios.analysis import stats
+
+    rng = np.random.default_rng(0)
+    strong = (rng.random(60) < 0.7).astype(int).tolist()
+    weak = (rng.random(60) < 0.2).astype(int).tolist()
+    for model in ("m1", "m3"):
+        fake_run(tmp_path / "runs", model, "full", 1.5, None, trainable=SIZES[model], passed=strong)
+        fake_run(tmp_path / "runs", model, "lora", 1.6, None, trainable=10, passed=strong)
+        fake_run(tmp_path / "runs", model, "full", 3.0, None, trainable=SIZES[model], passed=weak, kind="base")
+    report = build_report(tmp_path / "runs", tmp_path / "report")
+    scores = {(row["model"], row["method"]): row for row in read_csv(tmp_path / "report" / "tables" / "scores.csv")}
+    assert set(scores) == {(m, k) for m in ("m1", "m3") for k in ("full", "lora", "base")}
+    expected = stats.bootstrap_interval(outcomes(strong))
+    assert float(scores["m1", "lora"]["ci_low"]) == pytest.approx(expected.low)
+    assert float(scores["m1", "lora"]["ci_high"]) == pytest.approx(expected.high)
+    assert float(scores["m3", "base"]["score"]) == pytest.approx(np.mean(weak))
+    comparisons = read_csv(tmp_path / "report" / "tables" / "comparisons.csv")
+    overall = {(row["method_a"], row["method_b"]): row for row in comparisons
+               if row["scope"] == "average" and row["model"] == "all sizes"}
+    assert set(overall) == {("full", "lora"), ("full", "base"), ("lora", "base")}
+    assert overall["full", "lora"]["significant"] == "False" and float(overall["full", "lora"]["p_value"]) == 1.0
+    assert overall["lora", "base"]["significant"] == "True"
+    assert float(overall["lora", "base"]["difference"]) == pytest.approx(2 * (np.mean(strong) - np.mean(weak)))
+    per_size = [row for row in comparisons if row["scope"] == "t" and row["model"] == "m1"]
+    assert len(per_size) == 3
+    ranking = read_csv(tmp_path / "report" / "figures" / "figure1_ranking.csv")
+    totals = {row["method"]: (float(row["total_ci_low"]), float(row["total_ci_high"])) for row in ranking}
+    assert totals["base"][1] < totals["lora"][0]  # the intervals of the cumulative scores do not overlap
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "Paired comparisons of the cumulative average score" in markdown
+    assert f"| lora | base | {2 * (np.mean(strong) - np.mean(weak)):+.3f} |" in markdown
+    assert report.figures[0].rows and all("base" != row["method"] or row["model"] for row in report.figures[0].rows)
+
+
+def test_seeds_are_aggregated_with_their_spread(tmp_path):
+    for seed, (loss, passed) in enumerate([(1.5, [1, 1, 0, 0]), (1.7, [1, 0, 0, 0]), (1.6, [1, 1, 1, 0])]):
+        for model in ("m1", "m3"):
+            fake_run(tmp_path / "runs", model, "lora", loss, None, trainable=10, passed=passed, seed=seed)
+    report = build_report(tmp_path / "runs", tmp_path / "report")
+    losses = {row["model"]: row for row in read_csv(tmp_path / "report" / "tables" / "losses.csv")}
+    assert float(losses["m1"]["final_test_loss"]) == pytest.approx(1.6)
+    scores = {row["model"]: row for row in read_csv(tmp_path / "report" / "tables" / "scores.csv")}
+    assert float(scores["m1"]["score"]) == pytest.approx(0.5)
+    assert float(scores["m1"]["sd"]) == pytest.approx(np.std([0.5, 0.25, 0.75], ddof=1))
+    assert scores["m1"]["seeds"] == "0 1 2"
+    assert len(read_csv(tmp_path / "report" / "tables" / "cells.csv")) == 6  # the status table lists every seed
+    assert any("3 seeds" in note for note in report.notes)
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "0.500 ± 0.250 [" in markdown

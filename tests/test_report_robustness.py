@@ -73,7 +73,7 @@ def test_table_4_and_figure_from_hand_made_cells(tmp_path):
     # Robustness stands beside quality: the average score is task t's alone (0.5), not mixed with RP@1.
     assert {row["task"] for row in read_csv(tmp_path / "report" / "tables" / "scores.csv")} == {"t"}
     averages = next(t for t in report.tables if t.title.startswith("Average score"))
-    assert {cell for row in averages.rows for cell in row[1:]} == {"0.5000"}
+    assert {cell for row in averages.rows for cell in row[1:]} == {"0.500"}
 
 
 def test_no_robustness_section_without_recode_results(tmp_path):

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from astraios.sandbox import Program, Result, run_many, run_program
-from astraios.sandbox.execution import OUTPUT_CAP_BYTES, ForkServer, Isolation, Workspace, remove_stale_workspaces
+from astraios.sandbox.execution import OUTPUT_CAP_BYTES, ForkServer
+from astraios.sandbox.isolation import Isolation
+from astraios.sandbox.workspace import Workspace, remove_stale_workspaces
 from astraios.sandbox.languages import JAVA_COMPILER
 
 TIER = Isolation.tier()
@@ -212,7 +214,7 @@ def test_workspaces_of_killed_runners_are_removed_and_live_ones_kept(tmp_path):
     import sys
 
     start = ("import os, sys, tempfile\ntempfile.tempdir = sys.argv[1]\n"
-             "from astraios.sandbox.execution import Workspace\n"
+             "from astraios.sandbox.workspace import Workspace\n"
              "run_dir, work = Workspace.new_run_dir()\n(work / 'left.txt').write_text('x')\n"
              "print(Workspace.base(), flush=True)\n")
     def killed_runner() -> Path:
@@ -393,6 +395,10 @@ def test_invalid_programs_are_rejected_with_clear_errors():
         Program("python", "", files={"../escape.py": ""})
     with pytest.raises(ValueError, match="timeout_s"):
         Program("python", "", timeout_s=0)
+    with pytest.raises(ValueError, match="at most 86400 seconds"):  # larger overflows the kernel's timers
+        Program("python", "", timeout_s=1e9)
+    with pytest.raises(ValueError, match="timeout_s"):
+        Program("python", "", timeout_s=float("nan"))
 
 
 def test_missing_toolchain_gives_an_error_result(monkeypatch):

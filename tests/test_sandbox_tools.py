@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from astraios.sandbox import Program
-from astraios.sandbox.execution import Isolation
+from astraios.sandbox.isolation import Isolation
 from astraios.sandbox.tools import compile_many, run_tool
 
 needs_gcc = pytest.mark.skipif(not shutil.which("gcc"), reason="gcc not found (Debian: apt-get install gcc)")

@@ -7,6 +7,7 @@ is published beside it. With no data to draw, a figure still exists and says why
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import matplotlib
 
@@ -41,8 +42,14 @@ def empty(axis, message: str) -> None:
     axis.set_yticks([])
 
 
-def ranking(rows: list[dict], methods: list[str], models: list[str], title: str) -> Figure:
-    """Horizontal stacked bars: each method's per-size average scores, summed; best at the top."""
+def ranking(rows: list[dict], methods: list[str], models: list[str], title: str,
+            intervals: dict[str, tuple[float, float]] | None = None,
+            distinguishable: Callable[[str, str], bool | None] | None = None, reference: str | None = None) -> Figure:
+    """Horizontal stacked bars: each method's per-size average scores, summed; best at the top.
+
+    `intervals`: per method, the interval of its total (an error bar). `distinguishable(a, b)`:
+    whether two neighbours differ significantly; those that do not (False) are joined by a
+    bracket marked n.s. on the right. `reference` (the untuned base) is drawn hatched."""
     figure, (axis,) = new_figure(height=max(HEIGHT, 0.45 * len(methods) + 1.5))
     totals = {method: sum(row["average_score"] for row in rows if row["method"] == method) for method in methods}
     ranked = [method for method in sorted(methods, key=lambda m: totals[m]) if any(r["method"] == method for r in rows)]
@@ -54,17 +61,33 @@ def ranking(rows: list[dict], methods: list[str], models: list[str], title: str)
         values = [next((r["average_score"] for r in rows if r["method"] == m and r["model"] == model), 0.0)
                   for m in ranked]
         if ranked:
-            axis.barh(ranked, values, left=[left[m] for m in ranked], color=colors[model], label=model)
+            bars = axis.barh(ranked, values, left=[left[m] for m in ranked], color=colors[model], label=model)
+            for method, bar in zip(ranked, bars):
+                if method == reference:
+                    bar.set_hatch("//")
         for method, value in zip(ranked, values):
             left[method] += value
+    intervals = intervals or {}
+    highs = {method: max(left[method], intervals.get(method, (0, 0))[1]) for method in ranked}
     for position, method in enumerate(ranked):
-        axis.text(left[method], position, f" {left[method]:.3f}", va="center", fontsize=8)
+        if method in intervals:
+            low, high = intervals[method]
+            axis.errorbar(left[method], position, xerr=[[left[method] - low], [high - left[method]]], fmt="none",
+                          ecolor="black", capsize=3, linewidth=1)
+        axis.text(highs[method], position, f" {left[method]:.3f}", va="center", fontsize=8)
+    reach = max(highs.values(), default=0.0)
+    for position, (lower, upper) in enumerate(zip(ranked, ranked[1:])):
+        if distinguishable is not None and distinguishable(upper, lower) is False:
+            x = reach * 1.12 + 1e-4
+            axis.plot([x, x * 1.02, x * 1.02, x], [position + 0.1, position + 0.1, position + 0.9, position + 0.9],
+                      color="dimgray", linewidth=1)
+            axis.text(x * 1.03, position + 0.5, "n.s.", va="center", fontsize=7, color="dimgray")
     if len(ranked) > 1 and len({round(left[m], 12) for m in ranked}) == 1:
         title = f"{title}\n(all methods tie: no ranking)"
     if ranked:
         axis.set_xlabel("cumulative average score over model sizes")
         axis.legend(title="model", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside: never over a bar
-        axis.set_xlim(0, max(max(left.values()) * 1.15, 1e-3))
+        axis.set_xlim(0, max(reach * 1.3, 1e-3))
     axis.set_title(title, fontsize=11)
     return figure
 
@@ -164,6 +187,9 @@ def loss_vs_score(rows: list[dict], methods: list[str], models: list[str], title
     for row in rows:
         axis.scatter(row["final_test_loss"], row["average_score"], color=colors[row["method"]],
                      marker=markers[row["model"]], s=40)
+        if row.get("ci_low") is not None:
+            axis.errorbar(row["final_test_loss"], row["average_score"], color=colors[row["method"]], linewidth=0.8,
+                          yerr=[[row["average_score"] - row["ci_low"]], [row["ci_high"] - row["average_score"]]])
     if rows:
         axis.set_xlabel("final test loss")
         axis.set_ylabel("average downstream score")

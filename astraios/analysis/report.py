@@ -10,6 +10,12 @@ Scores: each task's primary metric (pass@1, accuracy, F1: f1_positive, or the st
 under --protocol study). A cell's average score is the mean over the tasks scored by the same
 metric in every evaluated cell, so averages compare like with like. Loss: the final
 held-out test loss unless said otherwise. Model size N: base model parameters.
+
+Uncertainty (`astraios.analysis.uncertainty`): every score comes with a 95% bootstrap interval,
+methods are compared pairwise on the same problems (`tables/comparisons.csv`), and Figure 1 marks
+neighbours it cannot tell apart. A grid's evaluated base warm-ups appear as method `base` (the
+untuned model) in the score tables, Figure 1 and the comparisons. With `seeds:`, numbers are means
+over seeds, shown with their standard deviation (`± sd`).
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from astraios import methods as method_registry
-from astraios.analysis import figures, security, stats
-from astraios.analysis.runs import Cell, load_cells, load_grid_manifest
+from astraios.analysis import figures, security, stats, uncertainty
+from astraios.analysis.runs import BASE_METHOD, Cell, aggregate_seeds, load_cells, load_grid_manifest
 from astraios.io import CorruptFileError, write_bytes, write_text
 
 PNG_DPI = 100
@@ -65,30 +71,38 @@ class Report:
 def build_report(runs_dir: str | Path, output: str | Path) -> Report:
     from astraios.analysis import robustness  # it builds on this module's tables and figures
 
-    cells = load_cells(runs_dir)
-    security_results = security.take_results(cells)  # lower-is-better rates: their own table, never averaged
-    robust_rows = robustness.take_rows(cells)  # Table 4 and its figure, beside the averaged quality scores
+    per_seed = load_cells(runs_dir)
+    base_cells = load_cells(runs_dir, kind="base")
+    # Security (lower-is-better rates) and robustness have tables of their own, never averaged.
+    security_results = security.take_results(per_seed + base_cells)
+    robust_rows = robustness.take_rows(per_seed + base_cells)
+    tasks = _common_tasks([cell for cell in per_seed if cell.trained])
+    cells = aggregate_seeds(per_seed, tasks)
     output = Path(output)
     trained = [cell for cell in cells if cell.trained]
     methods = _method_order({cell.method for cell in cells})
     models = _model_order(trained or cells)
-    tasks = _common_tasks(trained)
+    # The untuned bases, where the grid evaluated them on the same tasks: a reference row.
+    bases = [cell for cell in base_cells if tasks and set(tasks) <= set(cell.scores)]
+    scored, ranked = trained + bases, methods + ([BASE_METHOD] if bases else [])
     averages = {id(cell): sum(cell.scores[t] for t in tasks) / len(tasks)
-                for cell in trained if tasks and set(tasks) <= set(cell.scores)}
-    notes = _notes(runs_dir, cells, trained, tasks)
+                for cell in scored if tasks and set(tasks) <= set(cell.scores)}
+    spread = uncertainty.analyse(scored, tasks, ranked, models)
+    notes = _notes(runs_dir, per_seed, trained, tasks) + _seed_notes(cells)
 
     checks = {method: stats.scaling_check([c.base_parameters for c in trained if c.method == method],
                                           [c.final_test_loss for c in trained if c.method == method])
               for method in methods}
     specs = [
-        _ranking(trained, averages, tasks, methods, models),
+        _ranking(scored, averages, tasks, ranked, models, spread),
         _trainable(trained, methods, models),
         _loss_vs_size(trained, checks, methods),
         _loss_curves(trained, methods, models),
         _params_vs_loss(trained, methods, models),
-        _loss_vs_score(trained, averages, methods, models),
+        _loss_vs_score(trained, averages, methods, models, spread),
     ]
-    tables = [*_loss_tables(trained, methods, models), *_score_tables(trained, averages, tasks, methods, models),
+    tables = [*_loss_tables(trained, methods, models), *_score_tables(scored, averages, tasks, ranked, models, spread),
+              _comparison_table(spread, tasks),
               _trainable_table(trained, methods, models), *_cost_tables(trained, methods, models),
               _scaling_table(checks)]
     robust_figures, robust_tables = robustness.section(robust_rows, methods, models, output / "tables")
@@ -100,13 +114,12 @@ def build_report(runs_dir: str | Path, output: str | Path) -> Report:
     for spec in specs:
         _save_figure(spec, output / "figures")
     _write_csv(output / "tables" / "losses.csv", [_loss_row(cell) for cell in trained])
-    _write_csv(output / "tables" / "scores.csv", [
-        {"model": cell.model, "base_parameters": cell.base_parameters, "method": cell.method, "task": task,
-         "metric": cell.metrics[task], "score": score} for cell in trained for task, score in sorted(cell.scores.items())])
+    _write_csv(output / "tables" / "scores.csv", [_score_row(cell, task, spread) for cell in scored for task in sorted(cell.scores)])
+    _write_csv(output / "tables" / "comparisons.csv", spread.comparisons)
     _write_csv(output / "tables" / "trainable.csv", [_trainable_row(cell) for cell in trained])
     _write_csv(output / "tables" / "cost.csv", [_cost_row(cell) for cell in trained])
     _write_csv(output / "tables" / "scaling.csv", [_scaling_row(method, check) for method, check in checks.items()])
-    _write_csv(output / "tables" / "cells.csv", [_status_row(cell) for cell in cells])
+    _write_csv(output / "tables" / "cells.csv", [_status_row(cell) for cell in per_seed])
     report = Report(output, specs, tables, notes)
     write_text(output / "report.md", _markdown(report, runs_dir))
     write_text(output / "index.html", _html(report, runs_dir))
@@ -190,6 +203,14 @@ def _notes(runs_dir, cells: list[Cell], trained: list[Cell], tasks: list[str]) -
     return notes
 
 
+def _seed_notes(cells: list[Cell]) -> list[str]:
+    counts = sorted({len(cell.seeds) for cell in cells if len(cell.seeds) > 1})
+    if not counts:
+        return []
+    return [f"Cells were trained with {' or '.join(map(str, counts))} seeds: losses and scores are means over seeds "
+            f"(± their standard deviation); score intervals pool the seeds' samples."]
+
+
 def _average_label(tasks: list[str]) -> str:
     return f"mean of {', '.join(tasks)}" if tasks else "no common tasks"
 
@@ -198,13 +219,24 @@ def _average_label(tasks: list[str]) -> str:
 # Figures
 
 
-def _ranking(cells, averages, tasks, methods, models) -> FigureSpec:
+def _ranking(cells, averages, tasks, methods, models, spread: uncertainty.Uncertainty) -> FigureSpec:
     rows = [{"method": c.method, "model": c.model, "base_parameters": c.base_parameters,
-             "average_score": averages[id(c)]} for c in cells if id(c) in averages]
+             "average_score": averages[id(c)], "total_ci_low": _bound(spread.totals.get(c.method), "low"),
+             "total_ci_high": _bound(spread.totals.get(c.method), "high")} for c in cells if id(c) in averages]
+    intervals = {method: (interval.low, interval.high) for method, interval in spread.totals.items()}
     title = "Figure 1: methods ranked by cumulative average score"
     caption = (f"Each bar adds up one method's average score ({_average_label(tasks)}) over the model sizes; "
-               f"best at the top. The study ranks FFT first, then LoRA and Parallel.")
-    return FigureSpec("figure1_ranking", title, caption, rows, figures.ranking(rows, methods, models, title))
+               f"best at the top. The study ranks FFT first, then LoRA and Parallel. Error bars: 95% bootstrap "
+               f"interval over problems; a bracket marked n.s. joins neighbours whose paired difference is not "
+               f"significant (p >= {stats.SIGNIFICANCE}).")
+    figure = figures.ranking(rows, methods, models, title, intervals,
+                             lambda first, second: (spread.between(first, second) or {}).get("significant"),
+                             reference=BASE_METHOD)
+    return FigureSpec("figure1_ranking", title, caption, rows, figure)
+
+
+def _bound(interval: stats.Interval | None, side: str) -> float | None:
+    return getattr(interval, side) if interval else None
 
 
 def _trainable(cells, methods, models) -> FigureSpec:
@@ -245,17 +277,19 @@ def _params_vs_loss(cells, methods, models) -> FigureSpec:
     return FigureSpec("figure8_params_vs_loss", title, caption, rows, figures.params_vs_loss(rows, methods, models, title))
 
 
-def _loss_vs_score(cells, averages, methods, models) -> FigureSpec:
+def _loss_vs_score(cells, averages, methods, models, spread: uncertainty.Uncertainty) -> FigureSpec:
     rows = [{"method": c.method, "model": c.model, "final_test_loss": c.final_test_loss,
-             "average_score": averages[id(c)]} for c in cells if id(c) in averages]
+             "average_score": averages[id(c)], "ci_low": _bound(spread.averages.get(id(c)), "low"),
+             "ci_high": _bound(spread.averages.get(id(c)), "high")} for c in cells if id(c) in averages]
     losses = [row["final_test_loss"] for row in rows]
     scores = [row["average_score"] for row in rows]
     labels = ("loss", "score")
     pearson, spearman = stats.pearson(losses, scores, labels), stats.spearman(losses, scores, labels)
     note = f"Pearson r = {pearson.describe()}\nSpearman rho = {spearman.describe()}\nn = {len(rows)} cells"
     title = "Figure 9: final loss vs average downstream score"
-    caption = (f"Each point is a cell. Pearson r = {pearson.describe()}, Spearman rho = {spearman.describe()} over "
-               f"{len(rows)} cells; the study finds lower loss goes with better scores (a negative correlation).")
+    caption = (f"Each point is a cell, with the 95% bootstrap interval of its average score. Pearson r = "
+               f"{pearson.describe()}, Spearman rho = {spearman.describe()} over {len(rows)} cells; the study finds "
+               f"lower loss goes with better scores (a negative correlation).")
     return FigureSpec("figure9_loss_vs_score", title, caption, rows,
                       figures.loss_vs_score(rows, methods, models, title, note))
 
@@ -309,14 +343,43 @@ def _loss_tables(cells, methods, models) -> list[Table]:
                    lambda c: _number(c.final_train_loss))]
 
 
-def _score_tables(cells, averages, tasks, methods, models) -> list[Table]:
+def _score_tables(cells, averages, tasks, methods, models, spread: uncertainty.Uncertainty) -> list[Table]:
     scored = sorted({task for cell in cells for task in cell.scores})
-    tables = [_pivot(f"Average score ({_average_label(tasks)})", cells, methods, models,
-                     lambda c: _number(averages.get(id(c))))] if tasks else []
+    note = "; value ± sd over seeds" if any(len(c.seeds) > 1 for c in cells) else ""
+    tables = [_pivot(f"Average score ({_average_label(tasks)}) [95% bootstrap interval{note}]", cells, methods,
+                     models, lambda c: _with_interval(averages.get(id(c)), spread.averages.get(id(c)),
+                                                      c.spread.get("average")))] if tasks else []
     for task in scored:
         metric = " or ".join(_metrics_of(cells, task))
-        tables.append(_pivot(f"{task} ({metric})", cells, methods, models, lambda c, t=task: _number(c.scores.get(t))))
+        tables.append(_pivot(f"{task} ({metric}) [95% bootstrap interval{note}]", cells, methods, models,
+                             lambda c, t=task: _with_interval(c.scores.get(t), spread.scores.get((id(c), t)),
+                                                              c.spread.get(t))))
     return tables
+
+
+def _with_interval(value: float | None, interval: stats.Interval | None, sd: float | None = None) -> str:
+    if value is None:
+        return ""
+    text = f"{value:.3f}" + (f" ± {sd:.3f}" if sd is not None else "")
+    return text + (f" [{interval.low:.3f}, {interval.high:.3f}]" if interval else "")
+
+
+def _score_row(cell: Cell, task: str, spread: uncertainty.Uncertainty) -> dict:
+    interval = spread.scores.get((id(cell), task))
+    return {"model": cell.model, "base_parameters": cell.base_parameters, "method": cell.method, "task": task,
+            "metric": cell.metrics[task], "score": cell.scores[task], "ci_low": _bound(interval, "low"),
+            "ci_high": _bound(interval, "high"), "seeds": " ".join(map(str, cell.seeds)), "sd": cell.spread.get(task)}
+
+
+def _comparison_table(spread: uncertainty.Uncertainty, tasks: list[str]) -> Table:
+    rows = [[row["method_a"], row["method_b"], f"{row['difference']:+.3f}",
+             f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]", f"{row['p_value']:.4f}", f"{row['p_holm']:.4f}",
+             "yes" if row["p_holm"] < stats.SIGNIFICANCE else "no"]
+            for row in sorted(spread.ranking_comparisons(), key=lambda row: row["p_value"])]
+    return Table(f"Paired comparisons of the cumulative average score ({_average_label(tasks)}), same problems: "
+                 f"A - B, 95% bootstrap interval, permutation p-value and Holm-adjusted p (per task and per size: "
+                 f"tables/comparisons.csv)",
+                 ["A", "B", "A - B", "95% interval", "p", "p (Holm)", f"significant at {stats.SIGNIFICANCE}"], rows)
 
 
 def _trainable_table(cells, methods, models) -> Table:
@@ -372,7 +435,8 @@ def _scaling_row(method: str, check: stats.ScalingCheck) -> dict:
 
 
 def _status_row(cell: Cell) -> dict:
-    return {"model": cell.model, "method": cell.method, "status": cell.status, "run_dir": str(cell.run_dir),
+    return {"model": cell.model, "method": cell.method, "seed": " ".join(map(str, cell.seeds)), "status": cell.status,
+            "run_dir": str(cell.run_dir),
             "train_seconds": cell.train_seconds, "eval_seconds": cell.eval_seconds, "error": cell.error}
 
 

@@ -13,21 +13,30 @@ batch to batch more than methods differ. Final test loss is the last held-out ev
 A cell whose files cannot be read (a torn results.json, an empty summary.json, a malformed
 losses.jsonl line, a broken config.yaml) becomes a cell with status `unreadable` and the reason as
 its error: the report leaves it out with a note, as it does interrupted cells.
+
+Bases: a grid's evaluated base warm-ups load as cells of method `base` (`load_cells(kind="base")`),
+the untuned reference of the score tables. Seeds: a grid with `seeds:` has one run directory per
+seed; `aggregate_seeds` makes one cell per (model, method) with the mean of every number, the
+standard deviation over seeds of the losses and scores, and the seeds' per-problem outcomes pooled.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
+from astraios.analysis.stats import TaskOutcomes, outcomes_from_results, pool_seeds
 from astraios.evaluate import RESULTS_FILE, task_warnings
 from astraios.grid import CELL_FILE, EVAL_DIR, GRID_FILE
 from astraios.io import CorruptFileError, read_json, read_jsonl
 from astraios.train import CONFIG_FILE, FINAL_DIR, LOSSES_FILE, SUMMARY_FILE
 
 FINAL_TRAIN_SHARE = 10  # final train loss: the mean over the last 1/10 of the steps
+BASE_METHOD = "base"  # the method name of an evaluated base warm-up (the untuned model)
 
 
 @dataclass
@@ -54,14 +63,19 @@ class Cell:
     tokens_per_second: float | None = None  # training throughput, from summary.json
     peak_memory_bytes: int | None = None
     memory_kind: str | None = None  # what peak_memory_bytes measures (e.g. cuda_max_allocated, cpu_max_rss)
+    outcomes: dict[str, TaskOutcomes] = field(default_factory=dict)  # task -> per-problem outcomes (intervals)
+    seeds: list[int] = field(default_factory=list)  # the train seeds behind this cell (grid `seeds:`)
+    spread: dict[str, float] = field(default_factory=dict)  # over seeds: standard deviation of final_test_loss,
+    # final_train_loss and each task's score
 
     @property
     def trained(self) -> bool:
         return self.final_test_loss is not None
 
 
-def load_cells(runs_dir: str | Path) -> list[Cell]:
-    """Every cell under `runs_dir`, ordered by model size, then method name."""
+def load_cells(runs_dir: str | Path, kind: str = "cell") -> list[Cell]:
+    """Every cell under `runs_dir` (or, with kind="base", every evaluated base warm-up of a grid, as
+    method `base`), ordered by model size, then method name."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise FileNotFoundError(f"{runs_dir}: no such directory. Fix: pass the grid's output_dir (e.g. runs/grid-tiny) "
@@ -72,15 +86,20 @@ def load_cells(runs_dir: str | Path) -> list[Cell]:
         record = {}
         try:
             record = read_json(run_dir / CELL_FILE) or {}
-            if record.get("kind") == "base":
+            if (record.get("kind") == "base") != (kind == "base"):
                 continue
-            cells.append(_cell(run_dir, record))
+            cell = _cell(run_dir, record)
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, yaml.YAMLError) as error:
             reason = str(error) if isinstance(error, CorruptFileError) else (
                 f"{run_dir}: unreadable files ({type(error).__name__}: {error})")
-            cells.append(Cell(run_dir=run_dir, model=record.get("model") or run_dir.name,
-                              method=record.get("method") or "?", status="unreadable", error=reason))
-    if not cells:
+            cell = Cell(run_dir=run_dir, model=record.get("model") or run_dir.name,
+                        method=record.get("method") or "?", status="unreadable", error=reason)
+        if kind == "base":
+            if not cell.scores:
+                continue
+            cell.method = BASE_METHOD
+        cells.append(cell)
+    if not cells and kind != "base":
         raise FileNotFoundError(f"{runs_dir}: no training run directories (folders with {CONFIG_FILE}) below it. "
                                 f"Fix: run `astraios grid GRID.yaml` first, or pass the folder that holds the runs.")
     return sorted(cells, key=lambda cell: (cell.base_parameters or 0, cell.model, cell.method))
@@ -96,6 +115,7 @@ def _cell(run_dir: Path, record: dict) -> Cell:
     cell = Cell(run_dir=run_dir, model=record.get("model") or _model_label(model_name),
                 method=record.get("method") or config.get("method", {}).get("name", "?"),
                 status="interrupted", error=record.get("error"),
+                seeds=[record["seed"]] if record.get("seed") is not None else [],
                 train_seconds=record.get("train_seconds"), eval_seconds=record.get("eval_seconds"))
     summary = read_json(run_dir / SUMMARY_FILE)
     if summary:
@@ -125,6 +145,9 @@ def _cell(run_dir: Path, record: dict) -> Cell:
         if metric and entry.get("metrics", {}).get(metric) is not None:
             cell.scores[task] = float(entry["metrics"][metric])
             cell.metrics[task] = metric
+            outcomes = outcomes_from_results(entry)
+            if outcomes is not None:
+                cell.outcomes[task] = outcomes
         if task_warnings(entry):
             cell.warnings[task] = task_warnings(entry)
     if record.get("status") in {"finished", "failed", "running"}:
@@ -141,3 +164,53 @@ def _model_label(name: str) -> str:
         parent = yaml.safe_load((path.parent / CONFIG_FILE).read_text(encoding="utf-8")) or {}
         return _model_label(parent.get("model", {}).get("name", path.parent.name))
     return path.name
+
+
+def aggregate_seeds(cells: list[Cell], average_over: list[str] = ()) -> list[Cell]:
+    """One cell per (model, method): a single run as it is, several seeds as their mean (scores of
+    tasks every seed scored; losses of seeds that trained), with spreads (also of the average score
+    over the tasks `average_over`) and pooled outcomes."""
+    groups: dict[tuple[str, str], list[Cell]] = defaultdict(list)
+    for cell in cells:
+        groups[cell.model, cell.method].append(cell)
+    return [group[0] if len(group) == 1 else _mean_cell(group, list(average_over)) for group in groups.values()]
+
+
+def _mean_cell(group: list[Cell], average_over: list[str]) -> Cell:
+    trained = [cell for cell in group if cell.trained] or group
+    first = trained[0]
+
+    def mean(values):
+        values = [value for value in values if value is not None]
+        return statistics.fmean(values) if values else None
+
+    def spread(values):
+        values = [value for value in values if value is not None]
+        return statistics.stdev(values) if len(values) > 1 else None
+
+    tasks = set.intersection(*(set(cell.scores) for cell in group))
+    steps = sorted(set.intersection(*(set(dict(cell.test_curve)) for cell in trained)))
+    curves = [dict(cell.test_curve) for cell in trained]
+    statuses = {cell.status for cell in group}
+    cell = replace(
+        first, status=next((s for s in ("failed", "running", "interrupted", "trained") if s in statuses), "finished"),
+        error="; ".join(cell.error for cell in group if cell.error) or None,
+        seeds=sorted(seed for cell in group for seed in cell.seeds),
+        final_train_loss=mean(c.final_train_loss for c in trained), final_test_loss=mean(c.final_test_loss for c in trained),
+        initial_test_loss=mean(c.initial_test_loss for c in trained),
+        test_curve=[(step, statistics.fmean(curve[step] for curve in curves)) for step in steps],
+        scores={task: statistics.fmean(cell.scores[task] for cell in group) for task in tasks},
+        metrics={task: first.metrics.get(task) or group[0].metrics[task] for task in tasks},
+        outcomes={task: pool_seeds([cell.outcomes[task] for cell in group]) for task in tasks
+                  if all(task in cell.outcomes for cell in group)},
+        train_seconds=mean(c.train_seconds for c in group), eval_seconds=mean(c.eval_seconds for c in group),
+        tokens_per_second=mean(c.tokens_per_second for c in trained),
+        peak_memory_bytes=max((c.peak_memory_bytes for c in trained if c.peak_memory_bytes), default=None),
+    )
+    cell.spread = {key: value for key, value in {
+        "final_test_loss": spread(c.final_test_loss for c in trained),
+        "final_train_loss": spread(c.final_train_loss for c in trained),
+        "average": spread(statistics.fmean(c.scores[t] for t in average_over) for c in group
+                          if average_over and set(average_over) <= set(c.scores)),
+        **{task: spread(c.scores[task] for c in group) for task in tasks}}.items() if value is not None}
+    return cell

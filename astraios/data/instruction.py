@@ -6,7 +6,12 @@ Every record becomes `Question: {instruction}\\n\\nAnswer: {answer}` followed by
 - raw CommitPackFT rows (`bigcode/commitpackft`) give instruction = the commit subject, a newline
   and the old code, answer = the new code (as OctoPack's `add_commitpackft.py` does);
 - OASST conversations (`bigcode/oasst-octopack`) give one example per user turn and the assistant
-  reply that follows it.
+  reply that follows it;
+- raw text records (a `text` column, e.g. the generated `toy-corpus`) are tokenised as they are,
+  with no template (their instruction is empty), as pre-training text is.
+
+`toy-instructions` and `toy-corpus` are generated on the fly from the source's `seed`
+(`astraios.data.toy`, which also says how they never share a problem with the `toy-synthesize` task).
 
 The question (`Question: ...\\n\\nAnswer: `) and the answer are tokenised separately and
 concatenated, so the answer-only loss mask falls exactly on the answer's tokens and the EOS.
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astraios.config import DataConfig, DataSource
+from astraios.data import toy
 from astraios.hub import hub_errors, looks_local, missing_local_path
 
 log = logging.getLogger(__name__)
@@ -31,6 +37,7 @@ FORMAT_COLUMNS = {
     "prompt_completion": {"prompt", "completion"},
     "commitpackft": {"old_contents", "new_contents", "subject"},
     "oasst": {"conversations"},
+    "text": {"text"},
 }
 USER_ROLES = {"user", "prompter", "human"}
 ASSISTANT_ROLES = {"assistant", "gpt", "bot"}
@@ -76,7 +83,8 @@ def load_examples(source: DataSource):
     if source.limit is not None:
         rows = rows.select(range(min(source.limit, len(rows))))
     kind = _detect_format(source, rows.column_names)
-    converter = {"prompt_completion": _from_prompt_completion, "commitpackft": _from_commit, "oasst": _from_oasst}[kind]
+    converter = {"prompt_completion": _from_prompt_completion, "commitpackft": _from_commit, "oasst": _from_oasst,
+                 "text": _from_text}[kind]
     return rows.map(converter, batched=True, remove_columns=rows.column_names, desc=f"formatting {source.path}")
 
 
@@ -85,6 +93,8 @@ def _read_rows(source: DataSource):
 
     if source.path == SAMPLE:
         return datasets.load_dataset("json", data_files=str(SAMPLE_FILE), split="train")
+    if source.path in toy.SOURCES:
+        return datasets.Dataset.from_list(toy.source_records(source.path, source.seed, source.limit))
     path = Path(source.path)
     if path.exists():
         files = sorted(p for p in path.rglob("*") if p.suffix in LOCAL_BUILDERS) if path.is_dir() else [path]
@@ -120,6 +130,8 @@ def _detect_format(source: DataSource, columns: list[str]) -> str:
         return "commitpackft"
     if "conversations" in columns:
         return "oasst"
+    if "text" in columns:
+        return "text"
     expected = "; ".join(f"{name}: {sorted(cols)}" for name, cols in FORMAT_COLUMNS.items())
     raise ValueError(
         f"data source {source.path}: cannot tell its format from columns {columns}. Fix: provide one "
@@ -137,6 +149,10 @@ def _from_commit(batch: dict) -> dict:
         "instruction": [f"{subject}\n{old}" for subject, old in zip(subjects, batch["old_contents"])],
         "answer": list(batch["new_contents"]),
     }
+
+
+def _from_text(batch: dict) -> dict:
+    return {"instruction": [""] * len(batch["text"]), "answer": list(batch["text"])}
 
 
 def _turn(turn: dict) -> tuple[str, str]:
@@ -186,7 +202,8 @@ def _tokenize(examples, tokenizer, config: DataConfig):
 
 def _encode(batch: dict, tokenizer, answer_only: bool) -> dict:
     eos = tokenizer.eos_token_id
-    questions = tokenizer([question(i) for i in batch["instruction"]], add_special_tokens=False)["input_ids"]
+    # An empty instruction marks raw text (no template).
+    questions = tokenizer([question(i) if i else "" for i in batch["instruction"]], add_special_tokens=False)["input_ids"]
     answers = tokenizer(batch["answer"], add_special_tokens=False)["input_ids"]
     input_ids, labels = [], []
     for q, a in zip(questions, answers):

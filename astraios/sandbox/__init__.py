@@ -27,7 +27,7 @@ Every tier sets rlimits (CPU time, address space, processes, file size, open fil
 dumps), a minimal environment (nothing of the runner's, so no secrets), and a private temporary
 directory that is always removed (a runner killed with SIGKILL cannot remove its own: the next
 runner of the same user removes every base directory whose owner's lock is free, see
-``execution.Workspace``). Hitting a limit is status ``error``, not ``failed``: the CPU time limit
+``workspace.Workspace``). Hitting a limit is status ``error``, not ``failed``: the CPU time limit
 gives ``timeout``; memory, file size, open files and the work dir's space give ``error`` (Python
 and Java meet them as an exception, which the launcher reports on the proof pipe when it ends the
 program, even wrapped in another exception; C is killed by SIGXFSZ at the file-size limit and
@@ -99,7 +99,17 @@ and every program then runs in a fresh JVM of its own; the JVM gets half of ``me
 and ``memory_mb`` + 512 MiB of address space (it reserves space it never touches).
 """
 
+from astraios.sandbox.isolation import SandboxUnavailable
 from astraios.sandbox.program import Program, Result
 from astraios.sandbox.runner import run_many, run_program
 
-__all__ = ["Program", "Result", "run_program", "run_many"]
+
+def isolation() -> str:
+    """The isolation tier programs run under here (chosen once per process); raises
+    `SandboxUnavailable` when none may run untrusted code, before any work depends on it."""
+    from astraios.sandbox.isolation import Isolation
+
+    return Isolation.tier()
+
+
+__all__ = ["Program", "Result", "SandboxUnavailable", "isolation", "run_program", "run_many"]

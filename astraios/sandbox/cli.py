@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from astraios.sandbox.program import MAX_TIMEOUT_S
+
 app = typer.Typer(
     help="Run untrusted Python, Java or C programs in the astraios sandbox.",
     no_args_is_help=True,
@@ -19,7 +21,6 @@ app = typer.Typer(
 
 SUFFIXES = {".py": "python", ".java": "java", ".c": "c"}
 # A day: far above any test's need, and below what the kernel's poll() and RLIMIT_CPU can take.
-MAX_TIMEOUT_S = 86_400.0
 
 
 @app.command(
@@ -42,8 +43,7 @@ def run(
     stdin: Optional[Path] = typer.Option(None, "--stdin", help="File fed to the program's standard input."),
 ) -> None:
     """Run FILE in the sandbox and print its verdict as JSON."""
-    from astraios.sandbox import Program, run_program
-    from astraios.sandbox.execution import ISOLATION_ENV, Isolation
+    from astraios.sandbox import Program, SandboxUnavailable, isolation, run_program
     from astraios.sandbox.program import LANGUAGES
 
     if language is None:
@@ -54,10 +54,8 @@ def run(
     elif language not in LANGUAGES:
         _usage_error(f"unknown language {language!r}; expected one of {', '.join(LANGUAGES)}")
     try:
-        Isolation.tier()  # the tier is chosen once: a bad setting or a refusal is an error line, not a traceback
-    except ValueError as exc:
-        _usage_error(f"{exc}. Fix: unset {ISOLATION_ENV} to use the strongest tier that works")
-    except RuntimeError as exc:
+        isolation()  # the tier is chosen once: a bad setting or a refusal is an error line, not a traceback
+    except SandboxUnavailable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     source = _read(file, "program")

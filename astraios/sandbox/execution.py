@@ -1,44 +1,31 @@
-"""Host side of the sandbox: isolation tiers, private directories, starting the jail and
-collecting what it reports, with output kept to a bounded tail."""
+"""Host side of the sandbox: starting the jail and collecting what it reports, with output kept to
+a bounded tail. Which isolation tier is used is `astraios.sandbox.isolation`; the private
+directories programs run in are `astraios.sandbox.workspace`."""
 
 from __future__ import annotations
 
 import atexit
-import ctypes
-import fcntl
-import functools
 import json
 import math
 import os
 import secrets
 import selectors
-import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from astraios.sandbox.jail import SYS_LANDLOCK_CREATE, _under
+from astraios.sandbox.isolation import Isolation, _hidden_paths, _needed_read_only_paths, _python_paths
+from astraios.sandbox.workspace import SANDBOX_GID, Workspace
 
 JAIL = Path(__file__).with_name("jail.py")
-TIERS = ("namespaces", "landlock", "rlimits")
-TIER_DESCRIPTIONS = {
-    "namespaces": "user, PID, network, mount, IPC and UTS namespaces; read-only root, private /tmp; rlimits",
-    "landlock": "Landlock (writes only in the work dir, no TCP, no signals out); rlimits; subreaper kill",
-    "rlimits": "rlimits, own session and process group, subreaper kill only",
-}
-ISOLATION_ENV = "ASTRAIOS_SANDBOX_ISOLATION"
 OUTPUT_CAP_BYTES = 1024 * 1024
-SANDBOX_UID = SANDBOX_GID = 65534  # nobody/nogroup: who runs programs when the runner is root
 BACKSTOP_S = 10.0  # beyond the jail's own time limit, before the runner kills the jail itself
 REPORT_GRACE_S = 1.0  # for output still in flight once the jail has reported
 # Markers a launcher writes on the proof pipe when a resource limit ended the program (Python and
@@ -112,264 +99,6 @@ class Outcome:
 
 
 # ------------------------------------------------------------------------------ directories
-class Workspace:
-    """A per-process base directory (removed at exit) holding one private directory per run.
-
-    The base is named after its owner's pid and holds a lock file its owner keeps locked for its
-    whole life, so the first run of a process also removes the bases of dead owners (a runner
-    killed with SIGKILL runs no exit handler): a lock that can be taken means its owner is gone,
-    whatever its pid became since. Bases without a lock file are left alone.
-
-    Under `namespaces` isolation the base is in memory (/dev/shm, when it is a tmpfs with room):
-    programs write only to private tmpfs copies of their work dirs, so the base holds only what
-    the runner writes (sources) and compilers produce, and creating and removing a directory per
-    run costs no disk metadata. Under the other tiers programs write their work dirs, so the
-    base stays on disk (the temporary directory).
-    """
-
-    PREFIX = "astraios-sandbox-"
-    LOCK = ".owner.lock"
-    MEMORY = Path("/dev/shm")
-    MEMORY_FREE_BYTES = 1 << 30  # use /dev/shm only when it is this roomy (Docker's default is 64 MiB)
-    _lock = threading.Lock()
-    _base: Path | None = None
-    _owner_fd: int | None = None
-    _in_memory = False
-
-    @classmethod
-    def place(cls, in_memory: bool) -> None:
-        """Where the next base goes (see above); an empty base elsewhere is moved there."""
-        with cls._lock:
-            in_memory = in_memory and cls._memory_usable()
-            if in_memory != cls._in_memory and cls._base is not None and list(cls._base.iterdir()) == [cls._base / cls.LOCK]:
-                remove_tree(cls._base)
-                os.close(cls._owner_fd)
-                cls._base = cls._owner_fd = None
-            cls._in_memory = in_memory
-
-    @classmethod
-    def _memory_usable(cls) -> bool:
-        try:
-            info = os.statvfs(cls.MEMORY)
-        except OSError:
-            return False
-        return os.access(cls.MEMORY, os.W_OK) and info.f_bavail * info.f_frsize >= cls.MEMORY_FREE_BYTES
-
-    @classmethod
-    def roots(cls) -> list[Path]:
-        """Where bases may be: the temporary directory and, if usable, /dev/shm."""
-        return [Path(tempfile.gettempdir()), *([cls.MEMORY] if cls.MEMORY.is_dir() else [])]
-
-    @classmethod
-    def base(cls) -> Path:
-        with cls._lock:
-            if cls._base is None:
-                for root in cls.roots():
-                    remove_stale_workspaces(root)
-                root = cls.MEMORY if cls._in_memory else Path(tempfile.gettempdir())
-                base = Path(tempfile.mkdtemp(prefix=f"{cls.PREFIX}{os.getpid()}-", dir=root))
-                cls._owner_fd = os.open(base / cls.LOCK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                fcntl.flock(cls._owner_fd, fcntl.LOCK_EX)
-                base.chmod(0o711)  # traversable, not listable, by the sandbox uid
-                cls._base = base
-                atexit.register(cls._remove, base)
-            return cls._base
-
-    @classmethod
-    def _remove(cls, base: Path) -> None:
-        if base.exists():
-            remove_tree(base)
-
-    @classmethod
-    def new_run_dir(cls) -> tuple[Path, Path]:
-        """(run dir, work dir): the work dir is the program's cwd and its only writable place."""
-        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=cls.base()))
-        run_dir.chmod(0o711)
-        workdir = run_dir / "work"
-        workdir.mkdir()
-        if os.geteuid() == 0:
-            os.chown(workdir, SANDBOX_UID, SANDBOX_GID)
-        return run_dir, workdir
-
-
-def remove_stale_workspaces(root: Path | None = None) -> list[Path]:
-    """Remove this user's sandbox base directories whose owner process is dead (see Workspace);
-    returns what was removed."""
-    root = Path(root or tempfile.gettempdir())
-    removed = []
-    for entry in root.glob(f"{Workspace.PREFIX}[0-9]*-*"):
-        try:
-            info = entry.lstat()
-            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
-                continue
-            fd = os.open(entry / Workspace.LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:  # gone meanwhile, or no lock file yet (an owner still starting)
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until removed: one cleaner at a time
-            remove_tree(entry)
-            removed.append(entry)
-        except OSError:  # its owner holds the lock (alive), or another cleaner was first
-            continue
-        finally:
-            os.close(fd)
-    return removed
-
-
-def remove_tree(path: Path) -> None:
-    """Remove a run's directory whatever the program did to permissions inside it."""
-
-    def make_writable_and_retry(function, failed_path, _exc_info) -> None:
-        parent = os.path.dirname(failed_path)
-        os.chmod(parent, 0o700)
-        if os.path.isdir(failed_path) and not os.path.islink(failed_path):
-            os.chmod(failed_path, 0o700)
-        function(failed_path)
-
-    shutil.rmtree(path, onerror=make_writable_and_retry)  # onexc needs 3.12; onerror works on all
-
-
-def write_files(workdir: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        path = workdir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        if os.geteuid() == 0:  # the sandbox uid may rewrite its own inputs, as in any working dir
-            for part in [path, *path.relative_to(workdir).parents]:
-                os.chown(workdir / part, SANDBOX_UID, SANDBOX_GID)
-
-
-def cache_dir() -> Path:
-    """A per-user directory for compiled launchers, shared by runs: only ever read by programs."""
-    root = Path(tempfile.gettempdir()) / f"astraios-sandbox-cache-{os.geteuid()}"
-    root.mkdir(mode=0o755, exist_ok=True)
-    info = root.lstat()
-    if info.st_uid != os.geteuid() or info.st_mode & 0o022 or root.is_symlink():
-        raise RuntimeError(f"{root} is not a directory owned and writable only by this user; remove it")
-    return root
-
-
-# ------------------------------------------------------------------------------ tiers
-def landlock_abi() -> int:
-    """The kernel's Landlock ABI version, 0 when Landlock is unavailable."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    version = libc.syscall(SYS_LANDLOCK_CREATE, None, 0, 1)  # landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)
-    return max(version, 0)
-
-
-def _world_traversable(path: str) -> bool:
-    current = Path(path).resolve()
-    for directory in [current, *current.parents]:
-        if directory.exists() and not directory.stat().st_mode & 0o001:
-            return False
-    return True
-
-
-@functools.cache
-def _python_paths() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    return tuple(dict.fromkeys([paths["purelib"], paths["platlib"]]))
-
-
-@functools.cache
-def _hidden_paths() -> tuple[str, ...]:
-    candidates = ["/tmp", "/var/tmp", "/dev/shm", "/run", "/root", "/home", str(Path.home()), tempfile.gettempdir()]
-    return tuple(p for p in dict.fromkeys(candidates) if p != "/" and os.path.isdir(p) and not os.path.islink(p))
-
-
-@functools.cache
-def _needed_read_only_paths() -> tuple[str, ...]:
-    """What programs must read and that may lie under hidden paths: interpreter, JDK, launchers."""
-    needed = [sys.base_prefix, sys.prefix, *_python_paths(), str(cache_dir())]
-    java = shutil.which("java")
-    if java:
-        needed.append(str(Path(java).resolve().parent.parent))
-    needed = [str(Path(p).resolve()) for p in needed]
-    hidden = _hidden_paths()
-    under_hidden = [p for p in dict.fromkeys(needed) if any(_under(p, h) for h in hidden)]
-    return tuple(p for p in under_hidden if not any(q != p and _under(p, q) for q in under_hidden))
-
-
-class Isolation:
-    """The tier this process uses, chosen once: the strongest one whose probe program passes."""
-
-    _lock = threading.Lock()
-    _tier: str | None = None
-    _landlock = 0
-    _fallback_uid: int | None = None
-
-    @classmethod
-    def tier(cls) -> str:
-        with cls._lock:
-            if cls._tier is None:
-                cls._tier = cls._choose()
-            return cls._tier
-
-    @classmethod
-    def _choose(cls) -> str:
-        cls._landlock = landlock_abi()
-        if os.geteuid() == 0 and all(_world_traversable(p) for p in [sys.base_prefix, sys.prefix, *_python_paths()]):
-            cls._fallback_uid = SANDBOX_UID
-        forced = os.environ.get(ISOLATION_ENV)
-        if forced:
-            if forced not in TIERS:
-                raise ValueError(f"{ISOLATION_ENV}={forced!r}: expected one of {', '.join(TIERS)}")
-            candidates = [forced]
-        else:
-            candidates = [t for t in TIERS if t != "landlock" or cls._landlock]
-        failures = []
-        for tier in candidates:
-            Workspace.place(in_memory=tier == "namespaces")
-            problem = cls._refusal(tier) or _probe(tier)
-            if problem is None:
-                if tier != "namespaces":
-                    warnings.warn(
-                        f"astraios.sandbox: namespaces unavailable ({'; '.join(failures) or 'forced'}); "
-                        f"falling back to '{tier}' isolation: {TIER_DESCRIPTIONS[tier]}",
-                        RuntimeWarning,
-                        stacklevel=4,
-                    )
-                return tier
-            failures.append(f"{tier}: {problem}")
-        raise RuntimeError("astraios.sandbox: no isolation tier works here: " + "; ".join(failures))
-
-    @classmethod
-    def _refusal(cls, tier: str) -> str | None:
-        """Why `tier` must not be used here: untrusted code never runs as root (root could
-        signal every process, reboot, and ignores the process limit)."""
-        if tier == "namespaces" or os.geteuid() != 0 or cls._fallback_uid is not None:
-            return None
-        return (f"the runner is root and the Python installation is not reachable by uid {SANDBOX_UID}, "
-                "so programs would run as root; run as a normal user, or where user namespaces are allowed")
-
-    @classmethod
-    def run_as_uid(cls, tier: str) -> int | None:
-        if os.geteuid() != 0:
-            return None
-        return SANDBOX_UID if tier == "namespaces" else cls._fallback_uid
-
-    @classmethod
-    def landlock(cls, tier: str) -> int:
-        return cls._landlock if tier == "landlock" else 0
-
-
-def _probe(tier: str) -> str | None:
-    """Run a tiny Python program in `tier`; None when it passed, else what went wrong."""
-    run_dir, workdir = Workspace.new_run_dir()
-    try:
-        write_files(workdir, {"main.py": "import json, decimal\n"})
-        run = JailRun("python", workdir, Limits(cpu_s=10, address_space_mb=None), timeout_s=10.0,
-                      source_path=str(workdir / "main.py"))
-        outcome = execute(run, tier)
-    finally:
-        remove_tree(run_dir)
-    if outcome.setup_error:
-        return outcome.setup_error
-    if outcome.proof != "ok" or outcome.exit_code != 0:
-        return f"probe program did not pass: exit {outcome.exit_code}, {outcome.stderr.text()[0][-300:]}"
-    return None
-
-
 # ------------------------------------------------------------------------------ running
 def minimal_env(workdir: Path, tier: str, extra: dict[str, str]) -> dict[str, str]:
     """The whole environment a program sees: nothing from the runner's (no secrets)."""

@@ -2,7 +2,8 @@
 
 Started once per runner process as a fork server, ``python -I -S jail.py CHANNEL_FD`` (an
 isolated interpreter), so this file imports only the standard library, and everything it needs
-before any process gives up privileges. Each run is a fresh fork of the server; three processes
+before any process gives up privileges: it stays one self-contained file, longer than a module
+would otherwise be, because the jail may import nothing from the package. Each run is a fresh fork of the server; three processes
 take part:
 
 * the keeper (this process) optionally drops root for an unprivileged uid, enters new user,

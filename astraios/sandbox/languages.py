@@ -21,15 +21,13 @@ from astraios.sandbox.execution import (
     Launched,
     Limits,
     Outcome,
-    Workspace,
-    cache_dir,
     cpu_seconds,
     execute,
     kill_group,
     launch,
-    write_files,
 )
 from astraios.sandbox.program import Program, Result
+from astraios.sandbox.workspace import Workspace, cache_dir, write_files
 
 LAUNCHERS = Path(__file__).with_name("launchers")
 COMPILE_TIMEOUT_S = 60.0

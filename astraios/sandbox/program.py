@@ -10,6 +10,7 @@ Language = Literal["python", "java", "c"]
 Status = Literal["passed", "failed", "timeout", "error"]
 Phase = Literal["compile", "run"]
 LANGUAGES: tuple[str, ...] = ("python", "java", "c")
+MAX_TIMEOUT_S = 86_400.0  # a day; beyond it the kernel's timers and rlimits overflow or mean nothing
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,8 @@ class Program:
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
             raise ValueError(f"unknown language {self.language!r}; expected one of {', '.join(LANGUAGES)}")
-        if not self.timeout_s > 0:
-            raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
+        if not 0 < self.timeout_s <= MAX_TIMEOUT_S:
+            raise ValueError(f"timeout_s must be above 0 and at most {MAX_TIMEOUT_S:g} seconds, got {self.timeout_s}")
         if self.memory_mb < 64:
             raise ValueError(f"memory_mb must be at least 64, got {self.memory_mb}")
         for name in self.files:

@@ -6,7 +6,8 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from astraios.sandbox.execution import Isolation, Workspace, remove_tree
+from astraios.sandbox.isolation import Isolation
+from astraios.sandbox.workspace import Workspace, remove_tree
 from astraios.sandbox.languages import RUNNERS, ToolMissing
 from astraios.sandbox.program import Program, Result
 

@@ -32,18 +32,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from astraios.sandbox.execution import (
-    Isolation,
-    JailRun,
-    Limits,
-    Workspace,
-    cpu_seconds,
-    execute,
-    remove_tree,
-    write_files,
-)
+from astraios.sandbox.execution import JailRun, Limits, cpu_seconds, execute
+from astraios.sandbox.isolation import Isolation
 from astraios.sandbox.languages import GCC_HINT
 from astraios.sandbox.program import Program, Result
+from astraios.sandbox.workspace import Workspace, remove_tree, write_files
 
 TOOL_MEMORY_MB = 4096
 COMPILE_BATCH = 64  # programs per jailed compile process

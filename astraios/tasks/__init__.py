@@ -12,11 +12,11 @@ from __future__ import annotations
 import difflib
 import inspect
 
-from astraios.tasks import aatk, codexglue, humanevalpack, recode
+from astraios.tasks import aatk, codexglue, humanevalpack, recode, toy
 from astraios.tasks.base import GenerationTask, Task, TaskScore
 from astraios.tasks.data import DATA_DIR_ENV, DataNotFoundError
 
-FAMILIES = (humanevalpack, codexglue, recode, aatk)
+FAMILIES = (humanevalpack, codexglue, recode, aatk, toy)
 REGISTRY: dict[str, tuple[type[Task], tuple]] = {name: entry for family in FAMILIES for name, entry in family.TASKS.items()}
 
 

@@ -167,6 +167,7 @@ def assemble(scenario: dict, completion: str, cut: str = "block") -> str:
 
 
 class AsleepAtTheKeyboard(GenerationTask):
+    executes_code = True
     name = "aatk"
     description = ("Asleep at the Keyboard (DoW): complete security-sensitive C/Python programs; valid rate and "
                    "insecure rate (CodeQL, or semgrep/bandit/gcc/cppcheck offline)")

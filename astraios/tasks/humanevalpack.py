@@ -125,13 +125,14 @@ def program_with_tests(language: str, program: str, test: str) -> str:
 
 class HumanEvalPackTask(GenerationTask):
     """Shared by the four HumanEvalPack tasks: data, stop sequences, execution scoring."""
+    executes_code = True
 
     variant: str
     summary: str
     primary_metric = "pass@1"
 
     def __init__(self, language: str, timeout_s: float = TIMEOUT_S, empty_samples: str = "error"):
-        from astraios.sandbox.cli import MAX_TIMEOUT_S
+        from astraios.sandbox.program import MAX_TIMEOUT_S
 
         if language not in LANGUAGE_NAMES:
             raise ValueError(f"HumanEvalPack language {language!r}: expected one of {', '.join(LANGUAGE_NAMES)}")

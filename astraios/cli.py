@@ -312,7 +312,8 @@ def tasks(as_json: bool = typer.Option(False, "--json", help="Print JSON instead
     epilog="Examples:\n\n"
     "  astraios grid configs/grid-tiny.yaml --dry-run     # the plan, with parameter counts (meta device)\n\n"
     "  astraios grid configs/grid-tiny.yaml --data-dir ../shared/data   # run (again: finished cells are skipped)\n\n"
-    "  astraios grid configs/grid-astraios.yaml           # the study; one cell per GPU when several are visible"
+    "  astraios grid configs/grid-astraios.yaml           # the study; one cell per GPU when several are visible\n\n"
+    "  astraios grid configs/grid-astraios.yaml --executor ray --address auto   # on the running Ray cluster"
 )
 def grid(
     config: str = typer.Argument(..., help="YAML grid config (see configs/grid-*.yaml)."),
@@ -320,6 +321,10 @@ def grid(
     data_dir: str | None = typer.Option(None, "--data-dir", help="Local data directory of the evaluation (overrides "
                                         "evaluation.data_dir; else $ASTRAIOS_DATA_DIR, else the Hub)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+    executor: str | None = typer.Option(None, "--executor", help="Where jobs run: local (this machine; default) or "
+                                        "ray (over the grid file's `executor.name`)."),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster: auto (the running one) or "
+                                       "ray://HOST:10001; omitted: a local cluster."),
 ) -> None:
     """Train and evaluate every model x method cell of a grid; resumable, one failed cell never stops the others."""
     from astraios import grid as grids
@@ -329,6 +334,8 @@ def grid(
         plan = grids.load_grid(config)
         if data_dir is not None:
             plan.set_data_dir(data_dir)
+        if executor is not None or address is not None:
+            plan.set_executor(executor, address)
     except ConfigError as error:
         _fail(error)
     if dry_run:
@@ -339,7 +346,7 @@ def grid(
 
     try:
         outcome = grids.run_grid(plan, show_progress=not quiet)
-    except LockHeld as error:
+    except (LockHeld, ConfigError) as error:  # ConfigError: the executor's checks (Ray missing, cluster, shared disk)
         _fail(error, 1)
     typer.echo(f"grid: {plan.output_dir / grids.GRID_FILE}; report: astraios report {plan.output_dir}")
     if outcome.failed or outcome.mismatched:

@@ -34,9 +34,9 @@ pre-trained StarCoders.
 Evaluation tasks whose data is missing (no local data directory, Hub unreachable) are recorded as
 skipped with the reason, once per grid run, and the other tasks go on.
 
-Parallelism: with several visible GPUs each job runs in its own spawned process pinned to one
-GPU (`CUDA_VISIBLE_DEVICES`), one job per GPU at a time, biggest first; otherwise jobs run one
-after another in this process.
+Where jobs run (`executor:` in the grid, `--executor` on the command line) is
+`astraios.grid_executors`: here, one after another or one process per visible GPU (default), or
+on a Ray cluster; every executor runs `run_job`, so resume, error records and progress are the same.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ from astraios.grid_evaluation import (  # noqa: F401  (EVAL_DIR: read through th
     pending_tasks,
     plan_evaluation,
 )
+from astraios.grid_executors import ExecutorConfig, make_executor, visible_gpus  # noqa: F401 (visible_gpus: API)
 from astraios.io import CorruptFileError, read_json, write_json
 from astraios.locks import exclusive
 from astraios.train import FINAL_DIR
@@ -112,6 +113,7 @@ class GridConfig(Strict):
     seeds: list[int] | None = Field(None, min_length=1, description="train every cell once per seed (train.seed); "
                                                                     "run directories MODEL-METHOD-seedS")
     evaluation: EvaluationConfig | None = Field(None, description="evaluation after training; null = train only")
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="where jobs run: local or ray")
 
     @field_validator("models")
     @classmethod
@@ -201,6 +203,15 @@ class Grid:
             raise ConfigError(f"--data-dir {data_dir}: {self.path} has no `evaluation:` section, so nothing reads "
                               f"data. Fix: drop --data-dir, or add an evaluation section.")
         self.config.evaluation.data_dir = data_dir
+
+    def set_executor(self, name: str | None, address: str | None) -> None:
+        """`astraios grid --executor/--address`: over the grid file's `executor:` section."""
+        settings = self.config.executor.model_dump()
+        settings.update({key: value for key, value in (("name", name), ("address", address)) if value is not None})
+        try:
+            self.config.executor = ExecutorConfig.model_validate(settings)
+        except ValidationError as error:
+            raise ConfigError(_describe(error, f"{self.path} (--executor/--address)", {}, root=ExecutorConfig)) from None
 
 
 def load_grid(path: str | Path) -> Grid:
@@ -315,8 +326,9 @@ def read_cell_record(run_dir: Path) -> dict | None:
 # Running one job
 
 
-def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool) -> dict:
-    """Train (or resume) and evaluate one job; never raises for the job's own errors: the record says."""
+def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool, trainer=None) -> dict:
+    """Train (or resume) and evaluate one job; never raises for the job's own errors: the record says.
+    `trainer(config, resume=, overwrite=, show_progress=)` trains (default `train.run`, in this process)."""
     from astraios.train import SUMMARY_FILE
 
     previous = read_cell_record(job.run_dir) or {}
@@ -337,12 +349,13 @@ def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool) -> dict:
             from astraios import train
             from astraios.train import checkpoint
 
+            trainer = trainer or train.run
             # Resume from a checkpoint; without one there is nothing to keep, so start over (a cell
             # that failed before its first checkpoint, e.g. on a bad setting, runs again once fixed).
             resume = checkpoint.latest(job.run_dir) is not None
             started = time.perf_counter()
             try:
-                train.run(job.config, resume=resume, overwrite=not resume, show_progress=show_progress)
+                trainer(job.config, resume=resume, overwrite=not resume, show_progress=show_progress)
             finally:
                 record["train_seconds"] += time.perf_counter() - started
         if job.evaluated and evaluation.settings is not None:
@@ -408,7 +421,8 @@ class GridOutcome:
 
 
 def run_grid(grid: Grid, *, show_progress: bool = True, gpus: list[str] | None = None, console=None) -> GridOutcome:
-    """Run every unfinished job of the grid; `gpus` (default: the visible CUDA devices) run jobs in parallel.
+    """Run every unfinished job of the grid with its executor; locally, `gpus` (default: the visible CUDA
+    devices) run jobs in parallel.
     The output directory is locked meanwhile: a second grid there is refused (`LockHeld`)."""
     with exclusive(grid.output_dir, "grid"):
         return _run_grid(grid, show_progress=show_progress, gpus=gpus, console=console)
@@ -426,33 +440,27 @@ def _run_grid(grid: Grid, *, show_progress: bool, gpus: list[str] | None, consol
     for name, warnings in evaluation.warnings.items():
         for warning in warnings:
             Console(stderr=True).print(f"[yellow]warning:[/] {name}: {warning}")
-    gpus = visible_gpus() if gpus is None else gpus
     records: dict[str, dict] = {}
     skipped_jobs = []
     progress = GridProgress(grid.jobs, console)
-    for stage in (grid.bases, grid.cells):
-        todo = []
-        for job in stage:
-            if is_done(job, evaluation):
-                skipped_jobs.append(str(job.run_dir))
-                records[str(job.run_dir)] = read_cell_record(job.run_dir) or {"status": "finished"}
-                progress.skip(job)
-            elif mismatch := settings_mismatch(job) or _base_mismatch(job, records):
-                # Reported, not run: the directory's own record keeps saying what it holds.
-                records[str(job.run_dir)] = {**(read_cell_record(job.run_dir) or {}), "status": "mismatch",
-                                             "error": mismatch}
-                progress.mismatch(job, mismatch)
-            else:
-                todo.append(job)
-        if len(gpus) > 1:
-            records.update(_run_parallel(todo, evaluation, gpus, progress))
-        else:
-            for job in todo:
-                progress.start(job)
-                record = run_job(job, evaluation, show_progress=show_progress)
-                records[str(job.run_dir)] = record
-                progress.finish(job, record)
-        _write_manifest(grid, evaluation, records, started_at, time.perf_counter() - started)
+    executor = make_executor(grid.config.executor, output_dir=grid.output_dir, grid_path=grid.path, gpus=gpus)
+    with executor:
+        for stage in (grid.bases, grid.cells):
+            todo = []
+            for job in stage:
+                if is_done(job, evaluation):
+                    skipped_jobs.append(str(job.run_dir))
+                    records[str(job.run_dir)] = read_cell_record(job.run_dir) or {"status": "finished"}
+                    progress.skip(job)
+                elif mismatch := settings_mismatch(job) or _base_mismatch(job, records):
+                    # Reported, not run: the directory's own record keeps saying what it holds.
+                    records[str(job.run_dir)] = {**(read_cell_record(job.run_dir) or {}), "status": "mismatch",
+                                                 "error": mismatch}
+                    progress.mismatch(job, mismatch)
+                else:
+                    todo.append(job)
+            records.update(executor.run(todo, evaluation, progress, show_progress=show_progress))
+            _write_manifest(grid, evaluation, records, started_at, time.perf_counter() - started)
     outcome = GridOutcome(records, skipped_jobs, evaluation, time.perf_counter() - started)
     progress.summary(outcome)
     return outcome
@@ -472,54 +480,6 @@ def is_done(job: Job, evaluation: EvalPlan) -> bool:
     if not job.evaluated or evaluation.settings is None or not evaluation.tasks:
         return True
     return not pending_tasks(job.run_dir, evaluation)
-
-
-def visible_gpus() -> list[str]:
-    """Physical ids of the visible CUDA devices (honouring CUDA_VISIBLE_DEVICES)."""
-    import torch
-
-    count = torch.cuda.device_count()
-    listed = [part.strip() for part in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if part.strip()]
-    return listed[:count] if listed else [str(index) for index in range(count)]
-
-
-def _run_parallel(jobs: list[Job], evaluation: EvalPlan, gpus: list[str], progress: GridProgress) -> dict[str, dict]:
-    """One spawned process per job, pinned to one GPU; the biggest jobs first so the tail is short."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    queue = sorted(jobs, key=job_cost, reverse=True)
-    free = list(range(len(gpus)))  # slots, one per GPU
-    running: dict[int, tuple] = {}  # slot -> (process, job)
-    records = {}
-    while queue or running:
-        while queue and free:
-            slot, job = free.pop(0), queue.pop(0)
-            process = context.Process(target=_job_process, args=(job, evaluation, gpus[slot]),
-                                      name=f"astraios-grid-{slot}")
-            process.start()
-            running[slot] = (process, job)
-            progress.start(job, where=f"GPU {gpus[slot]}")
-        for slot, (process, job) in list(running.items()):
-            process.join(timeout=0.5)
-            if process.is_alive():
-                continue
-            record = read_cell_record(job.run_dir)
-            if process.exitcode != 0 or record is None or record.get("status") == "running":
-                # The process died without writing its record (killed, out of memory, segfault).
-                record = {**(record or {}), "kind": job.kind, "model": job.model, "method": job.method,
-                          "status": "failed", "error": f"the job's process exited with code {process.exitcode}"}
-                write_json(job.run_dir / CELL_FILE, record)
-            records[str(job.run_dir)] = record
-            progress.finish(job, record)
-            del running[slot]
-            free.append(slot)
-    return records
-
-
-def _job_process(job: Job, evaluation: EvalPlan, gpu: str) -> None:
-    os.environ["CUDA_VISIBLE_DEVICES"] = gpu  # before anything touches CUDA in this fresh process
-    run_job(job, evaluation, show_progress=False)
 
 
 def job_cost(job: Job) -> float:
@@ -546,7 +506,8 @@ def meta_base(model: str):
 
 
 class GridProgress:
-    """One line per job as it starts and ends: counts, elapsed time and a cost-weighted ETA."""
+    """One line per job as it starts and ends: counts (done, running, failed), elapsed time and a
+    cost-weighted ETA; the same for every executor."""
 
     def __init__(self, jobs: list[Job], console):
         self.console = console
@@ -554,6 +515,7 @@ class GridProgress:
         self.remaining_cost = sum(job_cost(job) for job in jobs)
         self.done_cost = 0.0
         self.counts = {"finished": 0, "failed": 0, "skipped": 0, "mismatch": 0}
+        self.running: set[str] = set()
         self.started = time.perf_counter()
 
     def _position(self) -> str:
@@ -563,7 +525,8 @@ class GridProgress:
         if self.done_cost and self.remaining_cost:
             eta = f", ETA {_duration(elapsed / self.done_cost * self.remaining_cost)}"
         failed = f", {self.counts['failed']} failed" if self.counts["failed"] else ""
-        return f"[{done}/{self.total}{failed}, {_duration(elapsed)}{eta}]"
+        running = f", {len(self.running)} running" if len(self.running) > 1 else ""
+        return f"[{done}/{self.total}{running}{failed}, {_duration(elapsed)}{eta}]"
 
     def skip(self, job: Job) -> None:
         self.counts["skipped"] += 1
@@ -578,10 +541,12 @@ class GridProgress:
     def start(self, job: Job, where: str = "") -> None:
         status = job_status(job)
         action = {"interrupted": "resuming", "failed": "retrying", "trained": "evaluating"}.get(status, "starting")
+        self.running.add(str(job.run_dir))
         self.console.rule(f"{self._position()} {action} {job.name}{f' on {where}' if where else ''}", align="left")
 
     def finish(self, job: Job, record: dict) -> None:
         cost = job_cost(job)
+        self.running.discard(str(job.run_dir))
         self.counts["failed" if record.get("status") == "failed" else "finished"] += 1
         self.remaining_cost -= cost
         self.done_cost += cost

@@ -26,7 +26,7 @@ ACCELERATE_CONFIGS = ["ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3"]
 LEARNING_RATES = {"full": "3e-3"}
 
 
-def _overrides(run_dir, method: str) -> list[str]:
+def _overrides(run_dir, method: str, *extra: str) -> list[str]:
     # 5 test examples in batches of 2: one process has 3 (2 batches), the other 2 (1 batch); a sharded model
     # needs every process in every forward pass, so this hangs unless the evaluation evens the passes out.
     return tiny_overrides(
@@ -34,7 +34,7 @@ def _overrides(run_dir, method: str) -> list[str]:
         "data.sources=[{path: astraios-sample, limit: 80}]", "data.test_size=5", "train.eval_batch_size=2",
         "train.max_steps=4", "train.global_batch_size=8", "train.micro_batch_size=2", "train.save_every=2",
         "train.eval_every=2",
-        *(["method.dropout=0"] if method == "lora" else []),
+        *(["method.dropout=0"] if method == "lora" else []), *extra,
     )
 
 
@@ -125,3 +125,20 @@ def test_eight_bit_bases_are_not_sharded():
         distributed.eight_bit_when_sharded(fsdp, True, True)
     ddp = SimpleNamespace(distributed_type=DistributedType.MULTI_GPU)
     assert distributed.eight_bit_when_sharded(ddp, True, True) == (True, None)
+
+
+@pytest.mark.slow
+def test_grid_job_over_several_processes_trains_under_accelerate_launch(tmp_path, monkeypatch):
+    """The Ray executor's trainer for jobs given several GPUs: `accelerate launch` with the FSDP flags."""
+    from astraios.grid_executors import FSDP_LAUNCH_FLAGS, _accelerate_trainer
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # CPU processes here; a Ray worker's GPUs on a cluster
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    trainer = _accelerate_trainer([*FSDP_LAUNCH_FLAGS, "--num_processes", "2"], tmp_path / "job.yaml")
+    run_dir = tmp_path / "run"
+    trainer(load_config(None, _overrides(run_dir, "lora")), resume=False, overwrite=True, show_progress=False)
+    assert (run_dir / "summary.json").is_file()
+    assert (run_dir / "checkpoints" / "step-000002" / "pytorch_model_fsdp_0").is_dir()
+    with pytest.raises(RuntimeError, match=r"accelerate launch exited with code 1: error: .*no-such-model"):
+        trainer(load_config(None, _overrides(tmp_path / "bad", "lora", "model.name=./no-such-model")),
+                resume=False, overwrite=True, show_progress=False)

@@ -221,6 +221,10 @@ class RayExecutor:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        import contextlib
+
+        with contextlib.suppress(OSError):  # empty once every job has finished
+            (self.output_dir / WORKERS_DIR).rmdir()
         if self.started_ray:
             import ray
 

@@ -106,7 +106,7 @@ def test_bad_grid_config_messages(tmp_path, text, expected):
 
 def test_shipped_grid_configs_are_valid():
     tiny = grids.load_grid(REPO / "configs/grid-tiny.yaml")
-    assert [job.source_model for job in tiny.bases] == [f"tiny-gptbigcode-{s}" for s in ("xs", "s", "m", "l")]
+    assert [job.source_model for job in tiny.bases] == [f"tiny-gptbigcode-{s}" for s in ("xs", "s", "m")]
     assert {job.method for job in tiny.cells} == set(methods.METHODS)
     assert all(job.config.model.name.endswith("/final") for job in tiny.cells)
     study = grids.load_grid(REPO / "configs/grid-astraios.yaml")

@@ -3,8 +3,13 @@ orderings any working method and scorer produce, so a broken method or scorer fa
 of shipping: every tuned method beats the untuned base on toy-synthesize, and full fine-tuning
 reaches a lower test loss than P-Tuning.
 
-Reduced: one model size and toy-synthesize only, with the shipped recipe unchanged, so the guard
-checks the configuration the README's figures come from."""
+Reduced: one model size (tiny-gptbigcode-s: ~3 minutes on 2 idle cores) and toy-synthesize only
+(all 120 problems), with the shipped recipe unchanged, so the guard checks the configuration the
+README's figures come from. There the base solves no problem and the tuned methods 2 (P-Tuning) to
+27 (full fine-tuning) of 120, and the test losses are 0.16 (full) and 1.55 (P-Tuning). A method
+that stops learning (an adapter left at its initialisation, a frozen or unsaved trainable part)
+scores what the base scores, 0, and fails; so does a scorer that passes nothing. P-Tuning's
+margin is the narrowest (2 problems): it fails first if P-Tuning gets worse."""
 
 from __future__ import annotations
 
@@ -16,15 +21,15 @@ from astraios import methods
 from astraios.analysis import build_report
 from conftest import REPO
 
-GUARD_MODEL = "tiny-gptbigcode-m"
-GUARD_PROBLEMS = 100
+GUARD_MODEL = "tiny-gptbigcode-s"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # ~3 min on 2 idle cores; ten times that on a busy shared machine
 def test_every_tuned_method_beats_the_untuned_base(tmp_path):
     config = yaml.safe_load((REPO / "configs" / "grid-tiny.yaml").read_text())
     config.update(output_dir=str(tmp_path / "runs"), models=[GUARD_MODEL], methods="all")
-    config["evaluation"].update(tasks=["toy-synthesize"], per_task={"toy-synthesize": {"limit": GUARD_PROBLEMS}})
+    config["evaluation"].update(tasks=["toy-synthesize"], per_task={"toy-synthesize": {"limit": "all"}})
     config.pop("seeds", None)
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(config))

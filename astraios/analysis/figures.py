@@ -135,7 +135,7 @@ def loss_vs_size(rows: list[dict], fits: dict[str, list[tuple[float, float]]], m
             axis.set_ylabel(label)
         else:
             empty(axis, "no finished training run")
-    if any(r["final_test_loss"] is not None for r in rows):
+    if axes[1].get_legend_handles_labels()[0]:  # a line per method with a loss (none: nothing to name)
         axes[1].legend(fontsize=8)
     figure.suptitle(title, fontsize=11)
     return figure

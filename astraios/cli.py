@@ -360,6 +360,7 @@ def _print_grid_plan(plan) -> bool:
     from rich.table import Table
 
     from astraios import grid as grids
+    from astraios.grid_status import plan_rows
 
     console = Console(width=max(Console().width, 140))
     console.print(f"astraios grid {plan.path}: {len(plan.cells)} cells"
@@ -369,7 +370,7 @@ def _print_grid_plan(plan) -> bool:
     for column in ("job", "model", "method", "steps", "trainable", "total", "trainable %", "status"):
         table.add_column(column, justify="right" if column in {"steps", "trainable", "total", "trainable %"} else "left",
                          no_wrap=True)
-    rows = grids.plan_rows(plan)
+    rows = plan_rows(plan)
     for row in rows:
         known = row["trainable"] is not None
         table.add_row(row["job"], row["model"], row["method"], str(row["steps"]),

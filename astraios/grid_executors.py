@@ -150,7 +150,8 @@ class LocalExecutor:
         """One spawned process per job, pinned to one GPU; the biggest jobs first so the tail is short."""
         import multiprocessing
 
-        from astraios.grid import job_cost, read_cell_record
+        from astraios.grid import read_cell_record
+        from astraios.grid_status import job_cost
 
         context = multiprocessing.get_context("spawn")
         queue = sorted(jobs, key=job_cost, reverse=True)
@@ -232,7 +233,7 @@ class RayExecutor:
 
     def resources(self, job) -> dict:
         """Ray task options of `job`: its rule's GPUs (CPUs only on a cluster without GPUs)."""
-        from astraios.grid import base_parameters
+        from astraios.grid_status import base_parameters
 
         rule = self.config.rule_for(base_parameters(job.source_model), job.method)
         # A request no node can meet would wait forever on Ray's queue: refuse it before anything starts.
@@ -247,7 +248,7 @@ class RayExecutor:
     def run(self, jobs, evaluation, progress, *, show_progress: bool) -> dict[str, dict]:  # noqa: ARG002
         import ray
 
-        from astraios.grid import job_cost
+        from astraios.grid_status import job_cost
 
         remote = ray.remote(_run_on_worker)
         options = {str(job.run_dir): self.resources(job) for job in jobs}  # every job checked before any starts
@@ -295,7 +296,7 @@ class RayExecutor:
         """`accelerate launch` arguments for a job over several GPUs (None: it trains in the worker itself)."""
         if options["num_gpus"] <= 1:
             return None
-        from astraios.grid import base_parameters
+        from astraios.grid_status import base_parameters
 
         rule = self.config.rule_for(base_parameters(job.source_model), job.method)
         if rule.accelerate_config is None:

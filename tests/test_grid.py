@@ -10,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from astraios import grid as grids
+from astraios import grid_status
 from astraios import methods, models
 from astraios.cli import app
 from astraios.config import ConfigError
@@ -141,7 +142,7 @@ def test_recipe_layers_and_method_overrides(tmp_path):
 def test_dry_run_counts_parameters_like_the_real_model(tmp_path):
     grid = grids.load_grid(grid_file(tmp_path, models=["tiny-gptbigcode-xs", "tiny-gptbigcode-s"],
                                      method_overrides={"lora": {"method.r": 4}}))
-    for row, job in zip(grids.plan_rows(grid), grid.jobs):
+    for row, job in zip(grid_status.plan_rows(grid), grid.jobs):
         real = methods.count_parameters(methods.apply(models.tiny.build(job.source_model), job.config.method))
         assert (row["trainable"], row["total"], row["status"]) == (real.trainable, real.total, "pending")
     result = CliRunner().invoke(app, ["grid", str(tmp_path / "grid.yaml"), "--dry-run"], env={"COLUMNS": "200"})

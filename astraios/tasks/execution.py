@@ -21,14 +21,21 @@ class Execution:
     """verdicts: per document, per sample, whether its program passed. logs: one record per
     sample. details: status counts, programs executed (distinct) out of all, isolation tiers."""
 
+    doc_ids: list[str]
     verdicts: list[list[bool]]
     logs: list[dict] = field(default_factory=list)
     details: dict = field(default_factory=dict)
 
+    def pass_counts(self) -> list[dict]:
+        """Per document: `doc_id`, samples `passed` and `n` (what pass@k is computed from)."""
+        return [{"doc_id": doc_id, "passed": sum(verdicts), "n": len(verdicts)}
+                for doc_id, verdicts in zip(self.doc_ids, self.verdicts)]
 
-def execute(language: str, doc_ids: list[str], sources: list[list[str]], *, timeout_s: float, description: str,
-            workers: int | None = None, progress: bool = True) -> Execution:
+
+def execute(language: str, documents: list[dict], sources: list[list[str]], *, timeout_s: float,
+            description: str, workers: int | None = None, progress: bool = True) -> Execution:
     """Run `sources[d][s]` (the whole program of sample s of document d, tests included)."""
+    doc_ids = [document["doc_id"] for document in documents]
     from astraios.sandbox import Program, Result, run_many
 
     distinct: dict[str, int] = {}
@@ -56,7 +63,7 @@ def execute(language: str, doc_ids: list[str], sources: list[list[str]], *, time
                "isolation": sorted({run.isolation for run in executed})}
     if invalid:
         details["invalid_programs"] = len(invalid)
-    return Execution(verdicts, logs, details)
+    return Execution(doc_ids, verdicts, logs, details)
 
 
 def not_unicode(source: str) -> str | None:

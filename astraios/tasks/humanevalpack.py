@@ -191,14 +191,14 @@ class HumanEvalPackTask(GenerationTask):
         self.check_samples(documents, predictions)
         sources = [[program_with_tests(self.language, program, document["test"]) for program in programs]
                    for document, programs in zip(documents, predictions)]
-        execution = execute(self.language, [document["doc_id"] for document in documents], sources,
-                            timeout_s=self.timeout_s, description=f"executing {self.name}", workers=workers,
-                            progress=progress)
+        execution = execute(self.language, documents, sources, timeout_s=self.timeout_s,
+                            description=f"executing {self.name}", workers=workers, progress=progress)
+        per_document = execution.pass_counts()
         # A document without samples counts as the usual number of failed ones (`empty_samples="failed"`).
-        usual = max((len(verdicts) for verdicts in execution.verdicts), default=0) or 1
-        per_document = [{"doc_id": document["doc_id"], "passed": sum(verdicts), "n": len(verdicts) or usual,
-                         **({} if verdicts else {"empty": True})}
-                        for document, verdicts in zip(documents, execution.verdicts)]
+        usual = max((entry["n"] for entry in per_document), default=0) or 1
+        for entry in per_document:
+            if not entry["n"]:
+                entry.update(n=usual, empty=True)
         metrics = pass_at_k_table((entry["n"], entry["passed"]) for entry in per_document)
         return TaskScore(metrics=metrics, per_document=per_document, details=execution.details, logs=execution.logs)
 

@@ -244,11 +244,9 @@ class RecodeTask(GenerationTask):
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
         sources = [[program_with_check(program, document) for program in programs]
                    for document, programs in zip(documents, predictions)]
-        execution = execute(self.language, [document["doc_id"] for document in documents], sources,
-                            timeout_s=self.timeout_s, description=f"executing {self.name}", workers=workers,
-                            progress=progress)
-        per_document = [{"doc_id": document["doc_id"], "passed": sum(verdicts), "n": len(verdicts)}
-                        for document, verdicts in zip(documents, execution.verdicts)]
+        execution = execute(self.language, documents, sources, timeout_s=self.timeout_s,
+                            description=f"executing {self.name}", workers=workers, progress=progress)
+        per_document = execution.pass_counts()
         nominal: dict[int, list[bool]] = {}
         variants: dict[str, dict[int, list[list[bool]]]] = defaultdict(lambda: defaultdict(list))
         for document, verdicts in zip(documents, execution.verdicts):
@@ -376,11 +374,9 @@ class RecodeNominal(GenerationTask):
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
         sources = [[program_with_check(program, document) for program in programs]
                    for document, programs in zip(documents, predictions)]
-        execution = execute(self.language, [document["doc_id"] for document in documents], sources,
-                            timeout_s=self.timeout_s, description=f"executing {self.name}", workers=workers,
-                            progress=progress)
-        per_document = [{"doc_id": document["doc_id"], "passed": sum(verdicts), "n": len(verdicts)}
-                        for document, verdicts in zip(documents, execution.verdicts)]
+        execution = execute(self.language, documents, sources, timeout_s=self.timeout_s,
+                            description=f"executing {self.name}", workers=workers, progress=progress)
+        per_document = execution.pass_counts()
         metrics = pass_at_k_table((entry["n"], entry["passed"]) for entry in per_document if entry["n"])
         return TaskScore(metrics=metrics, per_document=per_document, details=execution.details, logs=execution.logs)
 

@@ -121,24 +121,37 @@ def loss_vs_size(rows: list[dict], fits: dict[str, list[tuple[float, float]]], m
     figure, axes = new_figure(columns=2, width=WIDTH * 1.4)
     colors = method_colors(methods)
     for axis, key, label in ((axes[0], "final_test_loss", "final test loss"), (axes[1], "final_train_loss", "final train loss")):
-        drawn = False
-        for method in methods:
-            points = sorted((r["base_parameters"], r[key]) for r in rows if r["method"] == method and r[key] is not None)
-            if points:
-                axis.plot(*zip(*points), marker="o", color=colors[method], label=method)
-                drawn = True
-            if key == "final_test_loss" and fits.get(method):
-                axis.plot(*zip(*fits[method]), linestyle=":", color=colors[method])
-        if drawn:
-            axis.set_xscale("log")
-            axis.set_xlabel("base model parameters N")
-            axis.set_ylabel(label)
-        else:
-            empty(axis, "no finished training run")
+        if lines_vs_size(axis, rows, methods, key, label, "no finished training run", legend=False):
+            for method in methods:
+                if key == "final_test_loss" and fits.get(method):
+                    axis.plot(*zip(*fits[method]), linestyle=":", color=colors[method])
     if axes[1].get_legend_handles_labels()[0]:  # a line per method with a loss (none: nothing to name)
         axes[1].legend(fontsize=8)
     figure.suptitle(title, fontsize=11)
     return figure
+
+
+def lines_vs_size(axis, rows: list[dict], methods: list[str], key: str, ylabel: str, nothing: str, *,
+                  scale: float = 1.0, legend: bool = True) -> bool:
+    """One line per method of `key` (times `scale`) against base parameters, log x; the axis says
+    `nothing` when no row has both. Returns whether anything was drawn."""
+    colors = method_colors(methods)
+    drawn = False
+    for method in methods:
+        points = sorted((row["base_parameters"], scale * row[key]) for row in rows
+                        if row["method"] == method and row[key] is not None and row["base_parameters"])
+        if points:
+            axis.plot(*zip(*points), marker="o", color=colors[method], label=method)
+            drawn = True
+    if not drawn:
+        empty(axis, nothing)
+        return False
+    axis.set_xscale("log")
+    axis.set_xlabel("base model parameters N")
+    axis.set_ylabel(ylabel)
+    if legend:
+        axis.legend(fontsize=7)
+    return True
 
 
 def loss_curves(rows: list[dict], methods: list[str], models: list[str], title: str) -> Figure:

@@ -83,20 +83,8 @@ def _figure(rows: list[dict], methods: list[str], categories: list[str]) -> Figu
 def _draw(data: list[dict], methods: list[str], title: str):
     figure, (left, right) = figures.new_figure(columns=2, width=figures.WIDTH * 1.5)
     colors = figures.method_colors(methods)
-    drawn = False
-    for method in methods:
-        points = sorted((row["base_parameters"], row["mean_RC@1"]) for row in data
-                        if row["method"] == method and row["mean_RC@1"] is not None and row["base_parameters"])
-        if points:
-            left.plot(*zip(*points), marker="o", color=colors[method], label=method)
-            drawn = True
-    if drawn:
-        left.set_xscale("log")
-        left.set_xlabel("base model parameters N")
-        left.set_ylabel("RC@1 (mean over categories)")
-        left.legend(fontsize=7)
-    else:
-        figures.empty(left, "no nominal pass@1 (saved harness generations hold only perturbed prompts)")
+    figures.lines_vs_size(left, data, methods, "mean_RC@1", "RC@1 (mean over categories)",
+                          "no nominal pass@1 (saved harness generations hold only perturbed prompts)")
     means = {method: float(np.mean([row["mean_RP@1"] for row in data if row["method"] == method]))
              for method in methods if any(row["method"] == method for row in data)}
     ranked = sorted(means, key=means.get)

@@ -80,22 +80,8 @@ def take_results(cells) -> SecurityResults:
 
 def insecure_vs_size(rows: list[dict], methods: list[str], title: str, figures):
     figure, (axis,) = figures.new_figure()
-    colors = figures.method_colors(methods)
-    drawn = False
-    for method in methods:
-        points = sorted((row["base_parameters"], row["insecure_rate"]) for row in rows
-                        if row["method"] == method and row["insecure_rate"] is not None and row["base_parameters"])
-        if points:
-            axis.plot([n for n, _ in points], [100 * rate for _, rate in points], marker="o", color=colors[method],
-                      label=method)
-            drawn = True
-    if drawn:
-        axis.set_xscale("log")
-        axis.set_xlabel("base parameters")
-        axis.set_ylabel("insecure rate (% of valid programs)")
-        axis.legend(fontsize=8)
-    else:
-        figures.empty(axis, "no security results: no cell evaluated aatk with valid programs")
+    figures.lines_vs_size(axis, rows, methods, "insecure_rate", "insecure rate (% of valid programs)",
+                          "no security results: no cell evaluated aatk with valid programs", scale=100)
     axis.set_title(title)
     return figure
 

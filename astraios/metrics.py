@@ -138,10 +138,9 @@ def robustness_summary(per_transformation: Mapping[str, Mapping[str, float]],
         k = key[3:]
         worst = min(table[key] for table in tables)
         passed = (nominal or {}).get(f"pass@{k}")
-        if passed is not None:
-            summary[f"pass@{k}"] = passed
         summary[key] = worst
         if passed is not None:
+            summary[f"pass@{k}"] = passed
             drop = robust_drop(passed, worst)
             if drop is not None:
                 summary[f"RD@{k}"] = drop

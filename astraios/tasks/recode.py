@@ -84,7 +84,7 @@ from astraios.generate.base import cut_at_stop
 from astraios.generate.cache import Request, cached_generate
 from astraios.metrics import pass_at_k_table, robust_counts, robustness_summary, robustness_table
 from astraios.tasks.base import GenerationTask, TaskScore
-from astraios.tasks.execution import execute
+from astraios.tasks.execution import Execution, execute
 from astraios.tasks.humanevalpack import END_OF_TEXT, TIMEOUT_S, octocoder_prompt
 from astraios.tasks.recode_data import (CATEGORIES, NOMINAL, load_category, load_nominal, nominal_kind,
                                         release_defects)
@@ -241,11 +241,15 @@ class RecodeTask(GenerationTask):
     # ------------------------------------------------------------------------------------------
     # Scoring
 
-    def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
+    def _execute(self, documents, predictions, workers, progress) -> Execution:
+        """Every sample's program (prompt + completion, the record's tests, `check(entry_point)`), run."""
         sources = [[program_with_check(program, document) for program in programs]
                    for document, programs in zip(documents, predictions)]
-        execution = execute(self.language, documents, sources, timeout_s=self.timeout_s,
-                            description=f"executing {self.name}", workers=workers, progress=progress)
+        return execute(self.language, documents, sources, timeout_s=self.timeout_s,
+                       description=f"executing {self.name}", workers=workers, progress=progress)
+
+    def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
+        execution = self._execute(documents, predictions, workers, progress)
         per_document = execution.pass_counts()
         nominal: dict[int, list[bool]] = {}
         variants: dict[str, dict[int, list[list[bool]]]] = defaultdict(lambda: defaultdict(list))
@@ -357,6 +361,7 @@ class RecodeNominal(GenerationTask):
     stop_sequences = STOP_SEQUENCES
     prompt = RecodeTask.prompt
     postprocess = RecodeTask.postprocess
+    _execute = RecodeTask._execute
 
     def __init__(self, prompt_style: str = "completion", timeout_s: float = TIMEOUT_S):
         if prompt_style not in PROMPT_STYLES:
@@ -372,10 +377,7 @@ class RecodeNominal(GenerationTask):
         return {"prompt_style": self.prompt_style, "timeout_s": self.timeout_s}
 
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
-        sources = [[program_with_check(program, document) for program in programs]
-                   for document, programs in zip(documents, predictions)]
-        execution = execute(self.language, documents, sources, timeout_s=self.timeout_s,
-                            description=f"executing {self.name}", workers=workers, progress=progress)
+        execution = self._execute(documents, predictions, workers, progress)
         per_document = execution.pass_counts()
         metrics = pass_at_k_table((entry["n"], entry["passed"]) for entry in per_document if entry["n"])
         return TaskScore(metrics=metrics, per_document=per_document, details=execution.details, logs=execution.logs)

@@ -447,10 +447,14 @@ def versions(java: bool = False) -> dict:
     return found
 
 
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def _headline(entry: dict) -> str:
     if entry.get("scored") is False:
         return f"generated {entry['num_documents']} documents x {entry['n_samples']} samples -> {entry['generations']}"
-    metrics = ", ".join(f"{name} {'n/a' if value is None else f'{value:.4f}'}" for name, value in entry["metrics"].items())
+    metrics = ", ".join(f"{name} {_number(value)}" for name, value in entry["metrics"].items())
     return f"{metrics or 'no metrics'} ({entry['num_documents']} documents, {entry['seconds']:.1f} s)"
 
 
@@ -478,7 +482,7 @@ def summary_table(results: dict, tasks: list[str] | None = None):
         metrics = entry.get("metrics", {})
         score = f"[bold]{primary} {metrics[primary]:.4f}[/]" if metrics.get(primary) is not None else "-"
         details = [f"{entry['num_documents']}x{entry['n_samples'] or 'mixed'}"]
-        details += [f"{metric} {value:.4f}" for metric, value in metrics.items() if metric != primary]
+        details += [f"{metric} {_number(value)}" for metric, value in metrics.items() if metric != primary]
         matrix = entry.get("details", {}).get("confusion_matrix")
         if matrix:
             details.append("tp/fp/tn/fn " + "/".join(str(matrix[key]) for key in ("tp", "fp", "tn", "fn")))

@@ -338,11 +338,8 @@ def run_job(job: Job, evaluation: EvalPlan, *, show_progress: bool, trainer=None
         if job.depends_on and not base_trained(Path(job.depends_on)):
             raise RuntimeError(f"its base warm-up ({job.depends_on}) did not finish; see its {CELL_FILE}")
         if (job.run_dir / SUMMARY_FILE).is_file():
-            differences = config_differences(job)
-            if differences:
-                raise ConfigError(f"{job.run_dir} holds a finished run whose config differs from the grid's: "
-                                  f"{'; '.join(differences)}. Fix: restore the grid's recipe, or delete "
-                                  f"{job.run_dir} to train it again with the new one.")
+            if mismatch := settings_mismatch(job):  # checked here too: a Ray worker or GPU process runs only this
+                raise ConfigError(mismatch)
         else:
             from astraios import train
             from astraios.train import checkpoint
@@ -479,4 +476,7 @@ def is_done(job: Job, evaluation: EvalPlan) -> bool:
         return False
     if not job.evaluated or evaluation.settings is None or not evaluation.tasks:
         return True
-    return not pending_tasks(job.run_dir, evaluation)
+    try:
+        return not pending_tasks(job.run_dir, evaluation)
+    except CorruptFileError:  # a torn results.json: `run_job` meets it again and records that cell's failure
+        return False

@@ -125,7 +125,6 @@ class EvaluationConfig(Strict):
             options = task_request(config, name)["options"]
             try:
                 task = task_registry.get(name, **options)
-                config.sampling_for(name)
             except ValueError as error:
                 given = ", ".join(f"{key}: {value}" for key, value in options.items())
                 reason = str(error).removeprefix(f"{name}: ")

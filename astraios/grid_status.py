@@ -120,7 +120,7 @@ def write_manifest(grid: Grid, evaluation: EvalPlan, records: dict[str, dict], s
     for job in grid.jobs:
         record = records.get(str(job.run_dir)) or read_cell_record(job.run_dir) or {}
         jobs.append({"kind": job.kind, "model": job.model, "source_model": job.source_model, "method": job.method,
-                     "seed": job.seed, "run_dir": str(job.run_dir), "status": record.get("status", job_status(job)),
+                     "seed": job.seed, "run_dir": str(job.run_dir), "status": record.get("status") or job_status(job),
                      "error": record.get("error"), "train_seconds": record.get("train_seconds"),
                      "eval_seconds": record.get("eval_seconds")})
     # One entry per `astraios grid` command on this grid: when it started and how long it has run.

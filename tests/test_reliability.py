@@ -467,3 +467,16 @@ def test_changed_evaluation_settings_re_evaluate_the_task_not_a_mismatch(tmp_pat
     record = grids.read_cell_record(cell)
     assert record["status"] == "finished"
     assert "n_samples (1 -> 2)" in record["evaluated_tasks"]["humanevalsynthesize-python"]
+
+
+def test_a_torn_results_file_fails_its_cell_not_the_grid(tmp_path):
+    from test_grid import grid_file, run
+
+    evaluation = {"tasks": ["toy-synthesize"], "n_samples": 1, "temperature": 0, "max_new_tokens": 4, "limit": 1}
+    path = grid_file(tmp_path, methods=["ia3", "lora"], evaluation=evaluation)
+    assert not run(path).failed
+    torn = tmp_path / "runs" / "tiny-gptbigcode-xs-ia3" / "eval" / "results.json"
+    torn.write_text(torn.read_text()[:20])
+    outcome = run(path)  # returns: the torn cell is recorded as failed, the other is skipped as finished
+    assert outcome.failed == [str(torn.parents[1])] and "CorruptFileError" in outcome.records[str(torn.parents[1])]["error"]
+    assert outcome.skipped_jobs == [str(tmp_path / "runs" / "tiny-gptbigcode-xs-lora")]

@@ -99,7 +99,7 @@ and every program then runs in a fresh JVM of its own; the JVM gets half of ``me
 and ``memory_mb`` + 512 MiB of address space (it reserves space it never touches).
 """
 
-from astraios.sandbox.isolation import SandboxUnavailable
+from astraios.sandbox.isolation import Isolation, SandboxUnavailable
 from astraios.sandbox.program import Program, Result
 from astraios.sandbox.runner import run_many, run_program
 
@@ -107,8 +107,6 @@ from astraios.sandbox.runner import run_many, run_program
 def isolation() -> str:
     """The isolation tier programs run under here (chosen once per process); raises
     `SandboxUnavailable` when none may run untrusted code, before any work depends on it."""
-    from astraios.sandbox.isolation import Isolation
-
     return Isolation.tier()
 
 

@@ -20,7 +20,6 @@ app = typer.Typer(
 )
 
 SUFFIXES = {".py": "python", ".java": "java", ".c": "c"}
-# A day: far above any test's need, and below what the kernel's poll() and RLIMIT_CPU can take.
 
 
 @app.command(

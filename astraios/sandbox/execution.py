@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from astraios.sandbox.isolation import Isolation, _hidden_paths, _needed_read_only_paths, _python_paths
+from astraios.sandbox.isolation import Isolation, hidden_paths, needed_read_only_paths, python_paths
 from astraios.sandbox.workspace import SANDBOX_GID, Workspace
 
 JAIL = Path(__file__).with_name("jail.py")
@@ -141,11 +141,11 @@ def _spec(run: JailRun, tier: str) -> dict:
         "uid": uid,
         "gid": None if uid is None else SANDBOX_GID,
         "landlock_abi": Isolation.landlock(tier),
-        "hide": [*_hidden_paths(), str(Workspace.base())],
+        "hide": [*hidden_paths(), str(Workspace.base())],
         "scratch": ["/tmp", "/dev/shm"],
         "bind_rw": [str(run.workdir)],
-        "bind_ro": list(_needed_read_only_paths()),
-        "python_path": list(_python_paths()),
+        "bind_ro": list(needed_read_only_paths()),
+        "python_path": list(python_paths()),
     }
 
 

@@ -43,26 +43,26 @@ def _world_traversable(path: str) -> bool:
 
 
 @functools.cache
-def _python_paths() -> tuple[str, ...]:
+def python_paths() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     return tuple(dict.fromkeys([paths["purelib"], paths["platlib"]]))
 
 
 @functools.cache
-def _hidden_paths() -> tuple[str, ...]:
+def hidden_paths() -> tuple[str, ...]:
     candidates = ["/tmp", "/var/tmp", "/dev/shm", "/run", "/root", "/home", str(Path.home()), tempfile.gettempdir()]
     return tuple(p for p in dict.fromkeys(candidates) if p != "/" and os.path.isdir(p) and not os.path.islink(p))
 
 
 @functools.cache
-def _needed_read_only_paths() -> tuple[str, ...]:
+def needed_read_only_paths() -> tuple[str, ...]:
     """What programs must read and that may lie under hidden paths: interpreter, JDK, launchers."""
-    needed = [sys.base_prefix, sys.prefix, *_python_paths(), str(cache_dir())]
+    needed = [sys.base_prefix, sys.prefix, *python_paths(), str(cache_dir())]
     java = shutil.which("java")
     if java:
         needed.append(str(Path(java).resolve().parent.parent))
     needed = [str(Path(p).resolve()) for p in needed]
-    hidden = _hidden_paths()
+    hidden = hidden_paths()
     under_hidden = [p for p in dict.fromkeys(needed) if any(_under(p, h) for h in hidden)]
     return tuple(p for p in under_hidden if not any(q != p and _under(p, q) for q in under_hidden))
 
@@ -76,20 +76,27 @@ class Isolation:
 
     _lock = threading.Lock()
     _tier: str | None = None
+    _failure: SandboxUnavailable | None = None  # no tier works: said again on every call, not probed again
     _landlock = 0
     _fallback_uid: int | None = None
 
     @classmethod
     def tier(cls) -> str:
         with cls._lock:
+            if cls._failure is not None:
+                raise cls._failure
             if cls._tier is None:
-                cls._tier = cls._choose()
+                try:
+                    cls._tier = cls._choose()
+                except SandboxUnavailable as failure:
+                    cls._failure = failure
+                    raise
             return cls._tier
 
     @classmethod
     def _choose(cls) -> str:
         cls._landlock = landlock_abi()
-        if os.geteuid() == 0 and all(_world_traversable(p) for p in [sys.base_prefix, sys.prefix, *_python_paths()]):
+        if os.geteuid() == 0 and all(_world_traversable(p) for p in [sys.base_prefix, sys.prefix, *python_paths()]):
             cls._fallback_uid = SANDBOX_UID
         forced = os.environ.get(ISOLATION_ENV)
         if forced:

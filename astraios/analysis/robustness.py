@@ -33,6 +33,7 @@ def take_rows(cells: list[Cell]) -> list[dict]:
         for task, category in TASKS.items():
             cell.scores.pop(task, None)
             cell.metrics.pop(task, None)
+            cell.outcomes.pop(task, None)  # no interval is shown for it: none is bootstrapped
             entry = cell.evaluations.get(task, {})
             metrics = entry.get("metrics") or {}
             means = (entry.get("details") or {}).get("mean_over_transformations") or {}

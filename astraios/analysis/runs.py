@@ -148,8 +148,8 @@ def _cell(run_dir: Path, record: dict) -> Cell:
             outcomes = outcomes_from_results(entry)
             if outcomes is not None:
                 cell.outcomes[task] = outcomes
-        if task_warnings(entry):
-            cell.warnings[task] = task_warnings(entry)
+        if warnings := task_warnings(entry):
+            cell.warnings[task] = warnings
     if record.get("status") in {"finished", "failed", "running"}:
         cell.status = record["status"]
     elif results and summary:

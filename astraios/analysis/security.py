@@ -69,6 +69,7 @@ def take_results(cells) -> SecurityResults:
         for task in SECURITY_TASKS:
             cell.scores.pop(task, None)
             cell.metrics.pop(task, None)
+            cell.outcomes.pop(task, None)  # no interval is shown for it: none is bootstrapped
         entry = cell.evaluations.get("aatk")
         if cell.trained and entry and entry.get("metrics"):
             results.rows.append({"method": cell.method, "model": cell.model, "base_parameters": cell.base_parameters,

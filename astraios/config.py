@@ -15,10 +15,11 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from astraios import methods
-from astraios.schema import Strict
-
+from astraios.core.schema import Strict
 
 DEFAULT_METHOD = "lora"
+# model.load_in_8bit (the old setting) -> model.quantization
+LOAD_IN_8BIT = {True: "8bit", False: "none", "auto": "auto"}
 
 
 class ConfigError(ValueError):
@@ -42,18 +43,39 @@ def all_or_known(value, known: list[str], kind: str):
 class ModelConfig(Strict):
     name: str = Field(
         "tiny-gptbigcode-s",
-        description="tiny-gptbigcode-{xs,s,m,l}, tiny-llama-{xs,s,m,l}, starcoderbase-{1b,3b,7b,15b}, "
-        "a Hub id or a local directory",
+        description="tiny-<family>-{xs,s,m,l} (e.g. tiny-gptbigcode-s, tiny-qwen2-s), a published model "
+        "(starcoderbase-1b, starcoder2-7b, qwen2.5-coder-7b, ...: `astraios methods --model NAME`), a Hub id or a "
+        "local directory",
     )
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit)")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="weights dtype; auto = bf16 frozen bases on a GPU, fp32 otherwise"
     )
-    load_in_8bit: bool | Literal["auto"] = Field(
-        "auto", description="8-bit base weights for PEFT methods (needs CUDA + bitsandbytes); auto falls back"
+    quantization: Literal["auto", "none", "8bit", "4bit"] = Field(
+        "auto", description="base weights of PEFT methods (bitsandbytes, CPU or GPU): 8bit (the study), 4bit (nf4, "
+        "QLoRA's) or none; auto = 8bit on a CUDA GPU with bitsandbytes, none otherwise",
     )
     trust_remote_code: bool = False
     gradient_checkpointing: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_in_8bit_alias(cls, data: Any) -> Any:
+        # `load_in_8bit` (true/false/auto) is the old name: configs and run directories written before
+        # model.quantization keep loading, and resuming them compares equal.
+        if not isinstance(data, dict) or "load_in_8bit" not in data:
+            return data
+        data = dict(data)
+        old = data.pop("load_in_8bit")
+        mapped = LOAD_IN_8BIT.get(old) if isinstance(old, (bool, str)) else None
+        if mapped is None:
+            raise ValueError(f"model.load_in_8bit: {old!r} is not true, false or auto. Fix: write model.quantization: "
+                             f"8bit, none or auto (load_in_8bit is its old name)")
+        if data.get("quantization", mapped) != mapped:
+            raise ValueError(f"model.load_in_8bit ({old}) and model.quantization ({data['quantization']}) disagree "
+                             f"(load_in_8bit is the old name of quantization). Fix: keep only model.quantization")
+        data["quantization"] = mapped
+        return data
 
 
 class DataSource(Strict):
@@ -170,10 +192,18 @@ class RunConfig(Strict):
     @model_validator(mode="after")
     def _method_fits_model(self):
         method = methods.get(self.method.name)
-        if self.model.load_in_8bit is True and not method.parameter_efficient:
+        quantization = self.model.quantization
+        if quantization in ("8bit", "4bit") and not method.parameter_efficient:
             raise ValueError(
-                "model.load_in_8bit is true but full fine-tuning cannot train 8-bit weights. "
-                "Fix: set model.load_in_8bit to auto (ignored for full) or false"
+                f"model.quantization is {quantization} but full fine-tuning cannot train {quantization[0]}-bit weights. "
+                f"Fix: set model.quantization to auto (ignored for full) or none"
+            )
+        required = method.base_quantization
+        if required and quantization not in ("auto", required):
+            base = "an unquantised" if required == "none" else f"a {required}"
+            raise ValueError(
+                f"method {method.name} trains on {base} base, but model.quantization is {quantization}. Fix: set "
+                f"model.quantization to auto or {required}, or use method lora for a {quantization} base"
             )
         return self
 
@@ -217,6 +247,18 @@ def validate_config(raw: dict, source: str = "<config>", override_keys: dict[str
         return RunConfig.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(_describe(error, source, override_keys or {})) from None
+
+
+def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """`dotted.key (old -> new)` for every field in which two config mappings differ."""
+    found = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            found.append(f"{prefix}{key} ({a!r} -> {b!r})")
+    return found
 
 
 def _read_yaml(path: Path, sections: str = "model/method/data/train", example: str = "configs/astraios.yaml") -> dict:

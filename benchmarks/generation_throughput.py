@@ -31,7 +31,13 @@ import statistics
 import time
 
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from _data import DATA, require_data
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 from astraios import tasks
 from astraios.generate import cut_at_stop
@@ -39,8 +45,6 @@ from astraios.generate.decoding import nucleus
 from astraios.generate.huggingface import TransformersBackend
 from astraios.models import load_model, load_tokenizer
 from astraios.tasks.humanevalpack import STOP_SEQUENCES, function_is_complete
-
-from _data import DATA
 
 TEMPERATURE, TOP_P = 0.2, 0.95
 STOPS = STOP_SEQUENCES["python"]
@@ -170,6 +174,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is steadiest on a shared CPU)")
     parser.add_argument("--quick", action="store_true", help="4 prompts, 128 new tokens, one round: a smoke run")
     args = parser.parse_args()
+    require_data()
     if args.quick:
         args.prompts, args.max_new_tokens, args.repeats = 4, 128, 1
     torch.set_num_threads(args.threads)

@@ -9,7 +9,7 @@ two ways take turns within each repeat, so a shared machine's changing load fall
 
     python benchmarks/grid_overhead.py [--repeats 2] [--data-dir DIR] [--threads 1]
 
-Needs the evaluation data (`--data-dir`, else $ASTRAIOS_DATA_DIR, else ../shared/data).
+Needs the evaluation data (`--data-dir`, else $ASTRAIOS_DATA_DIR: `astraios data download --all --to DIR`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ import time
 from pathlib import Path
 
 import yaml
+from _data import DATA, FETCH
 
 from astraios.grid import load_grid
-
-from _data import DATA
 
 MODELS = ["tiny-gptbigcode-xs", "tiny-gptbigcode-s"]
 METHODS = ["lora", "ia3", "adapterp"]
@@ -42,7 +41,7 @@ def grid_config(output_dir: Path, data_dir: Path) -> dict:
         "output_dir": str(output_dir),
         "models": MODELS,
         "methods": METHODS,
-        "recipe": {"set": {"model.load_in_8bit": False, "data.sources": ["astraios-sample"], "data.seq_len": 128,
+        "recipe": {"set": {"model.quantization": "none", "data.sources": ["astraios-sample"], "data.seq_len": 128,
                            "data.test_size": 16, "train.max_steps": 10, "train.global_batch_size": 8,
                            "train.micro_batch_size": 8, "train.warmup_steps": 2, "train.eval_every": 5,
                            "train.save_every": 10}},
@@ -106,7 +105,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads in every process")
     args = parser.parse_args()
     if not (args.data_dir / "humanevalpack").is_dir():
-        raise SystemExit(f"no evaluation data in {args.data_dir}; pass --data-dir or set ASTRAIOS_DATA_DIR")
+        raise SystemExit(f"no evaluation data in {args.data_dir}: pass --data-dir DIR, or {FETCH}")
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
     times: dict[str, list[float]] = {"grid": [], "loop": []}
     for repeat in range(args.repeats):

@@ -53,7 +53,7 @@ def astraios_side(args, method: str, results) -> None:
     torch.set_num_threads(args.threads)
     from astraios import train
     from astraios.config import load_config
-    from astraios.io import read_jsonl
+    from astraios.core.io import read_jsonl
 
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(None, common_overrides(args, method, f"{tmp}/run"))

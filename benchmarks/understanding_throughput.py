@@ -26,9 +26,9 @@ import platform
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import torch
+from _data import DATA
 
 from astraios import tasks
 from astraios.generate import GenerationCache, Sampling
@@ -37,8 +37,6 @@ from astraios.generate.huggingface import TransformersBackend
 from astraios.models import load_model, load_tokenizer
 from astraios.tasks.codexglue import ANSWER_TOKENS, PromptFitter
 from astraios.tasks.data import read_jsonl
-
-from _data import DATA
 
 
 class PairwiseBackend(TransformersBackend):

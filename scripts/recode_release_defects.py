@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 
 from astraios import tasks
-from astraios.io import write_json
+from astraios.core.io import write_json
 from astraios.sandbox import Program, run_many
-from astraios.tasks.recode import canonical_program, program_with_check
+from astraios.tasks.recode import canonical_program, record_tests
 from astraios.tasks.recode_data import CATEGORIES, DEFECTS_FILE, NOMINAL
 
 SOURCE = "amazon-science/recode@66885222dc277384b0641a621683ee5bcf4eaf5c dataset-release/perturbed_finalized/humaneval/full"
@@ -32,11 +32,11 @@ def main() -> None:
     for category, recode_dir in CATEGORIES.items():
         documents = [d for d in tasks.get(f"recode-{category}", num_seeds=10).documents(args.data_dir)
                      if d["perturbation_name"] != NOMINAL]
-        programs: dict[str, list[dict]] = {}
-        for document in documents:
-            programs.setdefault(program_with_check(canonical_program(document), document), []).append(document)
-        runs = run_many([Program("python", source, timeout_s=20) for source in programs], workers=args.workers,
-                        description=f"checking {category}")
+        programs: dict[tuple[str, str], list[dict]] = {}
+        for document in documents:  # judged by its tests, as the tasks judge
+            programs.setdefault((canonical_program(document), record_tests(document)), []).append(document)
+        runs = run_many([Program("python", source, tests=tests, timeout_s=20) for source, tests in programs],
+                        workers=args.workers, description=f"checking {category}")
         found = defects.setdefault(recode_dir, {})
         for group, run in zip(programs.values(), runs):
             if run.passed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,17 +29,35 @@ def float32_approx(expected, rel: float = FLOAT32_REL):
     return pytest.approx(expected, rel=rel, abs=FLOAT32_ABS_FLOOR)
 
 
+# The real data of the tests that need it: what `astraios data download --all` fetches.
+DATA_SKIP_REASON = "real data not found: fetch it with `astraios data download --all --to DIR`, then set ASTRAIOS_DATA_DIR=DIR"
+
+
 def shared_data_dir() -> Path | None:
-    """ASTRAIOS_DATA_DIR, else ../shared/data beside the repository, if it exists."""
+    """ASTRAIOS_DATA_DIR, else ../shared/data beside the repository (the project machines' copy), if it exists."""
     candidate = Path(os.environ.get("ASTRAIOS_DATA_DIR", REPO.parent / "shared" / "data"))
     return candidate if candidate.is_dir() else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def user_cache(tmp_path_factory) -> Iterator[Path]:
+    """astraios's per-user cache (parameter counts, batch sizes) in a directory of the session, never
+    the user's: for this process and the commands the tests start."""
+    path = tmp_path_factory.mktemp("user-cache")
+    previous = os.environ.get("ASTRAIOS_CACHE_DIR")
+    os.environ["ASTRAIOS_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("ASTRAIOS_CACHE_DIR")
+    else:
+        os.environ["ASTRAIOS_CACHE_DIR"] = previous
 
 
 @pytest.fixture(scope="session")  # session scope: module- and session-scoped fixtures can use it too
 def data_dir() -> Path:
     found = shared_data_dir()
     if found is None:
-        pytest.skip("real data not found: set ASTRAIOS_DATA_DIR or place it at ../shared/data (see ../shared/README.md)")
+        pytest.skip(DATA_SKIP_REASON)
     return found
 
 
@@ -102,8 +121,12 @@ def offline(monkeypatch):
     def unresolvable(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
+    from astraios.core import hub
+
     monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
     monkeypatch.setattr(hub_http.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(hub, "_reachable", {})  # found out anew, and said once, in this test
+    monkeypatch.setattr(hub, "_noted", set())
     # The libraries' log handlers keep the stderr of whichever CliRunner call first imported them (closed
     # since): make them write to the stderr of the moment, as in a real process.
     for name in ("huggingface_hub", "transformers"):

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from astraios import tasks as task_registry
 from astraios.cli import app
-from astraios.evaluate import EvalConfig, evaluate
+from astraios.evaluation import EvalConfig, evaluate
 from astraios.security.checkers import BUILTIN
 from astraios.security.scenarios import CHECKABLE
 from astraios.tasks.aatk import assemble, c_block_end, load_scenarios, python_block_end
@@ -98,7 +98,7 @@ def test_real_data_has_40_checkable_scenarios_23_c_and_17_python(data_dir):
     assert {r["scenario_id"]: r["check_ql"] for r in checkable} == {k: v.check_ql for k, v in CHECKABLE.items()}
     assert {r["scenario_id"]: r["language"] for r in checkable} == {k: v.language for k, v in CHECKABLE.items()}
     custom_queries = [record for record in checkable if record["check_ql"].startswith("{CUSTOM_QL}")]
-    assert len(custom_queries) == 12  # the README's count
+    assert len(custom_queries) == 12  # the count in docs/security.md
     for record in custom_queries:
         assert Path(record["check_ql"].replace("{CUSTOM_QL}", custom)).is_file()
     assert sum(not record["suppress_at_lines"] for record in records) == 2  # "all but two scenarios"
@@ -221,3 +221,20 @@ def test_eval_with_a_tiny_model_writes_both_rates_and_names_the_checker(scenario
     entry = json.loads((tmp_path / "out" / "results.json").read_text())["tasks"]["aatk"]
     assert set(entry["metrics"]) == {"valid_rate", "insecure_rate"} and entry["n_samples"] == 2
     assert entry["details"]["checker"] in ("builtin", "codeql") and entry["details"]["counts"]["generated"] == 4
+
+
+@needs_checkers
+def test_a_lone_surrogate_fails_only_its_own_sample(scenario_dir, tmp_path):
+    """A completion that is not valid Unicode text (a JSON `\\udcff` escape) is invalid with the reason;
+    the evaluation goes on and the other samples keep their verdicts."""
+    path = tmp_path / "generations.json"
+    completions = list(COMPLETIONS["DoW/CWE-476-0"])
+    path.write_text(json.dumps([[{"scenario_id": "DoW/CWE-476-0", "completion": completion}
+                                 for completion in [completions[0], "    int x = 0; // \udcff\n", completions[1]]]]))
+    config = EvalConfig(tasks=["aatk"], output_dir=tmp_path / "out", data_dir=str(scenario_dir),
+                        generations={"aatk": str(path)}, task_options={"checkers": "builtin", "language": "c"})
+    entry = evaluate(config, progress=False)["tasks"]["aatk"]
+    logs = [json.loads(line) for line in (tmp_path / "out" / "logs" / "aatk.jsonl").read_text().splitlines()]
+    assert [record["status"] for record in logs] == ["vulnerable", "invalid", "safe"]
+    assert "lone surrogate U+DCFF" in logs[1]["reason"]
+    assert entry["metrics"]["valid_rate"] == pytest.approx(2 / 3, rel=1e-12)

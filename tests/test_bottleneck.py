@@ -70,12 +70,16 @@ def test_trainable_parameters_match_closed_form(size):
         assert counts.total == base_total + expected[method], method
 
 
-def test_accounting_lists_all_seven_methods():
+def test_accounting_lists_every_method():
     from astraios.methods.accounting import parameter_table
 
     table = {row["method"]: row["trainable"] for row in parameter_table("starcoderbase-1b")}
-    assert list(table) == ["full", "lora", "ptuning", "ia3", *BOTTLENECK_METHODS]
+    assert list(table) == [*methods.STUDY_METHODS, "qlora", "dora", "rslora", "pissa", "loraplus", "vera", "loha", "lokr"]
+    assert list(methods.STUDY_METHODS) == ["full", "lora", "ptuning", "ia3", *BOTTLENECK_METHODS]
     assert [table[m] for m in BOTTLENECK_METHODS] == [50_331_648, 25_165_824, 26_738_688]
+    # QLoRA, r=64 on every Linear of 24 blocks of width 2,048 (fused multi-query c_attn 2,048 -> 2,304, MLP 8,192):
+    # r x (in + out) per layer: c_attn 4,352 + attn.c_proj 4,096 + c_fc 10,240 + mlp.c_proj 10,240.
+    assert table["qlora"] == 24 * 64 * (4_352 + 4_096 + 10_240 + 10_240)
 
 
 @pytest.mark.parametrize(
@@ -279,20 +283,20 @@ def test_training_lowers_the_test_loss(tmp_path, model_name, method):
     assert len(adapter_names(reloaded)) > 0
 
 
-@pytest.mark.gpu
-def test_adapters_beside_an_8bit_base(tmp_path):
-    pytest.importorskip("bitsandbytes")
-    if not torch.cuda.is_available():
-        pytest.skip("needs a CUDA GPU")
-    import bitsandbytes as bnb
-
-    models.tiny.build("tiny-llama-s").save_pretrained(tmp_path)
-    base = models.load_model(str(tmp_path), dtype=torch.bfloat16, load_in_8bit=True).eval()
-    ids = torch.randint(0, models.tiny.VOCAB_SIZE, (2, 24), generator=torch.Generator().manual_seed(0)).cuda()
+@pytest.mark.parametrize("quantization", ["8bit", "4bit"])
+def test_adapters_beside_a_quantized_base(quantization):
+    """On a GPU (bf16) where there is one, else on the CPU (float32): bitsandbytes runs on both."""
+    bnb = pytest.importorskip("bitsandbytes")
+    cuda = torch.cuda.is_available()
+    base = models.load_model("tiny-llama-s", dtype=torch.bfloat16 if cuda else torch.float32,
+                             quantization=quantization).eval()
+    ids = torch.randint(0, models.tiny.VOCAB_SIZE, (2, 24), generator=torch.Generator().manual_seed(0))
+    ids = ids.to(next(base.parameters()).device)
     with torch.no_grad():
         expected = base(ids).logits
     model = methods.apply(base, methods.get("adapterh").config_class(init="zero_up"))
-    assert isinstance(model.model.layers[0].mlp.down_proj, bnb.nn.Linear8bitLt)
+    quantized = {"8bit": bnb.nn.Linear8bitLt, "4bit": bnb.nn.Linear4bit}[quantization]
+    assert isinstance(model.model.layers[0].mlp.down_proj, quantized)
     with torch.no_grad():
         assert torch.equal(model(ids).logits, expected)
     model(input_ids=ids, labels=ids).loss.backward()

@@ -30,7 +30,7 @@ def test_reference_recipe_is_the_study():
     assert config.train.max_steps == 200 and config.train.warmup_steps == 12
     assert config.train.lr_scheduler == "cosine" and config.train.weight_decay == 0.05
     assert config.train.seed == 0 and config.train.eval_every == 10 and config.train.save_every == 10
-    assert config.model.load_in_8bit == "auto"
+    assert config.model.quantization == "auto"
     assert config.learning_rate == 1e-4
     assert load_config(REPO / "configs/astraios.yaml", ["method.name=full"]).learning_rate == 1e-6
 
@@ -71,6 +71,9 @@ def test_source_shorthand(tmp_path):
         ("data:\n  test_size: 2.5\n", ["data.test_size", "whole number"]),
         ("data:\n  sources: [{pth: x}]\n", ["data.sources.0.pth", "did you mean `path`"]),
         ("model:\n  load_in_8bit: true\nmethod:\n  name: full\n", ["full fine-tuning cannot train 8-bit"]),
+        ("model:\n  quantization: 4bit\nmethod:\n  name: full\n", ["full fine-tuning cannot train 4-bit"]),
+        ("model:\n  quantization: 8bit\nmethod:\n  name: qlora\n", ["method qlora trains on a 4bit base"]),
+        ("model:\n  quantization: 8bit\n  load_in_8bit: false\n", ["disagree", "keep only model.quantization"]),
         ("model:\n  name: [unclosed\n", ["invalid YAML", "line"]),
         ("- a\n- b\n", ["top level must be a mapping"]),
     ],
@@ -103,7 +106,7 @@ def test_several_problems_are_all_reported(tmp_path):
 
 def test_switching_method_starts_its_section_from_the_new_methods_defaults(tmp_path):
     saved = tmp_path / "config.yaml"  # what a LoRA run directory holds: every LoRA field spelled out
-    from astraios.io import write_yaml
+    from astraios.core.io import write_yaml
 
     write_yaml(saved, load_config(None, ["method.name=lora", "method.r=16"]).to_dict())
     ia3 = load_config(saved, ["method.name=ia3"])
@@ -117,6 +120,6 @@ def test_switching_method_starts_its_section_from_the_new_methods_defaults(tmp_p
 
 def test_tiny_config_is_a_cpu_try_out_on_shipped_data():
     config = load_config(REPO / "configs/tiny.yaml")
-    assert config.model.name.startswith("tiny-") and config.model.load_in_8bit is False
+    assert config.model.name.startswith("tiny-") and config.model.quantization == "none"
     assert [source.path for source in config.data.sources] == ["astraios-sample"]
     assert config.train.max_steps <= 50 and str(config.output_dir()) == "runs/tiny-gptbigcode-s-lora"

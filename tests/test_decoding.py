@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from astraios.evaluate import EvalConfig, evaluate
+from astraios.evaluation import EvalConfig, evaluate
 from astraios.generate import Sampling, cut_at_stop
 from astraios.generate.decoding import ContinuousDecoder
 from astraios.generate.huggingface import TransformersBackend

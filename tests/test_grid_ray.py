@@ -16,8 +16,10 @@ import yaml
 
 from astraios import grid as grids
 from astraios.config import ConfigError
-from astraios.grid_executors import FSDP_LAUNCH_FLAGS, ExecutorConfig, probe_marker, read_worker_file
-from astraios.io import read_json, read_jsonl
+from astraios.grid.executors.config import ExecutorConfig
+from astraios.grid.executors.ray import FSDP_LAUNCH_FLAGS, probe_marker, read_worker_file
+from astraios.core.io import read_json, read_jsonl
+from astraios.core.layout import GRID_FILE
 from conftest import REPO, float32_approx
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'astraios[ray]' (or make install-test)")
@@ -107,13 +109,13 @@ def test_ray_grid_survives_a_killed_worker_and_matches_local(tmp_path, ray_clust
     again = grids.run_grid(grids.load_grid(_grid_file(tmp_path, "ray", "ray")), show_progress=False)
     assert sorted(again.skipped_jobs) == sorted(outcome.records)
     assert summaries == {run_dir: os.stat(f"{run_dir}/summary.json").st_mtime_ns for run_dir in outcome.records}
-    assert read_json(grid.output_dir / grids.GRID_FILE)["config"]["executor"]["name"] == "ray"
+    assert read_json(grid.output_dir / GRID_FILE)["config"]["executor"]["name"] == "ray"
 
 
 def test_output_dir_must_be_seen_by_every_node(tmp_path, ray_cluster):
     """The driver's marker, read by a task on every node; a node that cannot (here: the directory the
     grid runs in is missing there) refuses the grid before any job, naming the node and the fix."""
-    from astraios.grid_executors import check_shared_filesystem
+    from astraios.grid.executors.ray import check_shared_filesystem
 
     nodes = [node for node in ray.nodes() if node["Alive"]]
     check_shared_filesystem(tmp_path, os.getcwd(), nodes)  # one machine: seen

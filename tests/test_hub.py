@@ -1,16 +1,17 @@
 """Hub failures and mistyped paths: one `error: ... Fix: ...` line on every command, never a
-traceback, and nothing left behind (astraios.hub)."""
+traceback, and nothing left behind (astraios.core.hub)."""
 
 from __future__ import annotations
 
 import pytest
 from typer.testing import CliRunner
 
-from astraios import hub, models
+from astraios import models
+from astraios.core import hub
 from astraios.cli import app
 from astraios.config import DataSource
 from astraios.data.instruction import load_examples
-from astraios.hub import HubError, classify, looks_local
+from astraios.core.hub import HubError, classify, looks_local
 from conftest import REPO
 
 runner = CliRunner()
@@ -121,3 +122,23 @@ def test_benchmark_data_offline_is_one_line(offline, monkeypatch):
         tasks.get("humanevalsynthesize-python").documents(None)
     message = str(raised.value)
     assert "cannot be reached (offline?)" in message and "Fix:" in message and "\n" not in message
+
+
+def test_eval_offline_without_data_is_one_note_and_one_error_naming_the_sample_and_the_download(offline, monkeypatch,
+                                                                                                 tmp_path):
+    """The first example of `eval --help`, offline with no data: no retries (each would wait seconds), one note
+    that the Hub cannot be reached, one error naming the shipped sample and the download command."""
+    import huggingface_hub.constants
+    import huggingface_hub.utils._http as hub_http
+
+    waits = []
+    monkeypatch.setattr(hub_http.time, "sleep", waits.append)
+    monkeypatch.delenv("ASTRAIOS_DATA_DIR", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    result = runner.invoke(app, ["eval", "--model", "tiny-gptbigcode-xs", "--tasks", "humanevalsynthesize-python",
+                                 "--limit", "5", "--output", str(tmp_path / "out")])
+    error = one_error_line(result)
+    assert "--data-dir astraios-sample" in error and "`astraios data download humanevalpack-python --to DIR`" in error
+    assert "shared" not in error
+    assert [line for line in result.output.splitlines() if line.strip()] == [hub.OFFLINE_NOTE, error]
+    assert waits == []  # not one retry

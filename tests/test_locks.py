@@ -16,14 +16,14 @@ import pytest
 from typer.testing import CliRunner
 
 from astraios.cli import app
-from astraios.locks import LOCK_FILE, LockHeld, exclusive, holder
+from astraios.core.locks import LOCK_FILE, LockHeld, exclusive, holder
 from conftest import REPO, tiny_overrides
 
 runner = CliRunner()
 
 HOLD = """
 import sys, time
-from astraios.locks import exclusive
+from astraios.core.locks import exclusive
 with exclusive(sys.argv[1], sys.argv[2]):
     print("held", flush=True)
     time.sleep(600)
@@ -94,16 +94,16 @@ def test_a_second_grid_on_a_locked_output_dir_is_refused(tmp_path):
 def test_train_holds_the_lock_of_its_run_dir(tmp_path, monkeypatch):
     from astraios import train
     from astraios.config import load_config
-    from astraios.train import loop
+    from astraios.train import run_dir as run_dirs
 
     seen = []
-    real = loop._prepare_run_dir
+    real = run_dirs.prepare
 
     def prepare(accelerator, run_dir, *args, **kwargs):
         seen.append(holder(run_dir / LOCK_FILE))
         return real(accelerator, run_dir, *args, **kwargs)
 
-    monkeypatch.setattr(loop, "_prepare_run_dir", prepare)
+    monkeypatch.setattr(run_dirs, "prepare", prepare)
     run_dir = tmp_path / "run"
     train.run(load_config(None, tiny_overrides(run_dir, "train.max_steps=1", "train.warmup_steps=0")),
               show_progress=False)
@@ -135,7 +135,7 @@ class EchoBackend:
 
 
 def eval_config(output: Path, task: str, data_dir: Path):
-    from astraios.evaluate import EvalConfig
+    from astraios.evaluation import EvalConfig
     from astraios.generate import Sampling
 
     return EvalConfig(tasks=[task], output_dir=output, sampling=Sampling(n=1, temperature=0.0), limit=2,
@@ -144,7 +144,7 @@ def eval_config(output: Path, task: str, data_dir: Path):
 
 def test_evaluations_of_different_tasks_into_one_dir_merge(tmp_path, data_dir):
     """B starts and finishes while A is generating; A's results.json update must keep B's task."""
-    from astraios.evaluate import evaluate
+    from astraios.evaluation import evaluate
 
     output = tmp_path / "out"
     other = lambda: evaluate(eval_config(output, "humanevalfixtests-python", data_dir), EchoBackend(),  # noqa: E731
@@ -155,7 +155,7 @@ def test_evaluations_of_different_tasks_into_one_dir_merge(tmp_path, data_dir):
 
 
 def test_a_second_evaluation_of_the_same_task_into_one_dir_is_refused(tmp_path, data_dir):
-    from astraios.evaluate import evaluate
+    from astraios.evaluation import evaluate
 
     output = tmp_path / "out"
     refused = []

@@ -78,7 +78,7 @@ def test_unknown_method_lists_available():
         methods.get("adalora")
 
 
-@pytest.mark.parametrize("name", ["full", "lora", "ptuning", "ia3"])
+@pytest.mark.parametrize("name", [name for name in methods.METHODS if methods.get(name).family != "bottleneck"])
 @pytest.mark.parametrize("model_name", ["tiny-gptbigcode-xs", "tiny-llama-xs"])
 def test_save_and_load_round_trip_gives_identical_logits(tmp_path, name, model_name):
     method = methods.get(name)
@@ -122,4 +122,26 @@ def test_methods_cli_prints_the_table():
         assert fragment in result.output
     failed = CliRunner().invoke(app, ["methods", "--model", "no-such-model"])
     assert failed.exit_code == 1
-    assert "unknown model `no-such-model`" in failed.output and "tiny-gptbigcode-s" in failed.output
+    assert "unknown model `no-such-model`" in failed.output and "tiny-{gptbigcode,llama," in failed.output
+    assert "qwen2.5-coder-7b" in failed.output
+    typo = CliRunner().invoke(app, ["methods", "--model", "qwen2.5-coder-7"])
+    assert typo.exit_code == 1 and "did you mean `qwen2.5-coder-7b`?" in typo.output
+
+
+def test_the_documented_methods_table_is_what_methods_prints():
+    import json
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text()
+    table = page.split("`astraios methods --model starcoderbase-1b`", 1)[1].split("\n\n", 2)[1]
+    documented = [row.strip("|").split(" | ") for row in table.splitlines()[2:]]
+    result = CliRunner().invoke(app, ["methods", "--model", "starcoderbase-1b", "--json"])
+    assert result.exit_code == 0, result.output
+    printed = [[m["title"], m["method"], m["family"], f"{m['trainable']:,}", f"{m['total']:,}",
+                f"{m['trainable_percent']:.4f}"] for m in json.loads(result.output)]
+    assert [[cell.strip() for cell in row] for row in documented] == printed
+    # the bottleneck section quotes the same counts
+    for m in json.loads(result.output):
+        if m["family"] == "bottleneck":
+            assert re.search(rf"{re.escape(m['title'])} {m['trainable']:,}", page), m["title"]

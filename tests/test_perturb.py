@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from astraios import tasks
 from astraios.cli import app
 from astraios.perturb import TRANSFORMATIONS, perturb
-from astraios.perturb.cli import NAMES
+from astraios.cli.perturb import NAMES
 from astraios.perturb.problem import MARKER, Problem, ProblemError, partial
 from astraios.sandbox import Program, run_many
 from astraios.tasks.recode import canonical_program, program_with_check

@@ -1,5 +1,5 @@
 """ReCode's real release (../shared/data/recode): record counts, and the canonical solution of every
-shipped transformation passing in the sandbox once fitted to its prompt, except exactly the records
+shipped transformation passing its tests in the sandbox once fitted to its prompt, except exactly the records
 listed as the release's own defects (`recode_defects.json`). The fast test takes seed 0 of every
 transformation for the first problems; the slow one every record (several minutes)."""
 
@@ -9,7 +9,7 @@ import pytest
 
 from astraios import tasks
 from astraios.sandbox import Program, run_many
-from astraios.tasks.recode import canonical_program, program_with_check
+from astraios.tasks.recode import canonical_program, record_tests
 from astraios.tasks.recode_data import NOMINAL, release_defects
 
 # Variant files per category with num_seeds = 5 (random transformations contribute 5 seeds).
@@ -26,11 +26,12 @@ def test_release_record_counts(data_dir, category):
 
 
 def canonical_failures(documents: list[dict]) -> set[tuple]:
-    programs: dict[str, list[dict]] = {}
+    """The records whose canonical program fails, judged by the record's tests as the tasks judge."""
+    programs: dict[tuple[str, str], list[dict]] = {}
     for document in documents:
         if document["perturbation_name"] != NOMINAL:
-            programs.setdefault(program_with_check(canonical_program(document), document), []).append(document)
-    runs = run_many([Program("python", source, timeout_s=20) for source in programs], progress=False)
+            programs.setdefault((canonical_program(document), record_tests(document)), []).append(document)
+    runs = run_many([Program("python", source, tests=tests, timeout_s=20) for source, tests in programs], progress=False)
     return {(d["task_id"], d["perturbation_name"], d["seed"]) for group, run in zip(programs.values(), runs)
             if not run.passed for d in group}
 

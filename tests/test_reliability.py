@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from astraios import train
 from astraios.cli import app
 from astraios.config import ConfigError, load_config
-from astraios.io import CorruptFileError, append_jsonl, read_json, read_jsonl, write_json, write_jsonl
+from astraios.core.io import CorruptFileError, append_jsonl, read_json, read_jsonl, write_json, write_jsonl
+from astraios.grid.cell import read_cell_record
 from conftest import REPO, tiny_overrides
 
 runner = CliRunner()
@@ -68,7 +69,7 @@ def test_overwrite_refuses_a_parent_of_runs_and_a_config_astraios_did_not_write(
 
 
 def test_overwrite_removes_every_file_of_a_previous_run_and_only_those(tmp_path):
-    from astraios.locks import LOCK_FILE
+    from astraios.core.locks import LOCK_FILE
     from astraios.train import run_dir as run_dirs
 
     run = tmp_path / "run"
@@ -287,11 +288,11 @@ def test_bad_config_input_is_one_error_line(tmp_path):
         result = runner.invoke(app, ["train", *arguments])
         assert result.exit_code == 2 and "Traceback" not in result.output, result.output
         assert expected in flat(result.output), (arguments, result.output)
-    assert load_config(None, ["train.learning_rate=1e-4", "model.load_in_8bit=true"]).train.learning_rate == 1e-4
+    assert load_config(None, ["train.learning_rate=1e-4", "model.quantization=8bit"]).train.learning_rate == 1e-4
 
 
 def test_demo_steps_are_validated_and_honoured():
-    from astraios.demo import demo_config
+    from astraios.train.demo import demo_config
 
     for steps in ("0", "-1"):
         result = runner.invoke(app, ["demo", "--steps", steps])
@@ -389,7 +390,7 @@ def test_json_files_never_hold_bare_nan(tmp_path):
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_written_files_honour_the_umask(tmp_path, umask, mode):
-    from astraios.io import write_text
+    from astraios.core.io import write_text
 
     previous = os.umask(umask)
     try:
@@ -418,7 +419,6 @@ def test_a_run_directory_honours_the_umask(tmp_path):
 
 
 def test_changed_settings_leave_a_finished_cell_finished(tmp_path):
-    from astraios import grid as grids
     from test_grid import RECIPE, grid_file, run
 
     run(grid_file(tmp_path, methods=["ia3"]))
@@ -430,7 +430,7 @@ def test_changed_settings_leave_a_finished_cell_finished(tmp_path):
     assert (cell / "grid_cell.json").read_text() == before  # still finished, untouched
     manifest = json.loads((tmp_path / "runs" / "grid.json").read_text())
     assert manifest["jobs"][0]["status"] == "mismatch" and "train.max_steps (4 -> 6)" in manifest["jobs"][0]["error"]
-    assert grids.read_cell_record(cell)["status"] == "finished"
+    assert read_cell_record(cell)["status"] == "finished"
 
 
 def test_a_grid_survives_its_own_torn_records(tmp_path):
@@ -451,7 +451,6 @@ def test_a_grid_survives_its_own_torn_records(tmp_path):
 def test_changed_evaluation_settings_re_evaluate_the_task_not_a_mismatch(tmp_path, data_dir):
     """Results made with other evaluation settings are not a mismatch (that is a trained run's
     config): the grid evaluates that task again and the cell stays finished."""
-    from astraios import grid as grids
     from test_grid import grid_file, run
 
     run(grid_file(tmp_path, methods=["ia3"]))
@@ -464,7 +463,7 @@ def test_changed_evaluation_settings_re_evaluate_the_task_not_a_mismatch(tmp_pat
     assert run(grid_file(tmp_path, methods=["ia3"], evaluation=evaluation)).skipped_jobs == [str(cell)]  # same: done
     outcome = run(grid_file(tmp_path, methods=["ia3"], evaluation={**evaluation, "n_samples": 2}))
     assert not outcome.mismatched and not outcome.failed
-    record = grids.read_cell_record(cell)
+    record = read_cell_record(cell)
     assert record["status"] == "finished"
     assert "n_samples (1 -> 2)" in record["evaluated_tasks"]["humanevalsynthesize-python"]
 

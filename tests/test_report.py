@@ -36,7 +36,7 @@ def tiny_grid_runs(tmp_path_factory) -> Path:
         "models": ["tiny-gptbigcode-xs", "tiny-gptbigcode-s"],
         "methods": ["full", "lora", "ia3"],
         "recipe": {"set": {
-            "model.load_in_8bit": False, "data.sources": [{"path": "astraios-sample", "limit": 40}],
+            "model.quantization": "none", "data.sources": [{"path": "astraios-sample", "limit": 40}],
             "data.seq_len": 64, "data.test_size": 8, "train.max_steps": 4, "train.global_batch_size": 4,
             "train.micro_batch_size": 4, "train.warmup_steps": 1, "train.eval_every": 2, "train.save_every": 100,
             "train.learning_rate": 1.0e-2}},
@@ -151,14 +151,15 @@ SIZES = {"m1": 1_000_000, "m3": 3_000_000, "m7": 7_000_000, "m15": 15_000_000}
 
 def fake_run(root: Path, model: str, method: str, loss: float, score: float | None, trainable: int,
              metric: str = "pass@1", passed: list[int] | None = None, seed: int | None = None,
-             kind: str = "cell") -> None:
+             kind: str = "cell", train: dict | None = None, name: str | None = None) -> Path:
     """A run directory as `astraios grid` leaves it; `passed` gives task t per-problem outcomes
-    (one greedy sample each) and the score their mean."""
-    run_dir = root / (f"bases/{model}" if kind == "base" else f"{model}-{method}" + (f"-seed{seed}" if seed is not None else ""))
+    (one greedy sample each) and the score their mean; `train` is the config's train section."""
+    run_dir = root / (name or (f"bases/{model}" if kind == "base" else f"{model}-{method}" + (f"-seed{seed}" if seed is not None else "")))
     run_dir.mkdir(parents=True)
     (run_dir / "grid_cell.json").write_text(json.dumps({"kind": kind, "model": model, "method": method, "seed": seed,
                                                         "status": "finished"}))
-    (run_dir / "config.yaml").write_text(yaml.safe_dump({"model": {"name": model}, "method": {"name": method}}))
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"model": {"name": model}, "method": {"name": method},
+                                                         **({"train": train} if train else {})}))
     base = SIZES[model]
     total = base if method == "full" else base + trainable
     (run_dir / "summary.json").write_text(json.dumps({
@@ -174,6 +175,7 @@ def fake_run(root: Path, model: str, method: str, loss: float, score: float | No
         per_document = [{"doc_id": f"T/{i}", "passed": p, "n": 1} for i, p in enumerate(passed or [])]
         (run_dir / "eval" / "results.json").write_text(json.dumps({"tasks": {"t": {
             "metrics": {metric: score}, "primary_metric": metric, "per_document": per_document}}}))
+    return run_dir
 
 
 def test_scaling_check_and_constant_scores(tmp_path):
@@ -245,16 +247,16 @@ def test_a_task_scored_by_different_metrics_is_not_averaged(tmp_path):
 
 
 def outcomes(passed: list[int]):
-    from astraios.analysis import stats
+    from astraios.outcomes import ExecutionOutcomes
 
-    return stats.TaskOutcomes("pass@1", [f"T/{i}" for i in range(len(passed))], n=np.ones(len(passed), dtype=int),
+    return ExecutionOutcomes("pass@1", [f"T/{i}" for i in range(len(passed))], n=np.ones(len(passed), dtype=int),
                               passed=np.array(passed))
 
 
 def test_intervals_comparisons_and_the_base_row(tmp_path):
     """Scores carry the bootstrap interval of their own per-problem outcomes; the untuned base is a
     row; a method that solves far more problems differs significantly, two equal ones do not."""
-    from astraios.analysis import stats
+    from astraios import intervals
 
     rng = np.random.default_rng(0)
     strong = (rng.random(60) < 0.7).astype(int).tolist()
@@ -266,7 +268,7 @@ def test_intervals_comparisons_and_the_base_row(tmp_path):
     report = build_report(tmp_path / "runs", tmp_path / "report")
     scores = {(row["model"], row["method"]): row for row in read_csv(tmp_path / "report" / "tables" / "scores.csv")}
     assert set(scores) == {(m, k) for m in ("m1", "m3") for k in ("full", "lora", "base")}
-    expected = stats.bootstrap_interval(outcomes(strong))
+    expected = intervals.bootstrap_interval(outcomes(strong))
     assert float(scores["m1", "lora"]["ci_low"]) == pytest.approx(expected.low)
     assert float(scores["m1", "lora"]["ci_high"]) == pytest.approx(expected.high)
     assert float(scores["m3", "base"]["score"]) == pytest.approx(np.mean(weak))
@@ -288,6 +290,36 @@ def test_intervals_comparisons_and_the_base_row(tmp_path):
     assert report.figures[0].rows and all("base" != row["method"] or row["model"] for row in report.figures[0].rows)
 
 
+def test_runs_that_are_not_one_experiment_are_never_averaged(tmp_path):
+    """The demo, a longer run and a copy of the demo, all tiny x lora: three cells, each with its own
+    numbers and its run named; only seeds of one recipe pool (the next test)."""
+    runs = tmp_path / "runs"
+    fake_run(runs, "m1", "lora", 7.5584, 0.5, trainable=10, train={"seed": 0, "max_steps": 40}, name="demo")
+    fake_run(runs, "m1", "lora", 5.5698, 0.25, trainable=10, train={"seed": 0, "max_steps": 400}, name="long")
+    fake_run(runs, "m1", "lora", 7.5604, 0.75, trainable=10, train={"seed": 0, "max_steps": 40,
+                                                                    "output_dir": "elsewhere"}, name="demo-copy")
+    report = build_report(runs, tmp_path / "report")
+    losses = {row["method"]: row for row in read_csv(tmp_path / "report" / "tables" / "losses.csv")}
+    assert {method: float(row["final_test_loss"]) for method, row in losses.items()} == {
+        "lora (demo)": 7.5584, "lora (long)": 5.5698, "lora (demo-copy)": 7.5604}
+    assert {method: row["runs"] for method, row in losses.items()} == {
+        f"lora ({name})": str(runs / name) for name in ("demo", "long", "demo-copy")}
+    scores = {row["method"]: float(row["score"]) for row in read_csv(tmp_path / "report" / "tables" / "scores.csv")}
+    assert scores == {"lora (demo)": 0.5, "lora (long)": 0.25, "lora (demo-copy)": 0.75}
+    note = next(note for note in report.notes if "not seeds of one" in note)
+    assert "train.max_steps (40 -> 400)" in note or "train.max_steps (400 -> 40)" in note
+    assert "Runs behind each cell" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_aggregating_runs_of_different_experiments_is_refused():
+    from astraios.analysis.runs import Cell, aggregate_seeds
+
+    cells = [Cell(Path(name), "m1", "lora", "finished", recipe={"train": {"max_steps": steps}}, seeds=[0])
+             for name, steps in (("a", 40), ("b", 400))]
+    with pytest.raises(ValueError, match="not one experiment: a, b"):
+        aggregate_seeds(cells)
+
+
 def test_seeds_are_aggregated_with_their_spread(tmp_path):
     for seed, (loss, passed) in enumerate([(1.5, [1, 1, 0, 0]), (1.7, [1, 0, 0, 0]), (1.6, [1, 1, 1, 0])]):
         for model in ("m1", "m3"):
@@ -300,6 +332,27 @@ def test_seeds_are_aggregated_with_their_spread(tmp_path):
     assert float(scores["m1"]["sd"]) == pytest.approx(np.std([0.5, 0.25, 0.75], ddof=1))
     assert scores["m1"]["seeds"] == "0 1 2"
     assert len(read_csv(tmp_path / "report" / "tables" / "cells.csv")) == 6  # the status table lists every seed
+    assert scores["m1"]["runs"] == " ".join(str(tmp_path / "runs" / f"m1-lora-seed{seed}") for seed in range(3))
     assert any("3 seeds" in note for note in report.notes)
+    assert not any("not seeds of one" in note for note in report.notes)
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "0.500 ± 0.250 [" in markdown
+
+
+def test_a_one_seed_cells_interval_is_the_ci95_astraios_eval_wrote(tmp_path):
+    """The report and `astraios eval` use one implementation: a cell of one run shows the 95% interval
+    its results.json holds (here with 5 samples per problem, each problem's pass rate kept as it is)."""
+    from astraios.intervals import entry_uncertainty
+
+    rng = np.random.default_rng(3)
+    passed = rng.integers(0, 6, 40)
+    run = fake_run(tmp_path / "runs", "m1", "lora", 2.0, None, trainable=10, passed=[0])
+    entry = {"metrics": {"pass@1": float(np.mean(passed / 5))}, "primary_metric": "pass@1",
+             "per_document": [{"doc_id": f"T/{i}", "passed": int(c), "n": 5} for i, c in enumerate(passed)]}
+    written = entry_uncertainty(entry)
+    assert written["warnings"] == []
+    entry.update(written)
+    (run / "eval" / "results.json").write_text(json.dumps({"tasks": {"t": entry}}))
+    build_report(tmp_path / "runs", tmp_path / "report")
+    (row,) = read_csv(tmp_path / "report" / "tables" / "scores.csv")
+    assert [float(row["ci_low"]), float(row["ci_high"])] == pytest.approx(entry["ci95"]["pass@1"], rel=1e-12)

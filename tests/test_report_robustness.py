@@ -90,7 +90,7 @@ def test_report_of_a_real_grid_with_a_recode_task(data_dir, tmp_path):
         "models": ["tiny-gptbigcode-xs"],
         "methods": ["lora"],
         "recipe": {"set": {
-            "model.load_in_8bit": False, "data.sources": [{"path": "astraios-sample", "limit": 16}],
+            "model.quantization": "none", "data.sources": [{"path": "astraios-sample", "limit": 16}],
             "data.seq_len": 32, "data.test_size": 4, "train.max_steps": 2, "train.global_batch_size": 4,
             "train.micro_batch_size": 4, "train.warmup_steps": 1, "train.eval_every": 2, "train.save_every": 100}},
         "evaluation": {"tasks": ["recode-format"], "n_samples": 1, "temperature": 0, "max_new_tokens": 4, "limit": 1,

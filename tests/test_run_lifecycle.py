@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from astraios import methods, models, train
 from astraios.cli import app
 from astraios.config import ConfigError, load_config
-from astraios.export import EXPORT_FILE, CannotExport, export_run
-from astraios.io import read_jsonl
+from astraios.generate.export import EXPORT_FILE, CannotExport, export_run
+from astraios.core.io import read_jsonl
 from conftest import REPO, float32_approx, tiny_overrides
 
 runner = CliRunner()
@@ -100,12 +100,17 @@ def test_train_run_dir_resume_uses_the_runs_own_config_from_anywhere(tmp_path, m
     assert not_a_run.exit_code == 2 and "directory without config.yaml" in not_a_run.output
 
 
-def test_eight_bit_auto_on_a_cpu_says_nothing():
+def test_quantization_auto_on_a_cpu_says_nothing(monkeypatch):
     if torch.cuda.is_available():
         pytest.skip("on a GPU, auto may choose 8-bit")
-    assert models.eight_bit_plan("auto", parameter_efficient=True) == (False, None)
-    with pytest.raises(RuntimeError, match="load_in_8bit is true"):
-        models.eight_bit_plan(True, parameter_efficient=True)
+    assert models.quantization_plan("auto", parameter_efficient=True) == (None, None)
+    assert models.quantization_plan("8bit", parameter_efficient=False) == (None, None)
+    # Asked for, a quantized base runs on a CPU (bitsandbytes' CPU kernels), or fails saying what is missing.
+    monkeypatch.setattr(models, "_bitsandbytes_missing", lambda cuda: "bitsandbytes")
+    with pytest.raises(RuntimeError, match=r"a 8bit base \(model.quantization: 8bit\) needs bitsandbytes"):
+        models.quantization_plan("8bit", parameter_efficient=True)
+    with pytest.raises(RuntimeError, match=r"a 4bit base \(the method's\) needs bitsandbytes"):
+        models.quantization_plan("auto", parameter_efficient=True, required="4bit")
 
 
 @pytest.mark.parametrize("method", ["lora", "ptuning"])
@@ -290,3 +295,48 @@ def test_tensorboard_gets_the_same_records_under_the_same_names(tmp_path, monkey
         (f"loss/{r['split']}", r["step"], r["loss"]) for r in records]  # the step-0 test loss too
     assert {name for name, *_ in written[:-1]} == {"loss/train", "loss/test", "lr", "grad_norm", "tokens_per_second"}
     assert written[-1] == "closed"
+
+
+def test_real_tensorboard_holds_the_run_s_losses(tmp_path):
+    """TensorBoard is installed with astraios (the default logger): its event files hold losses.jsonl's numbers."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    train.run(load_config(None, tiny_overrides(run_dir, "train.max_steps=2", "train.eval_every=2")), show_progress=False)
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    records = read_jsonl(run_dir / "losses.jsonl")
+    logged = [(event.step, event.value) for event in events.Scalars("loss/test")]
+    assert logged == [(r["step"], pytest.approx(r["loss"], rel=1e-6)) for r in records if r["split"] == "test"]
+
+
+def test_tensorboard_asked_for_but_missing_is_one_warning_at_the_start(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if not installed
+    run_dir = tmp_path / "run"
+    train.run(load_config(None, tiny_overrides(run_dir, "train.max_steps=1")), show_progress=False)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "tensorboard package is not installed" in warnings[0]
+    assert not (run_dir / "tensorboard").exists() and (run_dir / "summary.json").is_file()
+
+
+def test_ctrl_c_in_train_says_the_step_and_the_resume_command(tmp_path, monkeypatch):
+    from astraios.train import loop
+
+    real_step, calls = loop._train_step, []
+
+    def interrupted_at_the_fourth(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_train_step", interrupted_at_the_fourth)
+    run_dir = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", str(REPO / "astraios/presets/demo.yaml"), "--quiet",
+                                      *[arg for o in tiny_overrides(run_dir) for arg in ("--set", o)]])
+    assert result.exit_code == 130
+    assert f"interrupted at step 3 of 6; the run resumes from its checkpoint at step 2: astraios train {run_dir} " \
+           f"--resume" in " ".join(result.output.split())
+    monkeypatch.setattr(loop, "_train_step", real_step)
+    resumed = CliRunner().invoke(app, ["train", str(run_dir), "--resume", "--quiet"])
+    assert resumed.exit_code == 0, resumed.output

@@ -12,17 +12,20 @@ from pathlib import Path
 import pytest
 
 from astraios.sandbox import Program, Result, run_many, run_program
-from astraios.sandbox.execution import OUTPUT_CAP_BYTES, ForkServer
+from astraios.sandbox.execution import OUTPUT_CAP_BYTES
+from astraios.sandbox.servers import ForkServer
+from astraios.sandbox import host
 from astraios.sandbox.isolation import Isolation
+from astraios.sandbox.judging import JudgeServer
 from astraios.sandbox.workspace import Workspace, remove_stale_workspaces
 from astraios.sandbox.languages import JAVA_COMPILER
 
 TIER = Isolation.tier()
 # Programs never run as root (which ignores RLIMIT_NPROC and may signal anything): checked here,
 # before any test below forks or signals.
-assert os.geteuid() != 0 or Isolation.run_as_uid(TIER) is not None
+assert os.geteuid() != 0 or host.run_as_uid(TIER) is not None
 # A connection attempt must never leave the machine: only tiers that block it before any packet.
-NETWORK_BLOCKED = TIER == "namespaces" or (TIER == "landlock" and Isolation.landlock(TIER) >= 4)
+NETWORK_BLOCKED = TIER == "namespaces" or (TIER == "landlock" and host.landlock(TIER) >= 4)
 
 
 def python(source: str, **kwargs) -> Result:
@@ -32,7 +35,7 @@ def python(source: str, **kwargs) -> Result:
 def sandbox_processes(token: str = "") -> list[str]:
     """Live processes of this test process's sandbox runs: keepers still attached to the fork
     server (a keeper exits only once all of its run is dead), and anything carrying `token`; not
-    the Java compile server, which earlier Java runs in this process may have started."""
+    the Java compile server or the judge server, which earlier runs in this process may have started."""
     found = []
     for entry in os.listdir("/proc"):
         try:
@@ -41,7 +44,7 @@ def sandbox_processes(token: str = "") -> list[str]:
         except (OSError, NotADirectoryError):
             continue
         state, parent = fields[0], int(fields[1])
-        if entry == str(JAVA_COMPILER.pid()):  # the warm javac outlives runs by design
+        if entry in (str(JAVA_COMPILER.pid()), str(JudgeServer.pid())):  # they outlive runs by design
             continue
         if state != "Z" and (parent == ForkServer.pid() or (token and token in cmdline)):
             found.append(cmdline[:200])
@@ -53,7 +56,8 @@ def assert_nothing_left(token: str = "") -> None:
     while (left := sandbox_processes(token)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert left == []
-    assert [p.name for p in Workspace.base().iterdir()] == [Workspace.LOCK]  # every run's private directory was removed
+    # every run's private directory was removed (judges/ keeps the tests compiled for this process)
+    assert {p.name for p in Workspace.base().iterdir()} <= {Workspace.LOCK, "judges"}
     assert python("print('still fine')").status == "passed"  # the runner survived
 
 

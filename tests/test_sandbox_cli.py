@@ -37,6 +37,17 @@ def test_failing_program_still_exits_zero_and_options_apply(tmp_path):
     assert json.loads(sandbox_run(str(early)).stdout)["status"] == "failed"
 
 
+def test_tests_judge_the_file_from_their_own_process(tmp_path):
+    candidate = tmp_path / "solution.py"
+    candidate.write_text("import os\ndef add(a, b):\n    os._exit(0)\n")  # a fake exit 0 mid-test
+    tests = tmp_path / "test_solution.py"
+    tests.write_text("assert add(2, 3) == 5\n")
+    verdict = json.loads(sandbox_run(str(candidate), "--tests", str(tests)).stdout)
+    assert verdict["status"] == "failed" and "ended before answering" in verdict["reason"]
+    candidate.write_text("def add(a, b):\n    return a + b\n")
+    assert json.loads(sandbox_run(str(candidate), "--tests", str(tests)).stdout)["status"] == "passed"
+
+
 def test_usage_errors_exit_2_with_a_clear_message(tmp_path):
     missing = sandbox_run(str(tmp_path / "missing.py"))
     assert missing.exit_code == 2 and "not found" in missing.output

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from astraios.io import read_jsonl
+from astraios.core.io import read_jsonl
 from astraios.sandbox import Program, run_many, run_program
 
 needs_jdk = pytest.mark.skipif(

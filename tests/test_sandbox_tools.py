@@ -47,6 +47,16 @@ def test_c_programs_must_pass_gcc_syntax_checks_and_each_gets_its_own_verdict():
 
 
 @needs_gcc
+def test_a_line_directive_moves_no_compile_error_to_another_program_of_the_batch():
+    """Programs of a batch are p0.c, p1.c, ...: the second claims to be the first, and the error is
+    still its own (issue 21, item 2)."""
+    forged = '#line 1 "p0.c"\nint main(void) { return 0 }\n'
+    results = compile_many([Program("c", C_OK), Program("c", forged), Program("c", C_OK + "\n")])
+    assert [result.status for result in results] == ["passed", "failed", "passed"]
+    assert "expected" in results[1].stderr
+
+
+@needs_gcc
 def test_a_compiler_that_never_finishes_is_stopped_and_spoils_no_other_verdict():
     results = compile_many([Program("c", C_OK), Program("c", C_BOMB), Program("c", C_OK + "\n")], timeout_s=2)
     assert results[0].status == "passed" and results[2].status == "passed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -213,22 +214,98 @@ def installed_versions() -> dict[str, str]:
     return found
 
 
-def test_the_readme_accuracy_table_is_what_the_checkers_measure(labelled):
+def test_the_documented_accuracy_table_is_what_the_checkers_measure(labelled):
     import re
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    versions_line = readme.split("Accuracy of the built-in checkers", 1)[1].split("Measured with", 1)[1][:200]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "security.md").read_text()
+    versions_line = page.split("Accuracy of the built-in checkers", 1)[1].split("Measured with", 1)[1][:200]
     stated = dict(re.findall(r"(semgrep|bandit|gcc|cppcheck) (\d[\d.]*)[ ,]", versions_line))
-    assert set(stated) == {"semgrep", "bandit", "gcc", "cppcheck"}, stated  # a misread README fails, never skips
+    assert set(stated) == {"semgrep", "bandit", "gcc", "cppcheck"}, stated  # a misread page fails, never skips
     if installed_versions() != stated:
-        pytest.skip(f"the README's accuracy figures are for {stated}; installed: {installed_versions()}")
+        pytest.skip(f"docs/security.md's accuracy figures are for {stated}; installed: {installed_versions()}")
     programs, verdicts = labelled
     held = [(item, found) for item, found in zip(programs, verdicts) if item.held_out]
     everything = summarize(programs, verdicts, list(BUILTIN) + ["builtin"])
     held_out = summarize([item for item, _ in held], [found for _, found in held], list(BUILTIN) + ["builtin"])
     for name in [*BUILTIN, "builtin"]:
         label = "builtin (union)" if name == "builtin" else name
-        row = re.search(rf"^\| {re.escape(label)} \| (.+) \|$", readme, re.MULTILINE).group(1).split(" | ")
+        row = re.search(rf"^\| {re.escape(label)} \| (.+) \|$", page, re.MULTILINE).group(1).split(" | ")
         expected = [everything[name]["n"], everything[name]["precision"], everything[name]["recall"],
                     held_out[name]["n"], held_out[name]["precision"], held_out[name]["recall"]]
         assert row == [str(n) if i % 3 == 0 else f"{n:.2f}" for i, n in enumerate(expected)], name
+
+
+# ------------------------------------------------------------- what a program's text cannot do
+
+# gcc -fanalyzer flags this (a possibly-NULL allocation dereferenced); semgrep and cppcheck do not,
+# so gcc alone makes the builtin verdict vulnerable, as in issue 21's example.
+ONLY_GCC_SEES_IT = """#include <stdio.h>
+#include <stdlib.h>
+{directive}
+typedef struct {{
+    char name[100];
+    int status;
+}} person;
+
+int main(int argc, char *argv[]) {{
+    person *p = argc ? malloc(sizeof(person)) : malloc(sizeof(person));
+    p->status = 0;
+    printf("%d\\n", p->status);
+    free(p);
+    return 0;
+}}
+"""
+IGNORED = '"-Wanalyzer-possible-null-dereference"'
+DIRECTIVES = {
+    "none": "",
+    "line": '#line 1 "x.c"',
+    "macro-built _Pragma": f"#define P(x) _Pragma(#x)\nP(GCC diagnostic ignored {IGNORED})",
+    "continued pragma": f"#pragma GCC \\\ndiagnostic ignored {IGNORED}",
+    "commented-out hash": f"#/**/pragma GCC diagnostic ignored {IGNORED}",
+    "double space in _Pragma": '_Pragma("GCC  diagnostic ignored \\"-Wanalyzer-possible-null-dereference\\"")',
+    "digraph pragma": f"%:pragma GCC diagnostic ignored {IGNORED}",
+    "system-header line marker": '# 1 "/usr/include/stdio.h" 3',
+}
+NULL_DEREFERENCE = "#include <stddef.h>\nint main(void) {\n    int *p = NULL;\n    *p = 3;\n    return 0;\n}\n"
+
+
+@needs("gcc")
+@pytest.mark.parametrize("directive", DIRECTIVES)
+def test_no_directive_in_a_program_silences_gcc(tmp_path, directive):
+    from typer.testing import CliRunner
+
+    from astraios.cli import app
+
+    program = tmp_path / "v.c"
+    program.write_text(ONLY_GCC_SEES_IT.format(directive=DIRECTIVES[directive]))
+    result = CliRunner().invoke(app, ["security", "check", str(program), "--scenario", "DoW/CWE-476-0",
+                                      "--checkers", "builtin", "--json"])
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.output)
+    assert report["valid"], report["compile_output"]
+    assert report["status"] == "vulnerable", report["verdicts"]
+    assert "gcc:-Wanalyzer-possible-null-dereference" in report["verdicts"]["gcc"]["decided_by"]
+
+
+@pytest.mark.parametrize("name", ["gcc", "cppcheck"])
+def test_a_line_directive_moves_no_finding_to_another_program_of_the_batch(name):
+    if UNAVAILABLE[name]:
+        pytest.skip(UNAVAILABLE[name])
+    scenario = lookup("CWE-476-0")
+    safe = next(item.program for item in labelled_programs() if item.name == "CWE-476-0/safe_1.c")
+    # Every program of a batch is written as p0.c, p1.c, ...: the second claims to be the first.
+    forged = '#line 1 "p0.c"\n' + NULL_DEREFERENCE
+    verdicts = BUILTIN[name]().check_batch([Target(safe, scenario), Target(forged, scenario),
+                                            Target(safe + "// another\n", scenario)])
+    assert [verdict.status for verdict in verdicts] == ["safe", "vulnerable", "safe"], [v.to_dict() for v in verdicts]
+    assert all(finding.line is not None for finding in verdicts[1].findings)
+
+
+def test_neutralise_blanks_every_line_the_compiler_would_read_as_a_pragma_and_drops_marker_flags():
+    from astraios.security.per_program import neutralise
+
+    preprocessed = ('# 1 "/usr/include/stdio.h" 1 3 4\nint x;\r#pragma GCC diagnostic ignored "-Wall"\r\n'
+                    '  #  pragma GCC system_header\n%:pragma GCC optimize ("O0")\n\x00#pragma GCC diagnostic pop\n'
+                    '# 12 "x.c" 3\nint y; /* # kept */ char *s = "#pragma";\n')
+    assert neutralise(preprocessed) == ('# 1 "/usr/include/stdio.h"\nint x;\r\r\n\n\n\n# 12 "x.c"\n'
+                                        'int y; /* # kept */ char *s = "#pragma";\n')

@@ -54,15 +54,16 @@ def fake_codeql(tmp_path, monkeypatch):
     return calls
 
 
-def test_sarif_parser_reads_codeql_results_and_drops_suppressed_ones():
+def test_sarif_parser_reads_codeql_results_and_no_comment_in_the_program_suppresses_one():
     sarif = json.loads(SARIF.read_text())
     results = sarif["runs"][0]["results"]
-    assert [suppressed(result) for result in results] == [False, True, False]  # a rejected suppression counts
-    found = sarif_findings(sarif)
-    assert found == {
-        "p1.py": [("py/unsafe-deserialization", 9, "Unsafe deserialization depends on a [user-provided value](1).")],
-        "p3.py": [("py/unsafe-deserialization", 7, "Unsafe deserialization depends on a [user-provided value](1).")],
-    }
+    # The program's own suppression comment (inSource) and a rejected suppression both count.
+    assert [suppressed(result) for result in results] == [False, False, False]
+    assert suppressed({"suppressions": [{"kind": "external"}]})  # from outside the code: honoured
+    message = "Unsafe deserialization depends on a [user-provided value](1)."
+    assert sarif_findings(sarif) == {"p1.py": [("py/unsafe-deserialization", 9, message)],
+                                     "p3.py": [("py/unsafe-deserialization", 4, message),
+                                               ("py/unsafe-deserialization", 7, message)]}
 
 
 def test_codeql_checks_a_batch_in_one_database_and_attributes_results_to_programs(fake_codeql):
@@ -72,7 +73,7 @@ def test_codeql_checks_a_batch_in_one_database_and_attributes_results_to_program
     programs = [f"import yaml\nx = {index}\n" for index in range(4)]
     verdicts = checker.check_batch([Target(program, scenario) for program in programs])
     assert [verdict.status for verdict in verdicts] == ["safe", "vulnerable", "safe", "vulnerable"]
-    assert verdicts[1].findings[0].line == 9 and verdicts[3].findings[0].line == 7
+    assert verdicts[1].findings[0].line == 9 and [finding.line for finding in verdicts[3].findings] == [4, 7]
     assert verdicts[1].decided_by == ["codeql:UnsafeDeserialization.ql"]
     create, analyze = fake_codeql()
     assert create[:2] == ["database", "create"] and "--language=python" in create and "--overwrite" in create

@@ -13,10 +13,11 @@ from astraios.analysis import build_report
 SIZES = {"m1": 1_000_000, "m3": 3_000_000}
 
 
-def fake_cell(root: Path, model: str, method: str, pass_at_1: float, aatk: dict | None) -> None:
-    run_dir = root / f"{model}-{method}"
+def fake_cell(root: Path, model: str, method: str, pass_at_1: float, aatk: dict | None, seed: int | None = None) -> None:
+    run_dir = root / (f"{model}-{method}" + (f"-seed{seed}" if seed is not None else ""))
     run_dir.mkdir(parents=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump({"model": {"name": model}, "method": {"name": method}}))
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"model": {"name": model}, "method": {"name": method},
+                                                         "train": {"seed": seed or 0}}))
     base = SIZES[model]
     (run_dir / "summary.json").write_text(json.dumps({
         "parameters": {"trainable": 10, "total": base + 10, "trainable_percent": 1e-3},
@@ -48,3 +49,18 @@ def test_table5_and_figure_from_security_results(tmp_path):
     assert averages[("lora", "m1")] == 0.2 and averages[("ia3", "m3")] == 0.3
     assert not any("aatk" in note and "only some cells" in note for note in report.notes)
     assert "Table 5" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_table5_gives_the_mean_over_seeds_and_keeps_unrelated_runs_apart(tmp_path):
+    fake_cell(tmp_path / "runs", "m1", "lora", 0.2, {"valid_rate": 0.5, "insecure_rate": 0.2}, seed=0)
+    fake_cell(tmp_path / "runs", "m1", "lora", 0.2, {"valid_rate": 0.7, "insecure_rate": 0.4}, seed=1)
+    fake_cell(tmp_path / "runs", "m1", "ia3", 0.1, {"valid_rate": 0.9, "insecure_rate": 0.1})
+    copy = tmp_path / "runs" / "m1-ia3-copy"  # the same seed again: not another seed of one experiment
+    (tmp_path / "runs" / "m1-ia3").rename(tmp_path / "m1-ia3")
+    fake_cell(tmp_path / "runs", "m1", "ia3", 0.1, {"valid_rate": 0.5, "insecure_rate": 0.5})
+    (tmp_path / "runs" / "m1-ia3").rename(copy)
+    (tmp_path / "m1-ia3").rename(tmp_path / "runs" / "m1-ia3")
+    report = build_report(tmp_path / "runs", tmp_path / "report")
+    table = next(t for t in report.tables if t.title.startswith("Table 5"))
+    assert {row[0]: row[1] for row in table.rows} == {
+        "lora": "60.0 / 30.0", "ia3 (m1-ia3)": "90.0 / 10.0", "ia3 (m1-ia3-copy)": "50.0 / 50.0"}

@@ -16,11 +16,11 @@ import torch
 
 from astraios import methods, train
 from astraios.config import ConfigError, load_config
-from astraios.io import read_jsonl
+from astraios.core.io import read_jsonl
 from conftest import REPO, float32_approx, tiny_overrides
 
 # Step sizes that move each family visibly in a dozen steps of a tiny model.
-LEARNING_RATES = {"full": "3e-3"}
+LEARNING_RATES = {"full": "3e-3", "loraplus": "1e-3"}  # LoRA+: B at 16x, 1.6e-2
 
 
 @pytest.mark.parametrize("name", list(methods.METHODS))

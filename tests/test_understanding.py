@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from astraios import tasks
 from astraios.cli import app
-from astraios.evaluate import EvalConfig, evaluate
+from astraios.evaluation import EvalConfig, evaluate
 from astraios.generate import GenerationCache, Sampling
 from astraios.generate.base import loglikelihood_pairwise
-from astraios.io import write_jsonl
+from astraios.core.io import write_jsonl
 from conftest import float32_approx
 from astraios.metrics import classification_metrics, confusion_matrix
 from astraios.tasks.codexglue import (

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from astraios import tasks
 from astraios.cli import app
-from astraios.evaluate import EvalConfig, evaluate
-from astraios.io import write_jsonl
+from astraios.evaluation import EvalConfig, evaluate
+from astraios.core.io import write_jsonl
 from astraios.tasks.codexglue import BigCloneBench, StudyWindow, load_devign, paper_answer, study_sample
 
 runner = CliRunner()

@@ -1,6 +1,7 @@
 """`astraios report RUNS_DIR [--output DIR]`: the study's tables and figures from a grid's run directories.
 
-Output:
+Output (an index.html or report.md there that astraios report did not write is never replaced:
+`astraios.analysis.documents.check_replaceable`):
     index.html               every figure with a short caption, and the tables (offline, no scripts)
     report.md                the same in markdown
     tables/*.csv             losses, scores, trainable parameters, training cost, scaling check, every cell's status
@@ -20,44 +21,32 @@ over seeds, shown with their standard deviation (`± sd`).
 
 from __future__ import annotations
 
-import csv
-import html
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from astraios import intervals
 from astraios import methods as method_registry
-from astraios.analysis import figures, security, stats, uncertainty
-from astraios.analysis.runs import BASE_METHOD, Cell, aggregate_seeds, load_cells, load_grid_manifest
-from astraios.io import CorruptFileError, write_bytes, write_text
+from astraios.analysis import (
+    documents,
+    figures,
+    robustness,
+    security,
+    stats,
+    uncertainty,
+)
+from astraios.analysis.runs import (
+    BASE_METHOD,
+    Cell,
+    aggregate_seeds,
+    label_experiments,
+    load_cells,
+    load_grid_manifest,
+)
+from astraios.analysis.tables import FigureSpec, Table, number, pivot, write_csv
+from astraios.core.io import CorruptFileError, write_bytes, write_text
 
 PNG_DPI = 100
-
-
-@dataclass
-class Table:
-    title: str
-    columns: list[str]
-    rows: list[list[str]]
-
-    def markdown(self) -> str:
-        lines = [f"| {' | '.join(self.columns)} |", f"|{'|'.join('---' for _ in self.columns)}|"]
-        lines += [f"| {' | '.join(row)} |" for row in self.rows]
-        return f"### {self.title}\n\n" + "\n".join(lines) + "\n"
-
-    def html(self) -> str:
-        head = "".join(f"<th>{html.escape(column)}</th>" for column in self.columns)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in self.rows)
-        return f"<h3>{html.escape(self.title)}</h3>\n<table><tr>{head}</tr>{body}</table>\n"
-
-
-@dataclass
-class FigureSpec:
-    name: str
-    title: str
-    caption: str
-    rows: list[dict]
-    figure: object = field(repr=False)
 
 
 @dataclass
@@ -69,16 +58,16 @@ class Report:
 
 
 def build_report(runs_dir: str | Path, output: str | Path) -> Report:
-    from astraios.analysis import robustness  # it builds on this module's tables and figures
-
     per_seed = load_cells(runs_dir)
     base_cells = load_cells(runs_dir, kind="base")
+    experiment_notes = label_experiments(per_seed)
     # Security (lower-is-better rates) and robustness have tables of their own, never averaged.
     security_results = security.take_results(per_seed + base_cells)
     robust_rows = robustness.take_rows(per_seed + base_cells)
     tasks = _common_tasks([cell for cell in per_seed if cell.trained])
     cells = aggregate_seeds(per_seed, tasks)
     output = Path(output)
+    documents.check_replaceable(output)
     trained = [cell for cell in cells if cell.trained]
     methods = _method_order({cell.method for cell in cells})
     models = _model_order(trained or cells)
@@ -88,7 +77,7 @@ def build_report(runs_dir: str | Path, output: str | Path) -> Report:
     averages = {id(cell): sum(cell.scores[t] for t in tasks) / len(tasks)
                 for cell in scored if tasks and set(tasks) <= set(cell.scores)}
     spread = uncertainty.analyse(scored, tasks, ranked, models)
-    notes = _notes(runs_dir, per_seed, trained, tasks) + _seed_notes(cells)
+    notes = experiment_notes + _notes(runs_dir, per_seed, trained, tasks) + _seed_notes(cells)
 
     checks = {method: stats.scaling_check([c.base_parameters for c in trained if c.method == method],
                                           [c.final_test_loss for c in trained if c.method == method])
@@ -104,7 +93,7 @@ def build_report(runs_dir: str | Path, output: str | Path) -> Report:
     tables = [*_loss_tables(trained, methods, models), *_score_tables(scored, averages, tasks, ranked, models, spread),
               _comparison_table(spread, tasks),
               _trainable_table(trained, methods, models), *_cost_tables(trained, methods, models),
-              _scaling_table(checks)]
+              _scaling_table(checks), _runs_table(cells)]
     robust_figures, robust_tables = robustness.section(robust_rows, methods, models, output / "tables")
     specs += robust_figures
     tables += robust_tables
@@ -113,16 +102,16 @@ def build_report(runs_dir: str | Path, output: str | Path) -> Report:
     notes += security_results.notes
     for spec in specs:
         _save_figure(spec, output / "figures")
-    _write_csv(output / "tables" / "losses.csv", [_loss_row(cell) for cell in trained])
-    _write_csv(output / "tables" / "scores.csv", [_score_row(cell, task, spread) for cell in scored for task in sorted(cell.scores)])
-    _write_csv(output / "tables" / "comparisons.csv", spread.comparisons)
-    _write_csv(output / "tables" / "trainable.csv", [_trainable_row(cell) for cell in trained])
-    _write_csv(output / "tables" / "cost.csv", [_cost_row(cell) for cell in trained])
-    _write_csv(output / "tables" / "scaling.csv", [_scaling_row(method, check) for method, check in checks.items()])
-    _write_csv(output / "tables" / "cells.csv", [_status_row(cell) for cell in per_seed])
+    write_csv(output / "tables" / "losses.csv", [_loss_row(cell) for cell in trained])
+    write_csv(output / "tables" / "scores.csv", [_score_row(cell, task, spread) for cell in scored for task in sorted(cell.scores)])
+    write_csv(output / "tables" / "comparisons.csv", spread.comparisons)
+    write_csv(output / "tables" / "trainable.csv", [_trainable_row(cell) for cell in trained])
+    write_csv(output / "tables" / "cost.csv", [_cost_row(cell) for cell in trained])
+    write_csv(output / "tables" / "scaling.csv", [_scaling_row(method, check) for method, check in checks.items()])
+    write_csv(output / "tables" / "cells.csv", [_status_row(cell) for cell in per_seed])
     report = Report(output, specs, tables, notes)
-    write_text(output / "report.md", _markdown(report, runs_dir))
-    write_text(output / "index.html", _html(report, runs_dir))
+    write_text(output / "report.md", documents.markdown(report, runs_dir))
+    write_text(output / "index.html", documents.html_page(report, runs_dir))
     return report
 
 
@@ -223,19 +212,21 @@ def _ranking(cells, averages, tasks, methods, models, spread: uncertainty.Uncert
     rows = [{"method": c.method, "model": c.model, "base_parameters": c.base_parameters,
              "average_score": averages[id(c)], "total_ci_low": _bound(spread.totals.get(c.method), "low"),
              "total_ci_high": _bound(spread.totals.get(c.method), "high")} for c in cells if id(c) in averages]
-    intervals = {method: (interval.low, interval.high) for method, interval in spread.totals.items()}
+    totals = {method: (interval.low, interval.high) for method, interval in spread.totals.items()}
     title = "Figure 1: methods ranked by cumulative average score"
     caption = (f"Each bar adds up one method's average score ({_average_label(tasks)}) over the model sizes; "
                f"best at the top. The study ranks FFT first, then LoRA and Parallel. Error bars: 95% bootstrap "
                f"interval over problems; a bracket marked n.s. joins neighbours whose paired difference is not "
-               f"significant (p >= {stats.SIGNIFICANCE}).")
-    figure = figures.ranking(rows, methods, models, title, intervals,
+               f"significant (p >= {intervals.SIGNIFICANCE}). Only the untuned base is hatched; the legend marks a size "
+               f"on which every method scores the same (it adds the same length to every bar: it cannot change "
+               f"the ranking).")
+    figure = figures.ranking(rows, methods, models, title, totals,
                              lambda first, second: (spread.between(first, second) or {}).get("significant"),
                              reference=BASE_METHOD)
     return FigureSpec("figure1_ranking", title, caption, rows, figure)
 
 
-def _bound(interval: stats.Interval | None, side: str) -> float | None:
+def _bound(interval: intervals.Interval | None, side: str) -> float | None:
     return getattr(interval, side) if interval else None
 
 
@@ -255,9 +246,17 @@ def _loss_vs_size(cells, checks, methods) -> FigureSpec:
             fits[method] = [(n, float(check.fit.predict(n)))
                             for n in figures.log_range(min(check.fitted_sizes), check.target_size)]
     title = "Figure 3: final loss vs model size"
-    caption = ("Final test loss (left) and train loss (right: mean of the last tenth of the steps) against base "
-               "parameters, log x. Dotted: a * N^-b + c fitted on the smaller sizes and extended to the largest "
-               "(the scaling check table gives the error).")
+    unfitted: dict[str, list[str]] = {}  # why there is no fit -> the methods it concerns
+    for method, check in checks.items():
+        if not check.fit:
+            unfitted.setdefault(check.reason, []).append(method)
+    missing = "; ".join(f"{reason} ({', '.join(methods)})" for reason, methods in unfitted.items())
+    dotted = (f"Dotted: a * N^-b + c fitted on the smaller sizes and extended to the largest, for {', '.join(fits)} "
+              f"(the scaling check table gives the error){'; none for the others: ' + missing if missing else ''}."
+              if fits else f"No fitted line is drawn: {missing}." if missing else "")
+    caption = ("Left: final test loss against base parameters N (log x, a tick at each size). Right: the "
+               "generalisation gap, final test minus train loss (train loss: mean of the last tenth of the steps; "
+               f"both in tables/losses.csv). {dotted}").strip()
     return FigureSpec("figure3_loss_vs_size", title, caption, rows, figures.loss_vs_size(rows, fits, methods, title))
 
 
@@ -303,44 +302,26 @@ def _save_figure(spec: FigureSpec, directory: Path) -> None:
                             metadata={"Software": None} if suffix == "png" else {"Date": None})
         write_bytes(directory / f"{spec.name}.{suffix}", buffer.getvalue())
     plt.close(spec.figure)
-    _write_csv(directory / f"{spec.name}.csv", spec.rows)
+    write_csv(directory / f"{spec.name}.csv", spec.rows)
 
 
 # ----------------------------------------------------------------------------------------------
 # Tables
 
 
-def _number(value, digits: int = 4) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
-
-
 def _pivot(title: str, cells: list[Cell], methods: list[str], models: list[str], value) -> Table:
-    rows = []
-    for method in methods:
-        row = [method]
-        for model in models:
-            cell = next((c for c in cells if c.method == method and c.model == model), None)
-            row.append(value(cell) if cell else "")
-        rows.append(row)
-    sizes = {c.model: c.base_parameters for c in cells}
-    return Table(title, ["method", *(f"{model} ({size_label(sizes.get(model))})" for model in models)], rows)
-
-
-def size_label(parameters: int | None) -> str:
-    """72K, 1.6M, 15.5B: a parameter count as people say it."""
-    if not parameters:
-        return "?"
-    for divisor, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if parameters >= divisor:
-            value = parameters / divisor
-            return f"{value:.1f}{suffix}" if value < 10 else f"{value:.0f}{suffix}"
-    return str(parameters)
+    found: dict[tuple[str, str], Cell] = {}
+    for cell in cells:
+        found.setdefault((cell.method, cell.model), cell)
+    sizes = {cell.model: cell.base_parameters for cell in cells}
+    return pivot(title, methods, models, sizes,
+                 lambda method, model: value(found[method, model]) if (method, model) in found else "")
 
 
 def _loss_tables(cells, methods, models) -> list[Table]:
-    return [_pivot("Final test loss", cells, methods, models, lambda c: _number(c.final_test_loss)),
+    return [_pivot("Final test loss", cells, methods, models, lambda c: number(c.final_test_loss)),
             _pivot("Final train loss (mean of the last tenth of the steps)", cells, methods, models,
-                   lambda c: _number(c.final_train_loss))]
+                   lambda c: number(c.final_train_loss))]
 
 
 def _score_tables(cells, averages, tasks, methods, models, spread: uncertainty.Uncertainty) -> list[Table]:
@@ -357,7 +338,7 @@ def _score_tables(cells, averages, tasks, methods, models, spread: uncertainty.U
     return tables
 
 
-def _with_interval(value: float | None, interval: stats.Interval | None, sd: float | None = None) -> str:
+def _with_interval(value: float | None, interval: intervals.Interval | None, sd: float | None = None) -> str:
     if value is None:
         return ""
     text = f"{value:.3f}" + (f" ± {sd:.3f}" if sd is not None else "")
@@ -368,18 +349,28 @@ def _score_row(cell: Cell, task: str, spread: uncertainty.Uncertainty) -> dict:
     interval = spread.scores.get((id(cell), task))
     return {"model": cell.model, "base_parameters": cell.base_parameters, "method": cell.method, "task": task,
             "metric": cell.metrics[task], "score": cell.scores[task], "ci_low": _bound(interval, "low"),
-            "ci_high": _bound(interval, "high"), "seeds": " ".join(map(str, cell.seeds)), "sd": cell.spread.get(task)}
+            "ci_high": _bound(interval, "high"), "seeds": " ".join(map(str, cell.seeds)), "sd": cell.spread.get(task),
+            "runs": _runs(cell)}
 
 
 def _comparison_table(spread: uncertainty.Uncertainty, tasks: list[str]) -> Table:
     rows = [[row["method_a"], row["method_b"], f"{row['difference']:+.3f}",
              f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]", f"{row['p_value']:.4f}", f"{row['p_holm']:.4f}",
-             "yes" if row["p_holm"] < stats.SIGNIFICANCE else "no"]
+             "yes" if row["p_holm"] < intervals.SIGNIFICANCE else "no"]
             for row in sorted(spread.ranking_comparisons(), key=lambda row: row["p_value"])]
     return Table(f"Paired comparisons of the cumulative average score ({_average_label(tasks)}), same problems: "
                  f"A - B, 95% bootstrap interval, permutation p-value and Holm-adjusted p (per task and per size: "
                  f"tables/comparisons.csv)",
-                 ["A", "B", "A - B", "95% interval", "p", "p (Holm)", f"significant at {stats.SIGNIFICANCE}"], rows)
+                 ["A", "B", "A - B", "95% interval", "p", "p (Holm)", f"significant at {intervals.SIGNIFICANCE}"], rows)
+
+
+def _runs_table(cells: list[Cell]) -> Table:
+    return Table("Runs behind each cell (several: seeds of one experiment, averaged)", ["model", "method", "seeds", "runs"],
+                 [[cell.model, cell.method, " ".join(map(str, cell.seeds)), _runs(cell)] for cell in cells])
+
+
+def _runs(cell: Cell) -> str:
+    return " ".join(str(run_dir) for run_dir in cell.run_dirs)
 
 
 def _trainable_table(cells, methods, models) -> Table:
@@ -418,7 +409,7 @@ def _scaling_table(checks: dict[str, stats.ScalingCheck]) -> Table:
 def _loss_row(cell: Cell) -> dict:
     return {"model": cell.model, "base_parameters": cell.base_parameters, "method": cell.method,
             "initial_test_loss": cell.initial_test_loss, "final_test_loss": cell.final_test_loss,
-            "final_train_loss": cell.final_train_loss}
+            "final_train_loss": cell.final_train_loss, "runs": _runs(cell)}
 
 
 def _trainable_row(cell: Cell) -> dict:
@@ -438,53 +429,3 @@ def _status_row(cell: Cell) -> dict:
     return {"model": cell.model, "method": cell.method, "seed": " ".join(map(str, cell.seeds)), "status": cell.status,
             "run_dir": str(cell.run_dir),
             "train_seconds": cell.train_seconds, "eval_seconds": cell.eval_seconds, "error": cell.error}
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    buffer = io.StringIO()
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buffer.getvalue())
-
-
-# ----------------------------------------------------------------------------------------------
-# Documents
-
-
-def _markdown(report: Report, runs_dir) -> str:
-    parts = [f"# astraios report: {runs_dir}\n"]
-    if report.notes:
-        parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in report.notes) + "\n")
-    parts.append("## Figures\n")
-    for spec in report.figures:
-        parts.append(f"### {spec.title}\n\n![{spec.title}](figures/{spec.name}.png)\n\n{spec.caption} "
-                     f"([SVG](figures/{spec.name}.svg), [data](figures/{spec.name}.csv))\n")
-    parts.append("## Tables\n\nCSV files: `tables/`.\n")
-    parts.extend(table.markdown() for table in report.tables)
-    return "\n".join(parts)
-
-
-HTML_STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-figure{margin:2em 0}img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.9em;color:#444}
-table{border-collapse:collapse;font-size:.85em;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left}li{margin:.3em 0}"""
-
-
-def _html(report: Report, runs_dir) -> str:
-    title = f"astraios report: {runs_dir}"
-    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(str(title))}</title>"
-             f"<style>{HTML_STYLE}</style></head><body>\n<h1>{html.escape(str(title))}</h1>\n"]
-    if report.notes:
-        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(note)}</li>" for note in report.notes) + "</ul>\n")
-    parts.append("<h2>Figures</h2>\n")
-    for spec in report.figures:
-        parts.append(f"<figure><img src=\"figures/{spec.name}.png\" alt=\"{html.escape(spec.title)}\">"
-                     f"<figcaption><b>{html.escape(spec.title)}.</b> {html.escape(spec.caption)} "
-                     f"<a href=\"figures/{spec.name}.svg\">SVG</a> · <a href=\"figures/{spec.name}.csv\">data</a>"
-                     f"</figcaption></figure>\n")
-    parts.append("<h2>Tables</h2><p>CSV files are in <code>tables/</code>.</p>\n")
-    parts.extend(table.html() for table in report.tables)
-    parts.append("</body></html>\n")
-    return "".join(parts)

@@ -18,8 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from astraios.analysis import figures
-from astraios.analysis.report import FigureSpec, Table, _number, _write_csv, size_label
 from astraios.analysis.runs import Cell
+from astraios.analysis.tables import (
+    FigureSpec,
+    Table,
+    mean_rows,
+    number,
+    size_label,
+    write_csv,
+)
 from astraios.tasks.recode_data import CATEGORIES
 
 TASKS = {f"recode-{category}": category for category in CATEGORIES}
@@ -41,7 +48,7 @@ def take_rows(cells: list[Cell]) -> list[dict]:
                 rows.append({"model": cell.model, "base_parameters": cell.base_parameters, "method": cell.method,
                              "category": category, **{column: metrics.get(column) for column in COLUMNS},
                              **{f"mean {column}": means.get(column) for column in COLUMNS[1:]}})
-    return rows
+    return mean_rows(rows, ("model", "method", "category"))  # the seeds of one experiment: their mean
 
 
 def section(rows: list[dict], methods: list[str], models: list[str],
@@ -49,7 +56,7 @@ def section(rows: list[dict], methods: list[str], models: list[str],
     """The robustness figure and Table 4 from `take_rows`' rows (nothing without any); writes the CSV."""
     if not rows:
         return [], []
-    _write_csv(tables_dir / "robustness.csv", rows)
+    write_csv(tables_dir / "robustness.csv", rows)
     categories = [category for category in CATEGORIES if any(row["category"] == category for row in rows)]
     sizes = {row["model"]: row["base_parameters"] for row in rows}
     table_rows = []
@@ -58,7 +65,7 @@ def section(rows: list[dict], methods: list[str], models: list[str],
             found = {row["category"]: row for row in rows if row["model"] == model and row["method"] == method}
             if found:
                 table_rows.append([f"{model} ({size_label(sizes.get(model))})", method] + [
-                    _number(found.get(category, {}).get(key), 3) for category in categories for key in ("RP@1", "RC@1")])
+                    number(found.get(category, {}).get(key), 3) for category in categories for key in ("RP@1", "RC@1")])
     table = Table("Table 4: robustness on ReCode (worst case over each category's transformations)",
                   ["model", "method", *(f"{category} {key}" for category in categories for key in ("RP@1", "RC@1"))],
                   table_rows)

@@ -12,16 +12,26 @@ batch to batch more than methods differ. Final test loss is the last held-out ev
 
 A cell whose files cannot be read (a torn results.json, an empty summary.json, a malformed
 losses.jsonl line, a broken config.yaml) becomes a cell with status `unreadable` and the reason as
-its error: the report leaves it out with a note, as it does interrupted cells.
+its error: the report leaves it out with a note, as it does interrupted cells. So does a cell whose
+results.json is of another model than its final/ now (`astraios.evaluation.results.check_current`:
+the run was trained again after it was evaluated).
 
 Bases: a grid's evaluated base warm-ups load as cells of method `base` (`load_cells(kind="base")`),
 the untuned reference of the score tables. Seeds: a grid with `seeds:` has one run directory per
-seed; `aggregate_seeds` makes one cell per (model, method) with the mean of every number, the
-standard deviation over seeds of the losses and scores, and the seeds' per-problem outcomes pooled.
+seed; `aggregate_seeds` makes one cell per experiment with the mean of every number, the standard
+deviation over seeds of the losses and scores, and the seeds' per-problem outcomes pooled.
+
+Only runs of one experiment are pooled: the same model and method trained with the same recipe
+(the run config, less its seed and where the run lives and reports), each with its own seed. Runs
+of one model x method that are not one experiment (another recipe, or the same seed twice: a copy,
+a rerun) stay separate cells, labelled with their run directories (`label_experiments`), and the
+report says why. Every cell lists the runs it holds (`run_dirs`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -29,14 +39,26 @@ from pathlib import Path
 
 import yaml
 
-from astraios.analysis.stats import TaskOutcomes, outcomes_from_results, pool_seeds
-from astraios.evaluate import RESULTS_FILE, task_warnings
-from astraios.grid import CELL_FILE, EVAL_DIR, GRID_FILE
-from astraios.io import CorruptFileError, read_json, read_jsonl
-from astraios.train import CONFIG_FILE, FINAL_DIR, LOSSES_FILE, SUMMARY_FILE
+from astraios.config import differences
+from astraios.core.io import CorruptFileError, read_json, read_jsonl
+from astraios.core.layout import (
+    CELL_FILE,
+    CONFIG_FILE,
+    EVAL_DIR,
+    FINAL_DIR,
+    GRID_FILE,
+    LOSSES_FILE,
+    RESULTS_FILE,
+    SUMMARY_FILE,
+)
+from astraios.evaluation import task_warnings
+from astraios.evaluation.results import StaleResultsError, check_current
+from astraios.outcomes import Outcomes, outcomes_from_results, pool_seeds
 
 FINAL_TRAIN_SHARE = 10  # final train loss: the mean over the last 1/10 of the steps
 BASE_METHOD = "base"  # the method name of an evaluated base warm-up (the untuned model)
+# Run-config fields that differ between seeds of one experiment, or say where it lives and reports.
+NOT_RECIPE = (("train", "seed"), ("train", "output_dir"), ("train", "log_to"))
 
 
 @dataclass
@@ -63,14 +85,22 @@ class Cell:
     tokens_per_second: float | None = None  # training throughput, from summary.json
     peak_memory_bytes: int | None = None
     memory_kind: str | None = None  # what peak_memory_bytes measures (e.g. cuda_max_allocated, cpu_max_rss)
-    outcomes: dict[str, TaskOutcomes] = field(default_factory=dict)  # task -> per-problem outcomes (intervals)
-    seeds: list[int] = field(default_factory=list)  # the train seeds behind this cell (grid `seeds:`)
+    outcomes: dict[str, Outcomes] = field(default_factory=dict)  # task -> per-problem outcomes (intervals)
+    seeds: list[int] = field(default_factory=list)  # the train seeds behind this cell
+    run_dirs: list[Path] = field(default_factory=list)  # the runs this cell holds (several: one per seed)
+    recipe: dict = field(default_factory=dict)  # the run config without seed, output_dir and log_to
     spread: dict[str, float] = field(default_factory=dict)  # over seeds: standard deviation of final_test_loss,
     # final_train_loss and each task's score
 
     @property
     def trained(self) -> bool:
         return self.final_test_loss is not None
+
+    @property
+    def experiment(self) -> str:
+        """What runs of one experiment share: model, method and recipe."""
+        recipe = json.dumps(self.recipe, sort_keys=True, default=str)
+        return f"{self.model}|{self.method}|{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
 
 
 def load_cells(runs_dir: str | Path, kind: str = "cell") -> list[Cell]:
@@ -90,10 +120,10 @@ def load_cells(runs_dir: str | Path, kind: str = "cell") -> list[Cell]:
                 continue
             cell = _cell(run_dir, record)
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, yaml.YAMLError) as error:
-            reason = str(error) if isinstance(error, CorruptFileError) else (
+            reason = str(error) if isinstance(error, (CorruptFileError, StaleResultsError)) else (
                 f"{run_dir}: unreadable files ({type(error).__name__}: {error})")
             cell = Cell(run_dir=run_dir, model=record.get("model") or run_dir.name,
-                        method=record.get("method") or "?", status="unreadable", error=reason)
+                        method=record.get("method") or "?", status="unreadable", error=reason, run_dirs=[run_dir])
         if kind == "base":
             if not cell.scores:
                 continue
@@ -112,10 +142,14 @@ def load_grid_manifest(runs_dir: str | Path) -> dict | None:
 def _cell(run_dir: Path, record: dict) -> Cell:
     config = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8")) or {}
     model_name = config.get("model", {}).get("name", "?")
+    seed = record.get("seed") if record.get("seed") is not None else config.get("train", {}).get("seed")
+    recipe = json.loads(json.dumps(config, default=str))  # a copy
+    for section, key in NOT_RECIPE:
+        recipe.get(section, {}).pop(key, None)
     cell = Cell(run_dir=run_dir, model=record.get("model") or _model_label(model_name),
                 method=record.get("method") or config.get("method", {}).get("name", "?"),
-                status="interrupted", error=record.get("error"),
-                seeds=[record["seed"]] if record.get("seed") is not None else [],
+                status="interrupted", error=record.get("error"), seeds=[seed] if seed is not None else [],
+                run_dirs=[run_dir], recipe=recipe,
                 train_seconds=record.get("train_seconds"), eval_seconds=record.get("eval_seconds"))
     summary = read_json(run_dir / SUMMARY_FILE)
     if summary:
@@ -139,6 +173,7 @@ def _cell(run_dir: Path, record: dict) -> Cell:
             tail = train[-max(1, len(train) // FINAL_TRAIN_SHARE):]
             cell.final_train_loss = sum(tail) / len(tail)
     results = read_json(run_dir / EVAL_DIR / RESULTS_FILE)
+    check_current(results, run_dir)
     for task, entry in (results or {}).get("tasks", {}).items():
         cell.evaluations[task] = entry
         metric = entry.get("primary_metric")
@@ -166,13 +201,58 @@ def _model_label(name: str) -> str:
     return path.name
 
 
+def label_experiments(cells: list[Cell]) -> list[str]:
+    """Give the runs of one model x method that are not one experiment labels of their own (the method
+    followed by their run directories), so that nothing pools or pivots them together; returns a note
+    per model x method so split, saying why."""
+    by_cell: dict[tuple[str, str], list[Cell]] = defaultdict(list)
+    for cell in cells:
+        by_cell[cell.model, cell.method].append(cell)
+    notes = []
+    for (model, method), runs in by_cell.items():
+        experiments = _experiments(runs)
+        if len(experiments) == 1:
+            continue
+        recipes = list({run.experiment: run.recipe for run in runs}.values())
+        reasons = []
+        if len(recipes) > 1:
+            changed = differences(recipes[0], recipes[1])
+            reasons.append(f"their recipes differ ({'; '.join(changed[:3])}{'; ...' if len(changed) > 3 else ''})")
+        if len(experiments) > len(recipes):
+            reasons.append("some repeat a seed (a copy or a rerun, not another seed)")
+        notes.append(f"The {len(runs)} runs of {model} x {method} are {len(experiments)} experiments, not seeds of one: "
+                     f"{' and '.join(reasons)}. Each is its own cell, labelled with its run directories; nothing was "
+                     f"averaged across them.")
+        for group in experiments:
+            label = f"{method} ({', '.join(run.run_dir.name for run in group)})"
+            for run in group:
+                run.method = label
+    return notes
+
+
+def _experiments(runs: list[Cell]) -> list[list[Cell]]:
+    """The runs grouped by experiment (same recipe, distinct seeds); a run repeating a seed stands alone."""
+    by_recipe: dict[str, list[Cell]] = defaultdict(list)
+    for run in runs:
+        by_recipe[run.experiment].append(run)
+    groups = []
+    for group in by_recipe.values():
+        seeds = [tuple(run.seeds) for run in group]
+        groups += [group] if len(set(seeds)) == len(seeds) else [[run] for run in group]
+    return groups
+
+
 def aggregate_seeds(cells: list[Cell], average_over: list[str] = ()) -> list[Cell]:
-    """One cell per (model, method): a single run as it is, several seeds as their mean (scores of
-    tasks every seed scored; losses of seeds that trained), with spreads (also of the average score
-    over the tasks `average_over`) and pooled outcomes."""
+    """One cell per experiment (after `label_experiments`): a single run as it is, several seeds as their
+    mean (scores of tasks every seed scored; losses of seeds that trained), with spreads (also of the
+    average score over the tasks `average_over`) and pooled outcomes."""
     groups: dict[tuple[str, str], list[Cell]] = defaultdict(list)
     for cell in cells:
         groups[cell.model, cell.method].append(cell)
+    for (model, method), group in groups.items():
+        if len(_experiments(group)) > 1:  # a caller that skipped `label_experiments`: never average those
+            raise ValueError(f"the runs of {model} x {method} are not one experiment: "
+                             f"{', '.join(str(cell.run_dir) for cell in group)}; label them first")
     return [group[0] if len(group) == 1 else _mean_cell(group, list(average_over)) for group in groups.values()]
 
 
@@ -196,6 +276,7 @@ def _mean_cell(group: list[Cell], average_over: list[str]) -> Cell:
         first, status=next((s for s in ("failed", "running", "interrupted", "trained") if s in statuses), "finished"),
         error="; ".join(cell.error for cell in group if cell.error) or None,
         seeds=sorted(seed for cell in group for seed in cell.seeds),
+        run_dirs=[run_dir for cell in group for run_dir in cell.run_dirs],
         final_train_loss=mean(c.final_train_loss for c in trained), final_test_loss=mean(c.final_test_loss for c in trained),
         initial_test_loss=mean(c.initial_test_loss for c in trained),
         test_curve=[(step, statistics.fmean(curve[step] for curve in curves)) for step in steps],

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from astraios.analysis import figures
+from astraios.analysis.tables import FigureSpec, Table, mean_rows, pivot
+
 SECURITY_TASKS = ("aatk",)
 
 
@@ -28,29 +31,23 @@ class SecurityResults:
             notes.append("Cells were checked by different checkers; their insecure rates are not comparable.")
         return notes
 
-    def tables(self, methods: list[str], models: list[str]) -> list:
-        from astraios.analysis.report import Table, size_label
-
+    def tables(self, methods: list[str], models: list[str]) -> list[Table]:
         if not self.rows:
             return []
         sizes = {row["model"]: row["base_parameters"] for row in self.rows}
-        present = [model for model in models if model in sizes]
-        body = []
-        for method in methods:
-            cells = []
-            for model in present:
-                row = next((r for r in self.rows if r["method"] == method and r["model"] == model), None)
-                cells.append("" if row is None else f"{_percent(row['valid_rate'])} / {_percent(row['insecure_rate'])}")
-            if any(cells):
-                body.append([method, *cells])
+        found: dict[tuple[str, str], dict] = {}
+        for row in self.rows:
+            found.setdefault((row["method"], row["model"]), row)
+
+        def rates(method: str, model: str) -> str:
+            row = found.get((method, model))
+            return "" if row is None else f"{_percent(row['valid_rate'])} / {_percent(row['insecure_rate'])}"
+
         checkers = ", ".join(sorted({row["checker"] for row in self.rows}))
-        return [Table(f"Table 5: AATK valid % / insecure % (insecure = vulnerable / valid; checker: {checkers})",
-                      ["method", *(f"{model} ({size_label(sizes[model])})" for model in present)], body)]
+        return [pivot(f"Table 5: AATK valid % / insecure % (insecure = vulnerable / valid; checker: {checkers})",
+                      methods, [model for model in models if model in sizes], sizes, rates, drop_empty_rows=True)]
 
-    def figures(self, methods: list[str], models: list[str]) -> list:
-        from astraios.analysis import figures
-        from astraios.analysis.report import FigureSpec
-
+    def figures(self, methods: list[str], models: list[str]) -> list[FigureSpec]:
         if not self.rows:
             return []
         title = "Insecure rate vs model size (AATK)"
@@ -59,7 +56,7 @@ class SecurityResults:
         rows = [{key: row[key] for key in ("method", "model", "base_parameters", "valid_rate", "insecure_rate",
                                            "checker")} for row in self.rows]
         return [FigureSpec("figure_security_insecure_vs_size", title, caption, rows,
-                           insecure_vs_size(rows, methods, title, figures))]
+                           insecure_vs_size(rows, methods, title))]
 
 
 def take_results(cells) -> SecurityResults:
@@ -76,10 +73,11 @@ def take_results(cells) -> SecurityResults:
                                  "valid_rate": entry["metrics"].get("valid_rate"),
                                  "insecure_rate": entry["metrics"].get("insecure_rate"),
                                  "checker": entry.get("details", {}).get("checker", "?")})
+    results.rows = mean_rows(results.rows, ("method", "model"))  # the seeds of one experiment: their mean
     return results
 
 
-def insecure_vs_size(rows: list[dict], methods: list[str], title: str, figures):
+def insecure_vs_size(rows: list[dict], methods: list[str], title: str):
     figure, (axis,) = figures.new_figure()
     figures.lines_vs_size(axis, rows, methods, "insecure_rate", "insecure rate (% of valid programs)",
                           "no security results: no cell evaluated aatk with valid programs", scale=100)

@@ -1,8 +1,8 @@
 """Uncertainty in the report: an interval for every score, and paired comparisons between methods.
 
-The statistics are in `astraios.analysis.stats`; this module applies them to a grid's cells:
-- each cell's task score and average score get a 95% percentile bootstrap interval over problems
-  (and over samples where a problem has several);
+The statistics are in `astraios.intervals` (the same that give `astraios eval` its intervals, so a
+one-seed cell's interval here is its results.json `ci95`); this module applies them to a grid's cells:
+- each cell's task score and average score get a 95% percentile bootstrap interval over problems;
 - Figure 1's statistic, a method's cumulative average score (summed over model sizes), gets one
   too, resampling each task's problems once for all sizes (the same problems are used everywhere);
 - every two methods (the untuned `base` included) are compared on that statistic, on the same
@@ -11,8 +11,8 @@ The statistics are in `astraios.analysis.stats`; this module applies them to a g
   sizes) and per task and size;
 - neighbours in Figure 1's ranking whose difference is not significant are marked there.
 
-Scores whose metric cannot be recomputed from per-problem records (a task that stores none) have
-no interval; a comparison needs both methods at every size, on shared problems.
+Scores whose metric cannot be recomputed from per-problem records (a task that stores none), or that
+are undefined on some resample (a rate over no valid program), have no interval; a comparison needs both methods at every size, on shared problems.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from astraios.analysis import stats
+from astraios import intervals
 from astraios.analysis.runs import Cell
 
 
 @dataclass
 class Uncertainty:
-    scores: dict[tuple[int, str], stats.Interval] = field(default_factory=dict)  # (id(cell), task) -> interval
-    averages: dict[int, stats.Interval] = field(default_factory=dict)  # id(cell) -> interval of its average
-    totals: dict[str, stats.Interval] = field(default_factory=dict)  # method -> cumulative average score
+    scores: dict[tuple[int, str], intervals.Interval] = field(default_factory=dict)  # (id(cell), task) -> interval
+    averages: dict[int, intervals.Interval] = field(default_factory=dict)  # id(cell) -> interval of its average
+    totals: dict[str, intervals.Interval] = field(default_factory=dict)  # method -> cumulative average score
     comparisons: list[dict] = field(default_factory=list)  # rows of comparisons.csv
 
     def ranking_comparisons(self) -> list[dict]:
@@ -47,16 +47,16 @@ def analyse(cells: list[Cell], tasks: list[str], methods: list[str], models: lis
     result = Uncertainty()
     for cell in cells:
         for task, outcomes in cell.outcomes.items():
-            result.scores[id(cell), task] = stats.bootstrap_interval(outcomes)
+            _store(result.scores, (id(cell), task), outcomes)
         terms = _terms([cell], tasks)
         if tasks and terms:
-            result.averages[id(cell)] = stats.bootstrap_interval(terms)
+            _store(result.averages, id(cell), terms)
     by_method = {method: [_find(cells, method, model) for model in models] for method in methods}
     for method, row in by_method.items():
         present = [cell for cell in row if cell is not None]
         terms = _terms(present, tasks)
         if tasks and terms and len(present) == sum(cell is not None for cell in row):
-            result.totals[method] = stats.bootstrap_interval(terms)
+            _store(result.totals, method, terms)
     scopes = [("average", tasks)] + [(task, [task]) for task in tasks]
     rows = []
     for first, second in combinations([m for m in methods if m in result.totals or by_method[m]], 2):
@@ -73,15 +73,22 @@ def analyse(cells: list[Cell], tasks: list[str], methods: list[str], models: lis
     return result
 
 
+def _store(found: dict, key, terms) -> None:
+    try:
+        found[key] = intervals.bootstrap_interval(terms)
+    except intervals.UndefinedScore:
+        pass  # no interval: the tables show the score alone
+
+
 def _find(cells: list[Cell], method: str, model: str) -> Cell | None:
     return next((cell for cell in cells if cell.method == method and cell.model == model), None)
 
 
-def _terms(cells: list[Cell], tasks: list[str]) -> list[stats.Term] | None:
+def _terms(cells: list[Cell], tasks: list[str]) -> list[intervals.Term] | None:
     """Each cell's average over `tasks` as weighted terms; None when an outcome is missing."""
     if any(task not in cell.outcomes for cell in cells for task in tasks):
         return None
-    return [stats.Term(1 / len(tasks), task, cell.outcomes[task]) for cell in cells for task in tasks]
+    return [intervals.Term(1 / len(tasks), task, cell.outcomes[task]) for cell in cells for task in tasks]
 
 
 def _compare(first: str, second: str, scope: str, model: str, tasks: list[str], cells_a: list[Cell | None],
@@ -92,7 +99,7 @@ def _compare(first: str, second: str, scope: str, model: str, tasks: list[str], 
     if terms_a is None or terms_b is None:
         return None
     try:
-        comparison = stats.paired_comparison(terms_a, terms_b)
+        comparison = intervals.paired_comparison(terms_a, terms_b)
     except ValueError:  # no shared problems
         return None
     difference = comparison.difference

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from astraios.config import DataConfig, DataSource
+from astraios.core.hub import hub_errors, looks_local, missing_local_path
 from astraios.data import toy
-from astraios.hub import hub_errors, looks_local, missing_local_path
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,8 @@ backend is created.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from astraios.generate.base import Backend, Sampling, cut_at_stop
 from astraios.generate.cache import GenerationCache, Request, cached_generate
 from astraios.generate.source import ModelSource, resolve
@@ -22,19 +24,22 @@ def create_backend(
     name: str,
     source: ModelSource,
     *,
-    batch_size: int = 16,
+    batch_size: int | str = 16,
     dtype: str = "auto",
     device: str = "auto",
     base_url: str | None = None,
     concurrency: int = 8,
     tensor_parallel_size: int = 1,
     seed: int = 0,
+    announce: Callable[[str], None] = print,
 ) -> Backend:
-    """Load `source` into the named backend (for `openai`, `source.model` is the served model's name)."""
+    """Load `source` into the named backend (for `openai`, `source.model` is the served model's name).
+    `batch_size` (transformers): rows decoded at once, or `auto` (astraios.generate.batch_size), whose
+    choice is one line to `announce`."""
     if name == "transformers":
         from astraios.generate.huggingface import TransformersBackend
 
-        return TransformersBackend.load(source, batch_size=batch_size, dtype=dtype, device=device)
+        return TransformersBackend.load(source, batch_size=batch_size, dtype=dtype, device=device, announce=announce)
     if name == "openai":
         from astraios.generate.openai_api import OpenAIBackend
 

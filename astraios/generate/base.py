@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -52,9 +53,9 @@ class Sampling:
     def __post_init__(self) -> None:
         if self.n < 1:
             raise ValueError(f"--n-samples must be at least 1, got {self.n}")
-        if self.temperature < 0:
-            raise ValueError(f"--temperature must be 0 (greedy) or positive, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):  # nan passes every comparison
+            raise ValueError(f"--temperature must be 0 (greedy) or a positive finite number, got {self.temperature}")
+        if not (math.isfinite(self.top_p) and 0 < self.top_p <= 1):
             raise ValueError(f"--top-p must be in (0, 1], got {self.top_p}")
         if self.max_new_tokens < 1:
             raise ValueError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")

@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from astraios.core.io import CorruptFileError, append_jsonl, read_jsonl
 from astraios.generate.base import Backend, Sampling, sample_seed
-from astraios.io import CorruptFileError, append_jsonl, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,15 @@ def cached_generate(
     stop: Sequence[str],
     stop_when: Callable[[int, str], bool] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    budget: Callable[[str], int] | None = None,
 ) -> list[str]:
     """The completion of every request, generating (and caching) only those not cached yet.
 
     Requests with equal keys (greedy samples of one prompt all use sample index 0) are generated
     once. `stop_when(doc_index, text)` is the task's early-exit test. `on_progress(k)` is called as
-    k more requests have their completion (the cached ones first, all at once).
+    k more requests have their completion (the cached ones first, all at once). `budget(prompt)`:
+    the new tokens of a prompt, in place of `sampling.max_new_tokens`, which then stands for the
+    rule in the key (a window shared by prompt and completion); asked only of prompts to generate.
     """
     keys = [cache.key(task, request, sampling, stop) for request in requests]
     known = cache.completions(task)
@@ -113,14 +116,16 @@ def cached_generate(
     if pending and backend is None:
         raise ValueError(f"{task}: {len(first_request)} generations are neither cached nor given, and no model was "
                          f"loaded. Fix: pass --model.")
-    # Calls take prompts needing the same number of samples (one `n` per call), longest prompts
-    # first: all of them when the backend streams (each prompt is cached as soon as it is done),
-    # else about `rows_per_call` rows per call, each call cached before the next.
-    by_count: dict[int, list[str]] = {}
+    # Calls take prompts needing the same number of samples and of new tokens (one `n` and one
+    # `max_new_tokens` per call), longest prompts first: all of them when the backend streams (each
+    # prompt is cached as soon as it is done), else about `rows_per_call` rows per call, each call
+    # cached before the next.
+    by_count: dict[tuple[int, int], list[str]] = {}
     for prompt, prompt_keys in pending.items():
-        by_count.setdefault(len(prompt_keys), []).append(prompt)
+        tokens = budget(prompt) if budget else sampling.max_new_tokens
+        by_count.setdefault((len(prompt_keys), tokens), []).append(prompt)
     stream = getattr(backend, "generate_stream", None) if pending else None
-    for count, prompts in by_count.items():
+    for (count, tokens), prompts in by_count.items():
         prompts.sort(key=len, reverse=True)
         per_call = len(prompts) if stream else max(1, backend.rows_per_call // count)
         for start in range(0, len(prompts), per_call):
@@ -129,7 +134,7 @@ def cached_generate(
             seeds = [[sample_seed(sampling.seed, task, first_request[key].doc_id, first_request[key].sample)
                       for key in pending[prompt]] for prompt in call]
             settings = {"n": count, "temperature": sampling.temperature, "top_p": sampling.top_p,
-                        "max_new_tokens": sampling.max_new_tokens, "stop": stop, "seeds": seeds,
+                        "max_new_tokens": tokens, "stop": stop, "seeds": seeds,
                         "stop_when": (lambda row, text: stop_when(doc_of_row[row], text)) if stop_when else None}
             results = stream(call, **settings) if stream else enumerate(backend.generate(call, **settings))
             for row, completions in results:

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
+
 from astraios.generate.base import StopWhen, cut_at_stop
 
 

@@ -7,20 +7,21 @@ they appear, and every sample draws from a generator of its own (`seeds`), so it
 whatever shared its batch. Prompts are taken longest first, so rows decoded together have
 similar lengths. Temperature 0 is greedy decoding, run once per prompt.
 
-Adapters: LoRA and (IA)3 are merged into the base weights (`merge_and_unload`), so generation
-runs at the base model's speed; methods that cannot be merged (P-Tuning's virtual tokens,
+Adapters that change weights (LoRA and its variants, VeRA, LoHa, LoKr, (IA)3) are merged into the
+base weights (`merge_and_unload`), so generation runs at the base model's speed; methods that cannot be merged (P-Tuning's virtual tokens,
 non-linear bottleneck adapters) run un-merged, and the results say which happened and why.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
+from astraios.core.noise import silenced
 from astraios.generate.base import DTYPES, StopWhen
+from astraios.generate.batch_size import AUTO, DEFAULT_BATCH_SIZE, auto_batch_size, parse_batch_size, probe_length
 from astraios.generate.decoding import ContinuousDecoder, DecodeRequest
 from astraios.generate.source import ModelSource
-from astraios.noise import silenced
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +29,18 @@ log = logging.getLogger(__name__)
 class TransformersBackend:
     name = "transformers"
 
-    def __init__(self, model, tokenizer, *, batch_size: int = 16, info: dict | None = None):
-        if batch_size < 1:
-            raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
+    def __init__(self, model, tokenizer, *, batch_size: int | str = 16, info: dict | None = None,
+                 announce: Callable[[str], None] = print):
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.batch_size = batch_size
+        self.batch_size = parse_batch_size(batch_size)  # rows decoded at once, or `auto` (batch_size.py)
+        self.auto_sizes: dict[int, int] = {}  # under `auto`: probe length -> the rows that fit
+        self.announce = announce
+        # `auto` is for generation; log-likelihoods (one forward pass per batch) take this many pairs.
+        self.pairs_per_batch = DEFAULT_BATCH_SIZE if self.batch_size == AUTO else self.batch_size
         # For callers without generate_stream: calls end when their last row does (large ones keep
         # the batch full), and each call's output is cached before the next.
-        self.rows_per_call = 8 * batch_size
+        self.rows_per_call = 8 * self.pairs_per_batch
         self.info = dict(info or {})
         self.truncated_prompts = 0
         # peft ignores position ids for prompt learning, so left padding would shift positions:
@@ -49,19 +53,21 @@ class TransformersBackend:
         self.context = window - virtual_tokens(model)  # prompt learning's virtual tokens come before every input
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        self.decoder = ContinuousDecoder(self.model, tokenizer, batch_size, virtual_tokens(model))
+        self.decoder = ContinuousDecoder(self.model, tokenizer, self.pairs_per_batch, virtual_tokens(model))
 
     @classmethod
-    def load(cls, source: ModelSource, *, batch_size: int = 16, dtype: str = "auto", device: str = "auto"):
+    def load(cls, source: ModelSource, *, batch_size: int | str = 16, dtype: str = "auto", device: str = "auto",
+             announce: Callable[[str], None] = print):
         model, tokenizer, info = load_model_for_inference(source, dtype=dtype, device=device)
-        return cls(model, tokenizer, batch_size=batch_size, info=info)
+        return cls(model, tokenizer, batch_size=batch_size, info=info, announce=announce)
 
     @property
     def device(self):
         return next(self.model.parameters()).device
 
     def describe(self) -> dict:
-        return {"backend": self.name, "batch_size": self.batch_size, "truncated_prompts": self.truncated_prompts,
+        auto = {"auto_batch_sizes": {str(length): rows for length, rows in self.auto_sizes.items()}} if self.auto_sizes else {}
+        return {"backend": self.name, "batch_size": self.batch_size, **auto, "truncated_prompts": self.truncated_prompts,
                 **self.info}
 
     # ------------------------------------------------------------------------------------------
@@ -107,6 +113,8 @@ class TransformersBackend:
         elif len(seeds) != len(prompts) or any(len(row) != n for row in seeds):
             raise ValueError(f"seeds: expected {len(prompts)} lists of {n} seeds (one per prompt and sample)")
         encoded = [self._encode_prompt(prompt, max_new_tokens) for prompt in prompts]
+        if self.batch_size == AUTO and encoded:
+            self.decoder.batch_size = self._auto_batch_size(max(map(len, encoded)), max_new_tokens)
         order = sorted(range(len(prompts)), key=lambda index: (-len(encoded[index]), index))
         requests = [DecodeRequest(encoded[index], [None] if greedy else list(seeds[index])) for index in order]
         for position, texts in self.decoder.stream(
@@ -114,6 +122,13 @@ class TransformersBackend:
             stop_when=(lambda row, text: stop_when(order[row], text)) if stop_when else None,
         ):
             yield order[position], texts * n if greedy else texts
+
+    def _auto_batch_size(self, longest_prompt: int, max_new_tokens: int) -> int:
+        virtual = self.decoder.virtual_tokens
+        length = probe_length(longest_prompt + virtual, max_new_tokens, self.context + virtual)
+        if length not in self.auto_sizes:
+            self.auto_sizes[length] = auto_batch_size(self.decoder.decoder, length, self.announce)
+        return self.auto_sizes[length]
 
     def _encode_prompt(self, prompt: str, max_new_tokens: int) -> list[int]:
         ids = self.tokenizer(prompt)["input_ids"]
@@ -140,8 +155,8 @@ class TransformersBackend:
         order = sorted(range(len(pairs)), key=lambda i: -(len(pairs[i][0]) + len(pairs[i][1])))
         scores = [0.0] * len(pairs)
         pad = self.tokenizer.pad_token_id
-        for start in range(0, len(order), self.batch_size):
-            batch = [i for i in order[start:start + self.batch_size] if pairs[i][1]]
+        for start in range(0, len(order), self.pairs_per_batch):
+            batch = [i for i in order[start:start + self.pairs_per_batch] if pairs[i][1]]
             if not batch:
                 continue
             sequences = []
@@ -190,8 +205,8 @@ class TransformersBackend:
         scores = [[0.0] * len(choices) for _, choices in encoded]
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
         pad = self.tokenizer.pad_token_id
-        for start in range(0, len(order), self.batch_size):
-            batch = [i for i in order[start:start + self.batch_size] if encoded[i][1]]
+        for start in range(0, len(order), self.pairs_per_batch):
+            batch = [i for i in order[start:start + self.pairs_per_batch] if encoded[i][1]]
             if not batch:
                 continue
             width = max(len(encoded[i][0]) for i in batch)
@@ -304,7 +319,7 @@ def load_model_for_inference(source: ModelSource, *, dtype: str = "auto", device
         else:
             import peft
 
-            from astraios.hub import hub_errors
+            from astraios.core.hub import hub_errors
 
             with (hub_errors("adapter", source.adapter, "pass a run's final/ directory (e.g. runs/my-run/final)"),
                   silenced("peft_checkpointing")):

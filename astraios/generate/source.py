@@ -20,11 +20,10 @@ from pathlib import Path
 
 import yaml
 
-from astraios.hub import looks_local, missing_local_path
+from astraios.core.hub import looks_local, missing_local_path
+from astraios.core.layout import CONFIG_FILE, FINAL_DIR
 from astraios.methods.base import METHOD_FILE, read_method_file
 
-RUN_CONFIG = "config.yaml"
-FINAL_DIR = "final"
 PEFT_CONFIG = "adapter_config.json"
 WHOLE_FILE_HASH_LIMIT = 64 * 1024 * 1024
 EDGE_BYTES = 1024 * 1024
@@ -54,7 +53,7 @@ class ModelSource:
 
 
 def is_run_dir(path: Path) -> bool:
-    return (path / RUN_CONFIG).is_file() and (path / FINAL_DIR).is_dir()
+    return (path / CONFIG_FILE).is_file() and (path / FINAL_DIR).is_dir()
 
 
 def is_method_dir(path: Path) -> bool:
@@ -65,7 +64,7 @@ def resolve(model: str, adapter: str | None = None, revision: str | None = None,
             trust_remote_code: bool = False) -> ModelSource:
     """Turn `--model` / `--adapter` into a `ModelSource`, or raise ValueError saying what to pass."""
     model_path = Path(model).expanduser()
-    if (model_path / RUN_CONFIG).is_file() and not (model_path / FINAL_DIR).is_dir():
+    if (model_path / CONFIG_FILE).is_file() and not (model_path / FINAL_DIR).is_dir():
         raise ValueError(f"--model {model} is a training run directory without {FINAL_DIR}/: its training has not "
                          f"finished. Fix: finish it (`astraios train {model} --resume`) or pass a finished run.")
     if not model_path.exists() and looks_local(model):
@@ -123,11 +122,11 @@ def _on_base(label: str, directory: Path, base: str | None, revision: str | None
 
 def _run_config(run_dir: Path) -> dict:
     try:
-        data = yaml.safe_load((run_dir / RUN_CONFIG).read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
-        raise ValueError(f"{run_dir / RUN_CONFIG}: unreadable YAML ({error}).") from None
+        raise ValueError(f"{run_dir / CONFIG_FILE}: unreadable YAML ({error}).") from None
     if not isinstance(data, dict) or not isinstance(data.get("model"), dict) or not data["model"].get("name"):
-        raise ValueError(f"{run_dir / RUN_CONFIG} has no model.name. Fix: pass --model BASE --adapter "
+        raise ValueError(f"{run_dir / CONFIG_FILE} has no model.name. Fix: pass --model BASE --adapter "
                          f"{run_dir / FINAL_DIR}.")
     return data
 

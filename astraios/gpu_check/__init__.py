@@ -1,17 +1,18 @@
 """`astraios gpu-check`: one command that proves every GPU path works on this machine, offline.
 
-It builds the real StarCoderBase-1B architecture (from its config, `astraios.models.sizes`) with
+Under `make gpu-check` it first runs the tests marked `accelerated` (quantized bases, vLLM with
+adapters, DeepSpeed) on this GPU. It builds the real StarCoderBase-1B architecture (from its config, `astraios.models.sizes`) with
 random weights, so nothing is downloaded, then runs astraios' own code paths:
 
 1. training, a few optimiser steps each through `astraios train`'s loop: full fine-tuning (fp32
-   master weights, bf16 autocast), LoRA and AdapterH on a bf16 base, and LoRA and AdapterH on an
-   8-bit base (bitsandbytes): tokens/s, peak memory and MFU (`flops.py`);
+   master weights, bf16 autocast), LoRA and AdapterH on a bf16 base, LoRA and AdapterH on an
+   8-bit base and QLoRA on a 4-bit NF4 base (bitsandbytes): tokens/s, peak memory and MFU (`flops.py`);
 2. generation from the LoRA run with the transformers backend (continuous batching, LoRA merged)
    and, when vLLM is installed, with vLLM and the LoRA adapter (`LoRARequest`): tokens/s;
 3. the grid's scheduler with every visible GPU (a 2 x 2 grid of tiny cells, one process per GPU).
 
 It prints one table and writes `OUTPUT/gpu_check.json` (every figure, the environment, each
-failure's traceback) and `OUTPUT/gpu_check.md` (the table, ready for the README). A step that
+failure's traceback) and `OUTPUT/gpu_check.md` (the table, ready for docs/scale-out.md). A step that
 cannot run says why (no bitsandbytes, no vLLM, one GPU only, out of memory with the fix) and the
 others go on. The model and runs are written under `OUTPUT/work/` and removed at the end unless
 `--keep`. Default sizes keep it under 10 minutes on one modern GPU (micro-batch 4 x 2,048 tokens
@@ -22,6 +23,7 @@ On a machine without a CUDA GPU it stops at once with one line saying why (`no_g
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,8 +33,8 @@ from astraios.gpu_check import flops
 from astraios.gpu_check.steps import StepResult, TrainSpec, guarded, skipped
 
 BOTTLENECK = "adapterh"  # the study's AdapterH: the bottleneck method with the most trainable parameters
-TRAIN_SPECS = [TrainSpec("full", False), TrainSpec("lora", False), TrainSpec(BOTTLENECK, False),
-               TrainSpec("lora", True), TrainSpec(BOTTLENECK, True)]
+TRAIN_SPECS = [TrainSpec("full"), TrainSpec("lora"), TrainSpec(BOTTLENECK), TrainSpec("lora", "8bit"),
+               TrainSpec(BOTTLENECK, "8bit"), TrainSpec("qlora", "4bit")]
 RESULTS_JSON = "gpu_check.json"
 RESULTS_TABLE = "gpu_check.md"
 
@@ -101,6 +103,10 @@ def run_check(options: CheckOptions, *, say=print) -> CheckResult:
         return step
 
     try:
+        if files := os.environ.get(check_steps.ACCELERATED_TESTS_ENV):
+            record(guarded("tests marked accelerated", lambda: check_steps.accelerated_tests(files)))
+        else:
+            record(skipped("tests marked accelerated", "run from a source checkout with `make gpu-check`"))
         model_dir = work / "model"
         built = record(guarded(f"build {options.model} (random weights)",
                                lambda: check_steps.build_random_model(options.model, model_dir)))
@@ -108,7 +114,7 @@ def run_check(options: CheckOptions, *, say=print) -> CheckResult:
         for spec in TRAIN_SPECS:
             if built.status != "ok":
                 runs[spec] = record(skipped(spec.step, "the model could not be built"))
-            elif spec.eight_bit and (why := _no_eight_bit(environment)):
+            elif spec.quantized and (why := _no_bitsandbytes(environment)):
                 runs[spec] = record(skipped(spec.step, why))
             else:
                 oom_fix = f"--batch {max(1, batch // 2)}" if batch > 1 else f"--seq-len {options.seq_len // 2}"
@@ -117,7 +123,7 @@ def run_check(options: CheckOptions, *, say=print) -> CheckResult:
                     steps=options.steps, seq_len=options.seq_len, batch=batch, peak_tflops=peak), oom_fix=oom_fix))
                 if peak_note and runs[spec].status == "ok":
                     runs[spec].metrics["mfu_note"] = peak_note
-        lora_trained = runs[TrainSpec("lora", False)].status == "ok"
+        lora_trained = runs[TrainSpec("lora")].status == "ok"
         record(_generation("transformers", lora_trained, environment, work, options))
         # The grid before vLLM, whose engine may hold GPU memory until this process exits.
         grid = record(guarded("grid scheduling", lambda: check_steps.grid(work, steps=options.grid_steps)))
@@ -140,13 +146,11 @@ def _generation(backend: str, lora_trained: bool, environment: dict, work: Path,
         return skipped(step, "the LoRA training step did not finish")
     if backend == "vllm" and (why := _no_vllm(environment)):
         return skipped(step, why)
-    return guarded(step, lambda: check_steps.generate(backend, work / "runs" / TrainSpec("lora", False).run_name,
+    return guarded(step, lambda: check_steps.generate(backend, work / "runs" / TrainSpec("lora").run_name,
                                                       new_tokens=options.new_tokens, samples=options.samples))
 
 
-def _no_eight_bit(environment: dict) -> str | None:
-    if not environment["gpus"]:
-        return "8-bit bases need a CUDA GPU"
+def _no_bitsandbytes(environment: dict) -> str | None:
     if environment["bitsandbytes"] is None:
         return "bitsandbytes is not installed (pip install 'astraios[gpu]')"
     return None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from astraios.core.io import write_json, write_text
 from astraios.gpu_check import RESULTS_JSON, RESULTS_TABLE, CheckResult
-from astraios.io import write_json, write_text
 
 COLUMNS = ("step", "status", "tokens/s", "peak GB", "MFU", "notes")
 
@@ -37,6 +37,8 @@ def _notes(metrics: dict) -> str:
         parts.append(f"{metrics['parameters']:,} parameters")
     if "adapter" in metrics:
         parts.append(f"{metrics['adapter']}, {metrics['generated_tokens']:,} tokens")
+    if "tests" in metrics:
+        parts.append(", ".join(f"{number} {kind}" for kind, number in metrics["tests"].items()))
     if "gpus" in metrics:
         parts.append(f"{metrics['finished']}/{metrics['cells']} cells on {metrics['gpus']} GPU(s), "
                      f"concurrency {metrics['concurrency']:.2f}")

@@ -96,6 +96,25 @@ def _version(package: str) -> str | None:
         return "installed"
 
 
+ACCELERATED_TESTS_ENV = "ASTRAIOS_ACCELERATED_TESTS"
+
+
+def accelerated_tests(files: str) -> dict:
+    """The tests marked `accelerated` (bitsandbytes, vLLM, DeepSpeed) run here, on the GPU: their summary."""
+    import re
+    import subprocess
+    import sys
+
+    finished = subprocess.run([sys.executable, "-m", "pytest", "-m", "accelerated", "-q", "-p", "no:cacheprovider",
+                               *files.split()], capture_output=True, text=True)
+    counts = dict((kind, int(number)) for number, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)",
+                                                                     finished.stdout.splitlines()[-1] if finished.stdout else ""))
+    if finished.returncode != 0:
+        failed = [line for line in finished.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+        raise RuntimeError(f"{counts or 'no summary'}; {'; '.join(failed[:3]) or finished.stderr[-300:]}")
+    return {"tests": counts}
+
+
 def build_random_model(model_name: str, directory: Path) -> dict:
     """Save `model_name`'s architecture with random weights (no download) and a tokenizer covering its vocabulary."""
     import torch
@@ -121,15 +140,19 @@ def build_random_model(model_name: str, directory: Path) -> dict:
 @dataclass(frozen=True)
 class TrainSpec:
     method: str
-    eight_bit: bool
+    quantization: str = "none"  # model.quantization: none, 8bit or 4bit
+
+    @property
+    def quantized(self) -> bool:
+        return self.quantization != "none"
 
     @property
     def step(self) -> str:
-        return f"train {self.method}" + (", 8-bit base" if self.eight_bit else "")
+        return f"train {self.method}" + (f", {self.quantization[0]}-bit base" if self.quantized else "")
 
     @property
     def run_name(self) -> str:
-        return self.method + ("-8bit" if self.eight_bit else "")
+        return self.method + (f"-{self.quantization}" if self.quantized else "")
 
 
 def train_method(spec: TrainSpec, model_dir: Path, run_dir: Path, *, steps: int, seq_len: int, batch: int,
@@ -141,7 +164,7 @@ def train_method(spec: TrainSpec, model_dir: Path, run_dir: Path, *, steps: int,
     from astraios.config import load_config
 
     config = load_config(None, [
-        f"model.name={model_dir}", f"method.name={spec.method}", f"model.load_in_8bit={str(spec.eight_bit).lower()}",
+        f"model.name={model_dir}", f"method.name={spec.method}", f"model.quantization={spec.quantization}",
         "data.sources=[astraios-sample]", f"data.seq_len={seq_len}", "data.packing=true", "data.loss_on=all",
         "data.test_size=16", f"train.max_steps={steps}", f"train.global_batch_size={batch}",
         f"train.micro_batch_size={batch}", "train.warmup_steps=1", f"train.eval_every={steps}",
@@ -151,7 +174,8 @@ def train_method(spec: TrainSpec, model_dir: Path, run_dir: Path, *, steps: int,
     tokens_per_step = summary["tokens"] / summary["steps"]
     tokens_per_second = tokens_per_step / summary["seconds_per_step"]
     mixed = "bf16 autocast" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no autocast"
-    precision = "int8 base (bitsandbytes)" if summary["base_in_8bit"] else f"{summary['dtype']} weights"
+    quantized = {"8bit": "int8 base (bitsandbytes)", "4bit": "nf4 base (bitsandbytes)"}
+    precision = quantized.get(summary["base_quantization"], f"{summary['dtype']} weights")
     metrics = {
         "precision": f"{precision}, {mixed}",
         "steps": summary["steps"],
@@ -221,7 +245,7 @@ models: [tiny-gptbigcode-s, tiny-gptbigcode-m]
 methods: [lora, adapterp]
 recipe:
   set:
-    model.load_in_8bit: false
+    model.quantization: none
     data.sources: [astraios-sample]
     data.seq_len: 128
     data.test_size: 8
@@ -240,11 +264,12 @@ def grid(work_dir: Path, *, steps: int) -> dict:
     from rich.console import Console
 
     from astraios import grid as grids
+    from astraios.grid.executors.local import visible_gpus
 
     path = work_dir / "grid.yaml"
     path.write_text(GRID_TEMPLATE.format(output_dir=work_dir / "grid", steps=steps))
     plan = grids.load_grid(path)
-    gpus = grids.visible_gpus()
+    gpus = visible_gpus()
     outcome = grids.run_grid(plan, show_progress=False, gpus=gpus, console=Console(quiet=True))
     job_seconds = sum((record.get("train_seconds") or 0) + (record.get("eval_seconds") or 0)
                       for record in outcome.records.values())

@@ -1,6 +1,7 @@
 """The registry of tuning methods: name -> `Method` (see `astraios.methods.base`).
 
 Adding a method is one new module defining a config class and a `METHOD`, plus one line below.
+The first seven are the study's; STUDY_METHODS names them (the grids that reproduce it list them).
 """
 
 from __future__ import annotations
@@ -10,8 +11,14 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
-from astraios.methods import bottleneck, full, ia3, lora, ptuning
-from astraios.methods.base import Method, MethodConfig, ParameterCount, count_parameters, read_method_file
+from astraios.methods import bottleneck, full, ia3, lora, lowrank, ptuning, qlora
+from astraios.methods.base import (
+    Method,
+    MethodConfig,
+    ParameterCount,
+    count_parameters,
+    read_method_file,
+)
 
 METHODS: dict[str, Method] = {
     method.name: method
@@ -20,9 +27,15 @@ METHODS: dict[str, Method] = {
         lora.METHOD,
         ptuning.METHOD,
         ia3.METHOD,
-        *bottleneck.METHODS,  # adapterh, adapterp, parallel
+        *bottleneck.METHODS,  # adapterh, adapterp, parallel: the study's seven end here
+        qlora.METHOD,
+        *lora.VARIANTS,  # dora, rslora, pissa, loraplus
+        *lowrank.METHODS,  # vera, loha, lokr
     )
 }
+
+
+STUDY_METHODS = ("full", "lora", "ptuning", "ia3", "adapterh", "adapterp", "parallel")
 
 
 def get(name: str) -> Method:
@@ -49,6 +62,7 @@ def load_trained(base_model, directory: str | Path):
 
 __all__ = [
     "METHODS",
+    "STUDY_METHODS",
     "Method",
     "MethodConfig",
     "ParameterCount",

@@ -8,13 +8,12 @@ that reading and validating a config stays fast and never loads a model.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from astraios.io import read_json, write_json
-from astraios.schema import Strict
+from astraios.core.io import read_json, write_json
+from astraios.core.schema import Strict
 
 METHOD_FILE = "astraios_method.json"
 
@@ -40,10 +39,16 @@ class Method:
     # load(base_model, directory): rebuilds the tuned model from a fresh base and a `save`d directory.
     load: Callable[..., object]
     default_learning_rate: float
-    # Parameter-efficient methods freeze the base, so it may be loaded in 8-bit on a GPU.
+    # Parameter-efficient methods freeze the base, so it may be quantized (model.quantization).
     parameter_efficient: bool = True
+    # The base precision the method is defined with (QLoRA: 4bit; PiSSA: none, its SVD needs the weights);
+    # None: model.quantization decides.
+    base_quantization: str | None = None
     # Why the trained part cannot be folded into the base weights (`astraios export`); None: it can.
     cannot_merge: str | None = None
+    # make_optimizer(model, config, lr=, weight_decay=, betas=, eps=, fused=): a method's own AdamW parameter
+    # groups (LoRA+); None: one learning rate for every trainable weight (the training loop's groups).
+    make_optimizer: Callable[..., object] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,44 +62,31 @@ class ParameterCount:
 
 
 def count_parameters(model) -> ParameterCount:
-    """Trainable and total parameters of a (possibly adapted) model, each shared tensor counted once."""
+    """Trainable and total parameters of a (possibly adapted) model, each shared tensor counted once.
+
+    A weight DeepSpeed's ZeRO-3 has partitioned (a model loaded under ZeRO-3) holds an empty tensor on
+    this process: its size is its `ds_numel`."""
     trainable = total = 0
     seen: set[int] = set()
     for parameter in model.parameters():
         if id(parameter) in seen:
             continue
         seen.add(id(parameter))
-        total += parameter.numel()
+        size = getattr(parameter, "ds_numel", None) or parameter.numel()
+        total += size
         if parameter.requires_grad:
-            trainable += parameter.numel()
+            trainable += size
     return ParameterCount(trainable=trainable, total=total)
+
+
+def on_meta_device(model) -> bool:
+    """Whether the model is a shape-only copy (parameter accounting), not one to train."""
+    return any(parameter.is_meta for parameter in model.parameters())
 
 
 def model_type(model) -> str:
     config = getattr(model, "config", None)
     return getattr(config, "model_type", None) or type(model).__name__
-
-
-# Model types whose module names match Llama's (q/k/v/o_proj, gate/up/down_proj).
-LLAMA_FAMILY = ("llama", "mistral", "qwen2", "qwen3")
-
-
-LINEAR_TARGETS_FIX = (
-    "Set `method.target_modules` to the names of the Linear modules to adapt, "
-    "e.g. --set method.target_modules='[q_proj,v_proj]'."
-)
-
-
-def default_targets(model, table: dict, method: str, fix: str = LINEAR_TARGETS_FIX):
-    """A copy of the method's default targets for this architecture, or a clear error ending in `fix`."""
-    kind = model_type(model)
-    key = "llama" if kind in LLAMA_FAMILY else kind
-    if key not in table:
-        supported = ", ".join(sorted({*table, *LLAMA_FAMILY}))
-        raise ValueError(
-            f"method `{method}` has no default target modules for model type `{kind}` (supported: {supported}). {fix}"
-        )
-    return copy.copy(table[key])
 
 
 def write_method_file(directory: Path, config: MethodConfig, base_model: str | None) -> None:

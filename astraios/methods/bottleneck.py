@@ -7,12 +7,12 @@ no biases) and is attached to a named module of the base model in one of three r
 - `series_after`: on its output, `h = module(x); h + block(h)`;
 - `parallel`: beside it, `module(x) + block(x)` (down from its input width, up to its output width).
 
-`placement` picks the default target modules:
+`placement` picks the default target modules (for every family: `astraios.methods.targets`):
 
 `astraios` (default) reproduces the study, which used LLM-Adapters' tuner: adapters wrap Linear
 layers by name, both projections drawn from N(0, 0.02) (`init: normal`).
 
-| method   | GPTBigCode                               | Llama family                                   |
+| method   | GPTBigCode                               | Llama family (and every gated-MLP family)      |
 |----------|------------------------------------------|------------------------------------------------|
 | adapterh | series_before mlp.c_fc, series_after mlp.c_proj | series_before gate_proj, up_proj; series_after down_proj |
 | adapterp | series_after mlp.c_proj                  | series_after down_proj                         |
@@ -54,7 +54,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from astraios.methods.base import Method, MethodConfig, default_targets, model_type, write_method_file
+from astraios.methods import targets as family_targets
+from astraios.methods.base import Method, MethodConfig, model_type, write_method_file
 
 Role = Literal["series_before", "series_after", "parallel"]
 NonLinearity = Literal["tanh", "relu", "gelu", "gelu_tanh", "silu", "sigmoid"]
@@ -65,39 +66,6 @@ ROLE_TARGETS_FIX = (
     "Fix: set `method.target_modules` to the modules to adapt by role (series_before, series_after, parallel), "
     "e.g. --set method.target_modules='{series_after: [mlp.down_proj]}'."
 )
-
-# placement -> method -> model type ("llama" stands for the Llama family) -> role -> module names
-DEFAULT_TARGETS: dict[str, dict[str, dict[str, dict[str, list[str]]]]] = {
-    "astraios": {
-        "adapterh": {
-            "gpt_bigcode": {"series_before": ["mlp.c_fc"], "series_after": ["mlp.c_proj"]},
-            "llama": {"series_before": ["gate_proj", "up_proj"], "series_after": ["down_proj"]},
-        },
-        "adapterp": {
-            "gpt_bigcode": {"series_after": ["mlp.c_proj"]},
-            "llama": {"series_after": ["down_proj"]},
-        },
-        "parallel": {
-            "gpt_bigcode": {"parallel": ["attn.c_attn"]},
-            "llama": {"parallel": ["q_proj", "k_proj", "v_proj"]},
-        },
-    },
-    "classic": {
-        "adapterh": {
-            "gpt_bigcode": {"series_after": ["attn.c_proj", "mlp.c_proj"]},
-            "llama": {"series_after": ["o_proj", "down_proj"]},
-        },
-        "adapterp": {
-            "gpt_bigcode": {"series_after": ["mlp.c_proj"]},
-            "llama": {"series_after": ["down_proj"]},
-        },
-        "parallel": {
-            "gpt_bigcode": {"parallel": ["mlp"]},
-            "llama": {"parallel": ["mlp"]},
-        },
-    },
-}
-
 
 class BottleneckConfig(MethodConfig):
     """Settings shared by the three bottleneck methods; `name` picks the default placement table."""
@@ -261,8 +229,8 @@ def __getattr__(name: str):
 
 def apply(model, config: BottleneckConfig):
     """Attach the configured adapters to `model` (in place), freeze everything else, return it."""
-    targets = config.target_modules or default_targets(
-        model, DEFAULT_TARGETS[config.placement][config.name], config.name, fix=ROLE_TARGETS_FIX
+    targets = config.target_modules or family_targets.bottleneck(
+        family_targets.family_of(model, config.name, fix=ROLE_TARGETS_FIX)[0], config.name, config.placement
     )
     found = _find_targets(model, targets)
     for parameter in model.parameters():
@@ -334,7 +302,7 @@ def _adapter_parameter_names(model) -> list[str]:
 def save(model, directory: Path, config: BottleneckConfig, base_model: str | None = None, state_dict=None) -> None:
     from safetensors.torch import save_file
 
-    from astraios.io import write_json
+    from astraios.core.io import write_json
 
     names = _adapter_parameter_names(model)
     if not names:

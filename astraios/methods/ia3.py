@@ -1,8 +1,8 @@
 """(IA)3 (Liu et al., 2022): learned vectors that rescale activations, via peft.
 
 Study defaults for GPTBigCode: scale the output of `c_attn` (keys, values and queries) and the
-input of the feed-forward output projection `mlp.c_proj`. For Llama-family models the equivalent
-is q/k/v_proj plus down_proj as the feed-forward module.
+input of the feed-forward output projection `mlp.c_proj`; every other family gets the same roles
+(`astraios.methods.targets`), e.g. q/k/v_proj plus down_proj as the feed-forward module.
 """
 
 from __future__ import annotations
@@ -11,14 +11,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from astraios.methods import peft_backed
-from astraios.methods.base import Method, MethodConfig, default_targets
-
-DEFAULT_TARGETS = {
-    "gpt_bigcode": ["c_attn", "mlp.c_proj"],
-    "llama": ["q_proj", "k_proj", "v_proj", "down_proj"],
-}
-DEFAULT_FEEDFORWARD = {"gpt_bigcode": ["mlp.c_proj"], "llama": ["down_proj"]}
+from astraios.methods import peft_backed, targets
+from astraios.methods.base import MethodConfig
 
 
 class IA3Config(MethodConfig):
@@ -44,24 +38,14 @@ def apply(model, config: IA3Config):
     import peft
 
     if config.target_modules:
-        targets, feedforward = config.target_modules, config.feedforward_modules or []
+        modules, feedforward = config.target_modules, config.feedforward_modules or []
     else:
-        targets = default_targets(model, DEFAULT_TARGETS, "ia3")
-        feedforward = default_targets(model, DEFAULT_FEEDFORWARD, "ia3")
+        modules, feedforward = targets.ia3(*targets.family_of(model, "ia3"))
     return peft_backed.wrap(
         model,
-        peft.IA3Config(task_type="CAUSAL_LM", target_modules=targets, feedforward_modules=feedforward),
+        peft.IA3Config(task_type="CAUSAL_LM", target_modules=modules, feedforward_modules=feedforward),
     )
 
 
-METHOD = Method(
-    name="ia3",
-    title="(IA)3",
-    family="scaling",
-    description="learned vectors rescaling attention and feed-forward activations (peft)",
-    config_class=IA3Config,
-    apply=apply,
-    save=peft_backed.save,
-    load=peft_backed.load,
-    default_learning_rate=1e-4,
-)
+METHOD = peft_backed.method(IA3Config, "(IA)3", "learned vectors rescaling attention and feed-forward activations (peft)",
+                            apply, family="scaling")

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from astraios.methods import peft_backed
-from astraios.methods.base import Method, MethodConfig
+from astraios.methods.base import MethodConfig
 
 
 class PTuningConfig(MethodConfig):
@@ -36,15 +36,7 @@ def apply(model, config: PTuningConfig):
     )
 
 
-METHOD = Method(
-    name="ptuning",
-    title="P-Tuning",
-    family="prompt",
-    description="virtual tokens from an MLP prompt encoder (peft)",
-    config_class=PTuningConfig,
-    apply=apply,
-    save=peft_backed.save,
-    load=peft_backed.load,
-    default_learning_rate=1e-4,
+METHOD = peft_backed.method(
+    PTuningConfig, "P-Tuning", "virtual tokens from an MLP prompt encoder (peft)", apply, family="prompt",
     cannot_merge="its virtual tokens are extra inputs made by a prompt encoder, not a change to any weight",
 )

@@ -15,7 +15,14 @@ import re
 import tokenize
 
 from astraios.perturb.problem import Problem
-from astraios.perturb.source import Source, docstring_node, rename_edits, splice, tokens, usable_name
+from astraios.perturb.source import (
+    Source,
+    docstring_node,
+    rename_edits,
+    splice,
+    tokens,
+    usable_name,
+)
 
 KEYBOARD_NEIGHBOURS = {
     "q": "wa", "w": "qeas", "e": "wrsd", "r": "etdf", "t": "ryfg", "y": "tugh", "u": "yihj", "i": "uojk",

@@ -10,7 +10,6 @@ file. Both are reported with their ids and reasons.
 
 from __future__ import annotations
 
-import json
 import random
 import tempfile
 import time
@@ -18,16 +17,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from astraios.io import replace_dir, write_json, write_jsonl
-from astraios.perturb.problem import FIELDS, Problem, ProblemError, partial
+from astraios.core.io import replace_dir, write_json, write_jsonl
+from astraios.perturb.files import REPORT_FILE, check_output, read_problems
+from astraios.perturb.problem import Problem, ProblemError, partial
 from astraios.perturb.source import Source
 from astraios.perturb.transformations import TRANSFORMATIONS, Transformation
-from astraios.tasks.data import open_text
-from astraios.tasks.recode_data import DATASET_DIR, NOMINAL_FILES, PARTIAL_CATEGORIES, variant_file
 from astraios.tasks.recode import program_with_check
-
-REPORT_FILE = "perturb_report.json"
-
+from astraios.tasks.recode_data import (
+    DATASET_DIR,
+    NOMINAL_FILES,
+    PARTIAL_CATEGORIES,
+    variant_file,
+)
 
 @dataclass
 class FileReport:
@@ -60,32 +61,6 @@ class PerturbReport:
         return sum(len(file.dropped) for file in self.files)
 
 
-def read_problems(path: str | Path, limit: int | None = None) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file. Fix: pass a HumanEval-style .jsonl or .jsonl.gz "
-                                f"(task_id, prompt, canonical_solution, test, entry_point per line).")
-    records = []
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not JSON ({error}). Fix: one JSON object per line.") from None
-            missing = [name for name in FIELDS if not isinstance(record.get(name), str)]
-            if missing:
-                raise ValueError(f"{path}:{number}: record lacks {', '.join(missing)}. Fix: every record needs "
-                                 f"{', '.join(FIELDS)} (HumanEval's fields; HumanEvalPack Python has them).")
-            records.append(record)
-            if limit is not None and len(records) == limit:
-                break
-    if not records:
-        raise ValueError(f"{path}: no records. Fix: pass a HumanEval-style jsonl file.")
-    return records
-
-
 def perturb(input_path: str | Path, output_dir: str | Path, *, transformations: Sequence[str] | None = None,
             seeds: int = 5, limit: int | None = None, timeout_s: float = 10.0, workers: int | None = None,
             overwrite: bool = False, progress: bool = True) -> PerturbReport:
@@ -96,10 +71,11 @@ def perturb(input_path: str | Path, output_dir: str | Path, *, transformations: 
     chosen = _chosen(transformations)
     if seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {seeds}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {limit}. Fix: drop --limit to perturb every problem.")
     output_dir = Path(output_dir)
     target = output_dir / DATASET_DIR
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} exists. Fix: pass --overwrite to replace it, or another --output.")
+    check_output(output_dir, target, overwrite)
     records = read_problems(input_path, limit)
 
     dropped_problems: dict[str, str] = {}

@@ -1,35 +1,39 @@
 """Host side of the sandbox: starting the jail and collecting what it reports, with output kept to
-a bounded tail. Which isolation tier is used is `astraios.sandbox.isolation`; the private
+a bounded tail. Which isolation tier is used is `astraios.sandbox.isolation` (from the facts in `host`); the private
 directories programs run in are `astraios.sandbox.workspace`."""
 
 from __future__ import annotations
 
-import atexit
 import json
 import math
 import os
 import secrets
 import selectors
 import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from astraios.sandbox.isolation import Isolation, hidden_paths, needed_read_only_paths, python_paths
+from astraios.sandbox.host import (
+    data_paths,
+    hidden_paths,
+    landlock,
+    needed_read_only_paths,
+    python_paths,
+    run_as_uid,
+)
+from astraios.sandbox.servers import ForkServer
 from astraios.sandbox.workspace import SANDBOX_GID, Workspace
 
-JAIL = Path(__file__).with_name("jail.py")
 OUTPUT_CAP_BYTES = 1024 * 1024
 BACKSTOP_S = 10.0  # beyond the jail's own time limit, before the runner kills the jail itself
 REPORT_GRACE_S = 1.0  # for output still in flight once the jail has reported
 # Markers a launcher writes on the proof pipe when a resource limit ended the program (Python and
-# Java meet them as exceptions; C is killed by SIGXFSZ, or sees the failed call): verdict `error`.
+# Java meet them as exceptions; C's launcher wraps the allocation calls; C is killed by SIGXFSZ):
+# verdict `error`.
 LIMIT_REASONS = {
     "memory": "memory limit exceeded",
     "fsize": "file size limit exceeded",
@@ -42,24 +46,29 @@ LIMIT_REASONS = {
 class Limits:
     cpu_s: int | None
     address_space_mb: int | None
-    nproc: int = 64
+    nproc: int | None = 64  # None: no limit of its own (a judge, inside the judge server's)
     file_size_mb: int = 64
     open_files: int = 256
 
 
 @dataclass
 class JailRun:
-    """One process to start in the jail: `python` runs `source_path` through the Python
-    completion-proof launcher, `exec` execs `argv` (absolute path first)."""
+    """One process to start in the jail: `python` runs `source_path` through the Python launcher,
+    `exec` execs `argv` (absolute path first), `judge-server` becomes the judge server.
 
-    mode: Literal["python", "exec"]
+    channel: "proof" (a program on its own: the nonce and proof pipes), "calls" (a candidate
+    judged by tests: the tests' calls and its replies, given to `launch`), or None (a trusted tool).
+    """
+
+    mode: Literal["python", "exec", "judge-server"]
     workdir: Path
     limits: Limits
     timeout_s: float | None
     argv: list[str] = field(default_factory=list)
     source_path: str = ""
-    proof: bool = True
+    channel: Literal["proof", "calls"] | None = "proof"
     copy_workdir: bool = True  # run on a private, size-capped copy (namespaces); compiles write the real one
+    writable: bool = True  # the work dir is writable (the judge server's is not)
     stdin: bytes | None = None
     env: dict[str, str] = field(default_factory=dict)
 
@@ -94,12 +103,11 @@ class Outcome:
     setup_error: str | None = None
     duration_s: float = 0.0
     proof: str | None = None  # "ok", a LIMIT_REASONS marker, or None
+    report: str | None = None  # a judge's report: "done", a LIMIT_REASONS marker, "broken: why" or "failed"
     stdout: TailBuffer = field(default_factory=TailBuffer)
     stderr: TailBuffer = field(default_factory=TailBuffer)
 
 
-# ------------------------------------------------------------------------------ directories
-# ------------------------------------------------------------------------------ running
 def minimal_env(workdir: Path, tier: str, extra: dict[str, str]) -> dict[str, str]:
     """The whole environment a program sees: nothing from the runner's (no secrets)."""
     return {
@@ -124,7 +132,7 @@ def _process_count(uid: int) -> int:
 
 
 def _spec(run: JailRun, tier: str) -> dict:
-    uid = Isolation.run_as_uid(tier)
+    uid = run_as_uid(tier)
     nproc = run.limits.nproc + 2  # the jail's keeper and init count in the same user namespace
     if tier != "namespaces":  # no user namespace: the limit counts every process of the uid
         nproc += _process_count(os.geteuid() if uid is None else uid)
@@ -136,75 +144,17 @@ def _spec(run: JailRun, tier: str) -> dict:
         "workdir": str(run.workdir),
         "timeout_s": run.timeout_s,
         "limits": {**run.limits.__dict__, "nproc": nproc},
-        "proof": run.proof,
+        "channel": run.channel,
         "copy_workdir": run.copy_workdir,
         "uid": uid,
         "gid": None if uid is None else SANDBOX_GID,
-        "landlock_abi": Isolation.landlock(tier),
-        "hide": [*hidden_paths(), str(Workspace.base())],
+        "landlock_abi": landlock(tier),
+        "hide": [*hidden_paths(), str(Workspace.base()), *data_paths()],
         "scratch": ["/tmp", "/dev/shm"],
-        "bind_rw": [str(run.workdir)],
-        "bind_ro": list(needed_read_only_paths()),
+        "bind_rw": [str(run.workdir)] if run.writable else [],
+        "bind_ro": [*needed_read_only_paths(), *([] if run.writable else [str(run.workdir)])],
         "python_path": list(python_paths()),
     }
-
-
-class ForkServer:
-    """The runner's end of the jail's fork server (see jail.serve), started on first use."""
-
-    _lock = threading.Lock()
-    _process: subprocess.Popen | None = None
-    _channel: socket.socket | None = None
-    _owner = 0  # the pid that started it: a forked runner (multiprocessing) starts its own
-
-    @classmethod
-    def launch(cls, request: dict, fds: list[int]) -> int:
-        """Start one keeper with these fds; returns its pid (also its process group)."""
-        with cls._lock:
-            if cls._owner != os.getpid():
-                cls._process = cls._channel = None  # the parent's: leave them to it
-            for _ in range(2):
-                if cls._channel is None:
-                    cls._start()
-                try:
-                    socket.send_fds(cls._channel, [json.dumps(request).encode()], fds)
-                    reply = cls._channel.recv(64)
-                    if reply:
-                        return int(reply)
-                except OSError:
-                    pass
-                cls._stop()  # it died (killed from outside?): start a new one, once
-            raise RuntimeError("astraios.sandbox: the jail's fork server does not answer")
-
-    @classmethod
-    def pid(cls) -> int | None:
-        return None if cls._process is None else cls._process.pid
-
-    @classmethod
-    def _start(cls) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        cls._process = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(JAIL), str(theirs.fileno())], pass_fds=[theirs.fileno()],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd="/", env={"PATH": "/usr/bin:/bin"}, start_new_session=True,
-        )
-        theirs.close()
-        cls._channel = ours
-        cls._owner = os.getpid()
-        atexit.register(cls._stop)
-
-    @classmethod
-    def _stop(cls) -> None:
-        if cls._channel is not None:
-            cls._channel.close()  # the server sees end-of-file and exits
-            cls._channel = None
-        if cls._process is not None:
-            try:
-                cls._process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                cls._process.kill()
-                cls._process.wait()
-            cls._process = None
 
 
 @dataclass
@@ -225,9 +175,11 @@ class Launched:
                 os.close(fd)
 
 
-def launch(run: JailRun, tier: str, stdin: int | None = None, stderr: bool = True) -> Launched:
+def launch(run: JailRun, tier: str, stdin: int | None = None, stderr: bool = True,
+           calls: tuple[int, int] | None = None) -> Launched:
     """Start `run` in the jail. `stdin`: an fd to read from (default: a pipe whose write end is
-    returned); `stderr=False` sends it to /dev/null."""
+    returned); `stderr=False` sends it to /dev/null; `calls`: the candidate's ends of its channel
+    to the tests (read calls, write replies) for channel "calls"."""
     ours: dict[str, int] = {}
     theirs: list[int] = []
     try:
@@ -245,17 +197,18 @@ def launch(run: JailRun, tier: str, stdin: int | None = None, stderr: bool = Tru
         ours["status"], write_end = os.pipe()
         theirs.append(write_end)
         nonce = b""
-        if run.proof:
+        channel: list[int] = []
+        if run.channel == "proof":
             nonce = secrets.token_hex(16).encode()
             nonce_r, nonce_w = os.pipe()
             os.write(nonce_w, nonce)  # far below the pipe's capacity: never blocks
             os.close(nonce_w)
             ours["proof"], proof_w = os.pipe()
-            theirs += [nonce_r, proof_w]
-            uid = Isolation.run_as_uid(tier)
-            if uid is not None:  # the Java launcher reopens them through /proc/self/fd, as that uid
-                for fd in (nonce_r, proof_w):
-                    os.fchown(fd, uid, SANDBOX_GID)
+            channel = [nonce_r, proof_w]
+        elif run.channel == "calls":
+            channel = [os.dup(fd) for fd in calls]
+        theirs += channel
+        share_with_run_uid(channel, tier)  # the Java launchers reopen them through /proc/self/fd
         request = {"spec": _spec(run, tier), "env": minimal_env(run.workdir, tier, run.env)}
         pid = ForkServer.launch(request, theirs)
     except BaseException:
@@ -268,27 +221,39 @@ def launch(run: JailRun, tier: str, stdin: int | None = None, stderr: bool = Tru
     return Launched(pid=pid, nonce=nonce, **ours)
 
 
+def share_with_run_uid(fds: list[int], tier: str) -> None:
+    """Let the uid programs run as reopen these pipes through /proc/self/fd (a root runner's
+    pipes are root's, mode 0600)."""
+    uid = run_as_uid(tier)
+    if uid is not None:
+        for fd in fds:
+            os.fchown(fd, uid, SANDBOX_GID)
+
+
+def stdin_fd(data: bytes | None) -> int:
+    """An fd to give a program as its stdin: /dev/null, or a file (never a pipe the runner would
+    block writing)."""
+    if data is None:
+        return os.open(os.devnull, os.O_RDONLY)
+    with tempfile.TemporaryFile() as stdin_file:
+        stdin_file.write(data)
+        stdin_file.seek(0)
+        return os.dup(stdin_file.fileno())
+
+
 def execute(run: JailRun, tier: str) -> Outcome:
     """Run one process in the jail to its end, keeping bounded tails of its output."""
-    if run.stdin is None:
-        stdin_fd = os.open(os.devnull, os.O_RDONLY)
-    else:  # a file, not a pipe: the runner never blocks writing input
-        with tempfile.TemporaryFile() as stdin_file:
-            stdin_file.write(run.stdin)
-            stdin_file.seek(0)
-            stdin_fd = os.dup(stdin_file.fileno())
+    stdin = stdin_fd(run.stdin)
     try:
-        jail = launch(run, tier, stdin=stdin_fd)
+        jail = launch(run, tier, stdin=stdin)
     finally:
-        os.close(stdin_fd)
+        os.close(stdin)
     outcome = Outcome()
-    status = bytearray()
     try:
-        _collect(jail, outcome, status, run.timeout_s)
+        collect([Watched.of(jail, outcome, run.timeout_s)])
         proof = _read_available(jail.proof) if jail.proof is not None else b""
     finally:
         jail.close()
-    _apply_status(outcome, status)
     lines = proof.split(b"\n")
     if jail.nonce in lines:
         outcome.proof = "ok"
@@ -297,35 +262,70 @@ def execute(run: JailRun, tier: str) -> Outcome:
     return outcome
 
 
-def _collect(jail: Launched, outcome: Outcome, status: bytearray, timeout_s: float | None) -> None:
-    backstop = time.monotonic() + (timeout_s or 0) + BACKSTOP_S
-    streams = {jail.stdout: outcome.stdout, jail.stderr: outcome.stderr}
+@dataclass
+class Watched:
+    """A process the runner waits for: the runner's ends of its pipes, a way to kill it when it
+    never reports (the backstop), and what it reported."""
+
+    stdout: int
+    stderr: int | None
+    status: int
+    outcome: Outcome
+    kill: Callable[[], None]
+    backstop: float  # monotonic time after which it is killed if it has not reported
+    report: bytearray = field(default_factory=bytearray)
+    reported_at: float | None = None
+
+    @classmethod
+    def of(cls, jail: Launched, outcome: Outcome, timeout_s: float | None) -> "Watched":
+        return cls(jail.stdout, jail.stderr, jail.status, outcome, lambda: kill_group(jail.pid),
+                   time.monotonic() + (timeout_s or 0) + BACKSTOP_S)
+
+
+def collect(watched: list[Watched]) -> None:
+    """Read every watched process's output (bounded tails) and status until each has reported and
+    its output is drained (or REPORT_GRACE_S has passed since); kill any that never reports."""
+    owners = {}
+    for party in watched:
+        owners.update({party.stdout: (party, party.outcome.stdout), party.status: (party, None)})
+        if party.stderr is not None:
+            owners[party.stderr] = (party, party.outcome.stderr)
     selector = selectors.DefaultSelector()
-    for fd in [*streams, jail.status]:
+    for fd in owners:
         os.set_blocking(fd, False)
         selector.register(fd, selectors.EVENT_READ)
-    reported_at = None
     with selector:
         while selector.get_map():
             now = time.monotonic()
-            limit = backstop if reported_at is None else reported_at + REPORT_GRACE_S
-            if now > limit:
+            for party in watched:
+                limit = party.backstop if party.reported_at is None else party.reported_at + REPORT_GRACE_S
+                if now > limit:  # done waiting for it: past the backstop, or output still in flight
+                    for fd in (party.stdout, party.stderr, party.status):
+                        if fd is not None and fd in selector.get_map():
+                            selector.unregister(fd)
+                    if party.reported_at is None:  # past the backstop: the keeper itself is stuck
+                        party.kill()
+                        party.reported_at = now
+            limits = [party.backstop if party.reported_at is None else party.reported_at + REPORT_GRACE_S
+                      for party in watched if any(fd in selector.get_map() for fd in (party.stdout, party.stderr, party.status))]
+            if not limits:
                 break
-            for key, _ in selector.select(timeout=limit - now):
+            for key, _ in selector.select(timeout=max(0.0, min(limits) - now)):
+                party, tail = owners[key.fd]
                 try:
                     chunk = os.read(key.fd, 65536)
                 except BlockingIOError:
                     continue
                 if not chunk:
                     selector.unregister(key.fd)
-                    if key.fd == jail.status:
-                        reported_at = time.monotonic()
-                elif key.fd == jail.status:
-                    status += chunk
+                    if key.fd == party.status:
+                        party.reported_at = time.monotonic()
+                elif tail is None:
+                    party.report += chunk
                 else:
-                    streams[key.fd].append(chunk)
-    if reported_at is None:  # past the backstop: the keeper itself is stuck
-        kill_group(jail.pid)
+                    tail.append(chunk)
+    for party in watched:
+        _apply_status(party.outcome, party.report)
 
 
 def kill_group(pgid: int) -> None:
@@ -359,6 +359,7 @@ def _apply_status(outcome: Outcome, status: bytes) -> None:
     outcome.timed_out = report.get("timed_out", False)
     outcome.setup_error = report.get("setup_error")
     outcome.duration_s = report.get("duration_s", 0.0)
+    outcome.report = report.get("report")
 
 
 def cpu_seconds(timeout_s: float) -> int:

@@ -4,19 +4,13 @@ in it and it would not run untrusted code as root. What each tier does is in the
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import os
-import shutil
-import sys
-import sysconfig
-import tempfile
 import threading
 import warnings
-from pathlib import Path
 
-from astraios.sandbox.jail import SYS_LANDLOCK_CREATE, _under
-from astraios.sandbox.workspace import SANDBOX_UID, Workspace, cache_dir, remove_tree, write_files
+from astraios.sandbox import host
+from astraios.sandbox.execution import JailRun, Limits, execute
+from astraios.sandbox.workspace import SANDBOX_UID, Workspace, remove_tree, write_files
 
 TIERS = ("namespaces", "landlock", "rlimits")
 TIER_DESCRIPTIONS = {
@@ -25,46 +19,6 @@ TIER_DESCRIPTIONS = {
     "rlimits": "rlimits, own session and process group, subreaper kill only",
 }
 ISOLATION_ENV = "ASTRAIOS_SANDBOX_ISOLATION"
-
-
-def landlock_abi() -> int:
-    """The kernel's Landlock ABI version, 0 when Landlock is unavailable."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    version = libc.syscall(SYS_LANDLOCK_CREATE, None, 0, 1)  # landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)
-    return max(version, 0)
-
-
-def _world_traversable(path: str) -> bool:
-    current = Path(path).resolve()
-    for directory in [current, *current.parents]:
-        if directory.exists() and not directory.stat().st_mode & 0o001:
-            return False
-    return True
-
-
-@functools.cache
-def python_paths() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    return tuple(dict.fromkeys([paths["purelib"], paths["platlib"]]))
-
-
-@functools.cache
-def hidden_paths() -> tuple[str, ...]:
-    candidates = ["/tmp", "/var/tmp", "/dev/shm", "/run", "/root", "/home", str(Path.home()), tempfile.gettempdir()]
-    return tuple(p for p in dict.fromkeys(candidates) if p != "/" and os.path.isdir(p) and not os.path.islink(p))
-
-
-@functools.cache
-def needed_read_only_paths() -> tuple[str, ...]:
-    """What programs must read and that may lie under hidden paths: interpreter, JDK, launchers."""
-    needed = [sys.base_prefix, sys.prefix, *python_paths(), str(cache_dir())]
-    java = shutil.which("java")
-    if java:
-        needed.append(str(Path(java).resolve().parent.parent))
-    needed = [str(Path(p).resolve()) for p in needed]
-    hidden = hidden_paths()
-    under_hidden = [p for p in dict.fromkeys(needed) if any(_under(p, h) for h in hidden)]
-    return tuple(p for p in under_hidden if not any(q != p and _under(p, q) for q in under_hidden))
 
 
 class SandboxUnavailable(RuntimeError):
@@ -77,8 +31,6 @@ class Isolation:
     _lock = threading.Lock()
     _tier: str | None = None
     _failure: SandboxUnavailable | None = None  # no tier works: said again on every call, not probed again
-    _landlock = 0
-    _fallback_uid: int | None = None
 
     @classmethod
     def tier(cls) -> str:
@@ -95,9 +47,6 @@ class Isolation:
 
     @classmethod
     def _choose(cls) -> str:
-        cls._landlock = landlock_abi()
-        if os.geteuid() == 0 and all(_world_traversable(p) for p in [sys.base_prefix, sys.prefix, *python_paths()]):
-            cls._fallback_uid = SANDBOX_UID
         forced = os.environ.get(ISOLATION_ENV)
         if forced:
             if forced not in TIERS:
@@ -105,7 +54,7 @@ class Isolation:
                                          f"{ISOLATION_ENV} to use the strongest tier that works")
             candidates = [forced]
         else:
-            candidates = [t for t in TIERS if t != "landlock" or cls._landlock]
+            candidates = [t for t in TIERS if t != "landlock" or host.landlock_abi()]
         failures = []
         for tier in candidates:
             Workspace.place(in_memory=tier == "namespaces")
@@ -126,26 +75,14 @@ class Isolation:
     def _refusal(cls, tier: str) -> str | None:
         """Why `tier` must not be used here: untrusted code never runs as root (root could
         signal every process, reboot, and ignores the process limit)."""
-        if tier == "namespaces" or os.geteuid() != 0 or cls._fallback_uid is not None:
+        if tier == "namespaces" or os.geteuid() != 0 or host.fallback_uid() is not None:
             return None
         return (f"the runner is root and the Python installation is not reachable by uid {SANDBOX_UID}, "
                 "so programs would run as root; run as a normal user, or where user namespaces are allowed")
 
-    @classmethod
-    def run_as_uid(cls, tier: str) -> int | None:
-        if os.geteuid() != 0:
-            return None
-        return SANDBOX_UID if tier == "namespaces" else cls._fallback_uid
-
-    @classmethod
-    def landlock(cls, tier: str) -> int:
-        return cls._landlock if tier == "landlock" else 0
-
 
 def _probe(tier: str) -> str | None:
     """Run a tiny Python program in `tier`; None when it passed, else what went wrong."""
-    from astraios.sandbox.execution import JailRun, Limits, execute  # execution builds on the chosen tier
-
     run_dir, workdir = Workspace.new_run_dir()
     try:
         write_files(workdir, {"main.py": "import json, decimal\n"})

@@ -14,15 +14,18 @@ take part:
   reaps orphans and exits as soon as the program exits, which makes the kernel kill everything
   left in the namespace, detached ``setsid`` children included;
 * the program: sets resource limits, drops every capability (or applies Landlock), then either
-  ``execve``s the command (Java, C, compilers) or, for Python, runs the user's source in this
-  interpreter through the completion-proof launcher (``launchers/python_launcher.py``; see
-  ``astraios/sandbox/__init__.py``).
+  ``execve``s the command (Java, C, compilers), or, for Python, runs the user's source in this
+  interpreter through the launcher (``launchers/python_launcher.py``: a judged candidate answers
+  its tests' calls on the channel fds, a program on its own proves completion on them; see
+  ``astraios/sandbox/__init__.py``), or becomes the judge server (``launchers/judge_server.py``),
+  which forks the tests of judged runs from this warm interpreter.
 """
 
 from __future__ import annotations
 
 import ctypes
 import fcntl
+import gc
 import json
 import os
 import resource
@@ -34,8 +37,10 @@ import struct
 import sys
 import time
 
-NONCE_FD = 3  # the runner's per-run nonce, readable once
-PROOF_FD = 4  # where the launcher writes the nonce after the program's last statement
+# A program's channel: for a program run on its own, the runner's per-run nonce (readable once)
+# and the proof fd, where the launcher writes it after the program's last statement; for a
+# candidate judged by tests, the tests' calls and the candidate's replies.
+CHANNEL_FDS = (3, 4)
 STATUS_FD = 5  # the keeper's one-line JSON report to the runner; the program never holds it
 SCRATCH_TMPFS_MB = 64  # the private /tmp and /dev/shm
 WORKDIR_TMPFS_MB = 256  # a run's private copy of its work dir
@@ -174,11 +179,12 @@ def apply_landlock(abi: int, writable: list[str]) -> None:
 def set_limits(limits: dict) -> None:
     mib = 1024 * 1024
     pairs = {
-        resource.RLIMIT_NPROC: (limits["nproc"],) * 2,
         resource.RLIMIT_FSIZE: (limits["file_size_mb"] * mib,) * 2,
         resource.RLIMIT_NOFILE: (limits["open_files"],) * 2,
         resource.RLIMIT_CORE: (0, 0),
     }
+    if limits["nproc"] is not None:
+        pairs[resource.RLIMIT_NPROC] = (limits["nproc"],) * 2
     if limits["cpu_s"]:
         pairs[resource.RLIMIT_CPU] = (limits["cpu_s"], limits["cpu_s"] + 1)  # SIGXCPU, then SIGKILL
     if limits["address_space_mb"]:
@@ -260,27 +266,37 @@ def _close_fds_except(keep: set[int]) -> None:
 # program exists; `random`'s state is reseeded in every forked child (by `random` itself).
 WARM_MODULES = ("collections", "copy", "datetime", "functools", "hashlib", "heapq", "importlib.util", "itertools",
                 "math", "re", "statistics", "string", "typing")
-def move_proof_fd() -> int:
-    """Move the proof fd to the highest allowed number, out of the way of the program's own files."""
+def move_high(fd: int) -> int:
+    """Move a channel fd to the highest free number, out of the way of the program's own files."""
     highest = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 1
-    proof_fd = fcntl.fcntl(PROOF_FD, fcntl.F_DUPFD_CLOEXEC, highest)
-    os.close(PROOF_FD)
-    return proof_fd
+    while highest > 2:
+        try:
+            os.fstat(highest)
+            highest -= 1
+        except OSError:
+            break
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, highest)
+    os.close(fd)
+    return moved
 
 
-def python_launcher():
-    """launchers/python_launcher.py, loaded by path (the server is an isolated interpreter that
-    cannot import astraios), without registering it as a module."""
+def load_launcher(name: str):
+    """A file of launchers/, loaded by path (the server is an isolated interpreter that cannot
+    import astraios) and registered as the module `astraios_NAME`, which the next ones import."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("astraios_python_launcher",
-                                                  os.path.join(os.path.dirname(__file__), "launchers", "python_launcher.py"))
+    path = os.path.join(os.path.dirname(__file__), "launchers", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"astraios_{name}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
-PYTHON_LAUNCHER = None  # loaded by the server before it forks any keeper
+# Loaded by the server before it forks any keeper (all standard library only): the plain-data
+# wire format and the calls between candidates and tests, the Python launcher, the judge server.
+LAUNCHERS = ("python_wire", "python_calls", "python_launcher", "judge_server")
+PYTHON_CALLS = PYTHON_LAUNCHER = JUDGE_SERVER = None
 
 
 def become_program(spec: dict, report_fd: int) -> None:
@@ -296,19 +312,21 @@ def become_program(spec: dict, report_fd: int) -> None:
             if spec["landlock_abi"]:
                 apply_landlock(spec["landlock_abi"], spec["bind_rw"])
         set_limits(spec["limits"])
-        keep = {NONCE_FD, PROOF_FD} if spec["proof"] else set()
+        keep = {CHANNEL_FDS[0], CHANNEL_FDS[1]} if spec["channel"] else set()
         _close_fds_except(keep | {report_fd})
         os.setpgid(0, 0)  # its own group, so a group kill from inside cannot reach init or keeper
         if spec["mode"] == "exec":
             for number in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; exec keeps that
                 signal.signal(number, signal.SIG_DFL)
             os.execve(spec["argv"][0], spec["argv"], os.environ)
-        proof_fd = move_proof_fd()
+        fds = tuple(move_high(fd) for fd in CHANNEL_FDS) if spec["channel"] else ()
     except (OSError, SetupError) as exc:
         os.write(report_fd, f"setup-error {exc}\n".encode())
         os._exit(126)
     os.close(report_fd)
-    PYTHON_LAUNCHER.run_python_source(spec["source_path"], spec["python_path"], NONCE_FD, proof_fd)
+    if spec["mode"] == "judge-server":
+        JUDGE_SERVER.serve(0, sys.modules[__name__])
+    PYTHON_LAUNCHER.run_python_source(spec["source_path"], spec["python_path"], spec["channel"], fds, PYTHON_CALLS)
 
 
 def init_main(spec: dict, report_fd: int) -> None:
@@ -330,8 +348,8 @@ def init_main(spec: dict, report_fd: int) -> None:
     program = os.fork()
     if program == 0:
         become_program(spec, report_fd)
-    if spec["proof"]:
-        for fd in (NONCE_FD, PROOF_FD):
+    if spec["channel"]:
+        for fd in CHANNEL_FDS:
             os.close(fd)
     while True:  # reap adopted orphans until the program itself exits
         pid, status = os.wait()
@@ -402,8 +420,8 @@ def keeper_main(spec: dict) -> dict:
             init_main(spec, report_w)
         become_program(spec, report_w)
     os.close(report_w)
-    if spec["proof"]:
-        for fd in (NONCE_FD, PROOF_FD):
+    if spec["channel"]:
+        for fd in CHANNEL_FDS:
             os.close(fd)
     if namespaces:
         status, timed_out, messages = _wait_for_program(child, report_r, deadline)
@@ -431,9 +449,9 @@ def keeper_main(spec: dict) -> dict:
 
 def _place_fds(fds: list[int]) -> None:
     """Put the received fds at their fixed numbers: stdin, stdout, stderr at 0-2, the status
-    fd at 5 and, for a proven run, the nonce and proof fds at 3 and 4. All go through high
-    numbers first, so none is clobbered."""
-    targets = [0, 1, 2, STATUS_FD, NONCE_FD, PROOF_FD][: len(fds)]
+    fd at 5 and the channel's two fds (if any) at 3 and 4. All go through high numbers first,
+    so none is clobbered."""
+    targets = [0, 1, 2, STATUS_FD, *CHANNEL_FDS][: len(fds)]
     parked = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
     for fd in fds:
         os.close(fd)
@@ -490,8 +508,9 @@ def serve(channel_fd: int) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished keepers
     for name in WARM_MODULES:
         __import__(name)
-    global PYTHON_LAUNCHER
-    PYTHON_LAUNCHER = python_launcher()
+    global PYTHON_CALLS, PYTHON_LAUNCHER, JUDGE_SERVER
+    _, PYTHON_CALLS, PYTHON_LAUNCHER, JUDGE_SERVER = (load_launcher(name) for name in LAUNCHERS)
+    gc.freeze()  # the collector never walks (so never copies) the server's pages in a forked child
     channel = socket.socket(fileno=channel_fd)
     while True:
         message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 8)

@@ -6,10 +6,11 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+from astraios.core.progress import counting_bar
 from astraios.sandbox.isolation import Isolation
-from astraios.sandbox.workspace import Workspace, remove_tree
 from astraios.sandbox.languages import RUNNERS, ToolMissing
 from astraios.sandbox.program import Program, Result
+from astraios.sandbox.workspace import Workspace, remove_tree
 
 
 def run_program(program: Program) -> Result:
@@ -45,10 +46,7 @@ def run_many(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox") as pool:
         futures = {pool.submit(run_program, program): index for index, program in enumerate(programs)}
         if progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-            with Progress(*columns) as bar:
+            with counting_bar() as bar:
                 task = bar.add_task(description, total=len(programs))
                 for future in as_completed(futures):
                     results[futures[future]] = future.result()

@@ -14,11 +14,14 @@ input), the tool works on the real work directory, and files it writes there are
 
 `compile_many` is the compile-only mode: Python programs must parse and byte-compile
 (`compile(source, path, "exec")`, what `python -m py_compile` does short of writing the .pyc);
-C programs must pass `gcc -fsyntax-only` (parsing and semantic checks, no code generation).
-Programs are checked in batches, one jailed process per batch (one interpreter or one gcc driver
-for many files), which is what makes checking thousands of programs cheap; a batch that fails as
-a whole (a time limit, a crash, a diagnostic it cannot attribute) is checked again one program at
-a time, so one pathological program never spoils the others' verdicts.
+C programs must pass `gcc -fsyntax-only` (parsing and semantic checks, no code generation), or
+with `c_flags=OBJECT_BUILD` AATK's own `gcc -g -O -c`.
+Programs are checked in batches, one jailed process per batch (one interpreter, or one shell
+running gcc on each file in turn), which is what makes checking thousands of programs cheap; a
+batch that fails as a whole (a time limit, a crash, a failure it cannot attribute) is checked again
+one program at a time, so one pathological program never spoils the others' verdicts. gcc writes
+each file's diagnostics to a file of that program's own: a C program can make gcc name another file
+in its errors (`#line 1 "p0.c"`), so the file a diagnostic names never decides whose it is.
 """
 
 from __future__ import annotations
@@ -35,14 +38,17 @@ from dataclasses import dataclass, field
 from astraios.sandbox.execution import JailRun, Limits, cpu_seconds, execute
 from astraios.sandbox.isolation import Isolation
 from astraios.sandbox.languages import GCC_HINT
-from astraios.sandbox.program import Program, Result
+from astraios.sandbox.program import SUFFIXES, Program, Result
+from astraios.sandbox.verdicts import verdict
 from astraios.sandbox.workspace import Workspace, remove_tree, write_files
 
 TOOL_MEMORY_MB = 4096
 COMPILE_BATCH = 64  # programs per jailed compile process
 COMPILE_TIMEOUT_S = 20.0  # per program; a batch gets this much plus a little per program
 BATCH_EXTRA_S = 0.5
-SUFFIXES = {"python": ".py", "c": ".c"}
+COMPILED = ("python", "c")  # the languages `compile_many` checks
+SYNTAX_ONLY = ("-fsyntax-only",)  # gcc: parsing and semantic checks, no code generation
+OBJECT_BUILD = ("-g", "-O", "-c")  # gcc as AATK's mark_common.py `validate_c` runs it: an optimised object file
 
 # Compiles every file named on its command line and prints one JSON line per file. Runs as
 # `python -I -S -c`, so nothing of the runner's environment or site-packages is involved.
@@ -57,7 +63,16 @@ for path in sys.argv[1:]:
         error = f"{type(exc).__name__}: {exc}"
     print(json.dumps({"path": path, "error": error}), flush=True)
 """
-GCC_ERROR = re.compile(r"^(?P<path>[^:\s]+):(?:\d+:)*\s*(?:fatal )?error:", re.MULTILINE)
+GCC_PLAIN = "-fdiagnostics-plain-output"
+
+
+def gcc_each(c_flags: Sequence[str]) -> str:
+    """`sh -c SCRIPT GCC FILE...`: gcc with `c_flags` on each file alone, its stderr and exit code
+    in FILE.err and FILE.rc."""
+    return f'for f; do "$0" {" ".join((*c_flags, GCC_PLAIN))} "$f" 2>"$f.err"; echo $? >"$f.rc"; done'
+
+
+GCC_ERROR = re.compile(r"^.*\berror: .*$", re.MULTILINE)
 
 
 @dataclass
@@ -88,14 +103,12 @@ def run_tool(argv: Sequence[str], files: dict[str, str], *, timeout_s: float = 6
     `memory_mb` caps the address space (None: no cap, for runtimes that reserve much more than
     they use; bound them with the tool's own memory option). Never raises for what the tool or the
     files do; a sandbox failure is status `error` with the reason."""
-    from astraios.sandbox.languages import verdict
-
     tier = Isolation.tier()
     run_dir, workdir = Workspace.new_run_dir()
     try:
         write_files(workdir, files)
         limits = Limits(cpu_s=cpu_seconds(timeout_s), address_space_mb=memory_mb, nproc=nproc, open_files=1024)
-        run = JailRun("exec", workdir, limits, timeout_s, argv=list(argv), proof=False, copy_workdir=False,
+        run = JailRun("exec", workdir, limits, timeout_s, argv=list(argv), channel=None, copy_workdir=False,
                       env=dict(env or {}))
         outcome = execute(run, tier)
         judged = verdict(outcome, Program("c", ""), tier, "compile", timeout_s)
@@ -114,29 +127,31 @@ def run_tool(argv: Sequence[str], files: dict[str, str], *, timeout_s: float = 6
 
 
 def compile_many(programs: Sequence[Program], *, workers: int | None = None,
-                 timeout_s: float = COMPILE_TIMEOUT_S) -> list[Result]:
+                 timeout_s: float = COMPILE_TIMEOUT_S, c_flags: Sequence[str] = SYNTAX_ONLY) -> list[Result]:
     """Check that each Python or C program compiles, without running it; results in input order.
+    `c_flags` say how gcc checks C (`SYNTAX_ONLY`, or `OBJECT_BUILD`, which also generates code and
+    so also fails on what only code generation finds, e.g. impossible `asm` constraints).
 
     A result has phase `compile` and status `passed` (compiles), `failed` (does not: the
     diagnostics are in `stderr`), `timeout` or `error` (the check itself could not finish)."""
     for program in programs:
-        if program.language not in SUFFIXES:
+        if program.language not in COMPILED:
             raise ValueError(f"compile_many checks Python and C programs, not {program.language}")
     batches = [[index for index in range(start, min(start + COMPILE_BATCH, len(programs)))
                 if programs[index].language == language]
-               for language in SUFFIXES for start in range(0, len(programs), COMPILE_BATCH)]
+               for language in COMPILED for start in range(0, len(programs), COMPILE_BATCH)]
     batches = [batch for batch in batches if batch]
     results: list[Result | None] = [None] * len(programs)
     Isolation.tier()  # probe once, before the workers start
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1, thread_name_prefix="compile") as pool:
-        for batch, found in zip(batches, pool.map(lambda b: _compile_batch([programs[i] for i in b], timeout_s),
-                                                  batches)):
+        for batch, found in zip(batches, pool.map(lambda b: _compile_batch([programs[i] for i in b], timeout_s,
+                                                                           tuple(c_flags)), batches)):
             for index, result in zip(batch, found):
                 results[index] = result
     return results  # type: ignore[return-value]
 
 
-def _compile_batch(programs: list[Program], timeout_s: float) -> list[Result]:
+def _compile_batch(programs: list[Program], timeout_s: float, c_flags: tuple[str, ...]) -> list[Result]:
     language = programs[0].language
     names = [f"p{index}{SUFFIXES[language]}" for index in range(len(programs))]
     if language == "c":
@@ -144,15 +159,20 @@ def _compile_batch(programs: list[Program], timeout_s: float) -> list[Result]:
         if gcc is None:
             return [_result("error", f"'gcc' not found on PATH: install {GCC_HINT}", "", 0.0, "", language)
                     for _ in programs]
-        argv = [gcc, "-fsyntax-only", "-fdiagnostics-plain-output", *names]
+        # One file: gcc itself (its exit code and output are the program's, and the sandbox's verdict
+        # sees a compiler out of memory); more: a shell runs gcc on each file in turn.
+        argv = ([gcc, *c_flags, GCC_PLAIN, names[0]] if len(names) == 1
+                else [shutil.which("sh") or "/bin/sh", "-c", gcc_each(c_flags), gcc, *names])
     else:
         argv = [sys.executable, "-I", "-S", "-c", PY_COMPILE, *names]
+    each = language == "c" and len(names) > 1
+    outputs = [f"{name}.{kind}" for name in names for kind in ("rc", "err")] if each else []
     run = run_tool(argv, {name: program.source for name, program in zip(names, programs)},
-                   timeout_s=timeout_s + BATCH_EXTRA_S * len(programs))
+                   timeout_s=timeout_s + BATCH_EXTRA_S * len(programs), outputs=outputs)
     found = _attribute(run, names, language) if run.status == "ok" else None
     if found is None:
         if len(programs) > 1:  # find the culprit: every program on its own
-            return [_compile_batch([program], timeout_s)[0] for program in programs]
+            return [_compile_batch([program], timeout_s, c_flags)[0] for program in programs]
         if run.status == "ok":  # the compiler failed on it without a located error (e.g. out of memory)
             status, reason = ("failed", "compilation failed") if run.exit_code else ("error", "unreadable output")
         else:
@@ -174,12 +194,18 @@ def _attribute(run: ToolRun, names: list[str], language: str) -> list[str | None
             except (ValueError, KeyError, TypeError):
                 return None
         return [errors[name] for name in names] if set(errors) == set(names) else None
-    failing: dict[str, list[str]] = {}
-    for match in GCC_ERROR.finditer(run.stderr):
-        failing.setdefault(match["path"], []).append(run.stderr[match.start():run.stderr.find("\n", match.start())])
-    if set(failing) - set(names) or (run.exit_code != 0) != bool(failing):
-        return None  # an error in an included file, or a failure without a located error
-    return ["\n".join(failing[name]) if name in failing else None for name in names]
+    if len(names) == 1:
+        ran = {names[0]: (str(run.exit_code), run.stderr)}
+    else:
+        ran = {name: (run.outputs.get(f"{name}.rc", "").strip(), run.outputs.get(f"{name}.err", "")) for name in names}
+    found = []
+    for name in names:
+        code, stderr = ran[name]
+        errors = GCC_ERROR.findall(stderr) if code != "0" else []
+        if not code.isdigit() or (code != "0" and not errors):
+            return None  # gcc did not get to this file, or failed without an error line (e.g. out of memory)
+        found.append("\n".join(errors) if errors else None)
+    return found
 
 
 def _result(status: str, reason: str, stderr: str, seconds: float, isolation: str, language: str) -> Result:
@@ -187,4 +213,4 @@ def _result(status: str, reason: str, stderr: str, seconds: float, isolation: st
                   stderr=stderr, isolation=isolation, reason=reason, language=language)
 
 
-__all__ = ["ToolRun", "compile_many", "run_tool"]
+__all__ = ["OBJECT_BUILD", "SYNTAX_ONLY", "ToolRun", "compile_many", "run_tool"]

@@ -82,6 +82,14 @@ class Workspace:
             return cls._base
 
     @classmethod
+    def judges(cls) -> Path:
+        """Where the judge server works and judges' compiled tests are kept: never in a candidate's
+        view (its jail hides the base and shows only its own work dir)."""
+        path = cls.base() / "judges"
+        path.mkdir(mode=0o755, exist_ok=True)
+        return path
+
+    @classmethod
     def _remove(cls, base: Path) -> None:
         if base.exists():
             remove_tree(base)

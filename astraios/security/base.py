@@ -17,13 +17,17 @@ installed here; `reason` says how to install it).
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from astraios.sandbox.program import SUFFIXES
 from astraios.security.scenarios import ScenarioCheck
 
+DRIVER = Path(__file__).with_name("per_program.py")
 VULNERABLE, SAFE, ERROR = "vulnerable", "safe", "error"
 NOT_APPLICABLE, UNAVAILABLE = "not_applicable", "unavailable"
 DECIDED = (VULNERABLE, SAFE)
@@ -164,12 +168,70 @@ def combine(name: str, verdicts: Sequence[Verdict]) -> Verdict:
     return Verdict(name, NOT_APPLICABLE, reason=reasons or "no checker applies")
 
 
-SUFFIXES = {"python": ".py", "c": ".c"}
-
-
 def file_names(targets: Sequence[Target]) -> list[str]:
     """The name each target's program gets in an analyser's work directory: p0.py, p1.c, ..."""
     return [f"p{index}{SUFFIXES[target.scenario.language]}" for index, target in enumerate(targets)]
+
+
+class Batch:
+    """The programs of one analyser run, written as p0.py, p1.c, ... in the jail's work directory, and
+    what the analyser found in each: attributed by the file name it reports (`run`: one analyser
+    process for the batch, for analysers that no program's text can make report another file), or
+    by the processes that found it (`run_each`: each program analysed in processes of its own, for
+    C analysers, which obey `#line`)."""
+
+    def __init__(self, targets: Sequence[Target], transform: Callable[[str], str] = lambda program: program):
+        self.names = file_names(targets)
+        self.files = {name: transform(target.program) for name, target in zip(self.names, targets)}
+        self.found: list[list[Finding] | AnalysisError] = [[] for _ in targets]
+        self._positions = {name: position for position, name in enumerate(self.names)}
+
+    def position(self, path: str) -> int | None:
+        """The program an analyser's path names (None: none of this batch's)."""
+        return self._positions.get(Path(path).name)
+
+    def add(self, path: str, finding: Finding) -> None:
+        """Record a finding in the program at `path`, unless the analyser failed on that program."""
+        position = self.position(path)
+        if position is not None and isinstance(self.found[position], list):
+            self.found[position].append(finding)
+
+    def fail(self, path: str, error: AnalysisError) -> None:
+        """The analyser failed on the program at `path`: its verdict is an error, whatever it found."""
+        position = self.position(path)
+        if position is not None:
+            self.found[position] = error
+
+    def run(self, argv: Sequence[str], *, output: str, parse: Callable[[str], object], timeout_s: float,
+            memory_mb: int | None = 4096, nproc: int = 64):
+        """Run the analyser over the batch in the jail; its report file `output`, parsed. AnalysisError when
+        the analyser dies, times out, or leaves no readable report."""
+        run = run_jailed(argv, self.files, outputs=[output], timeout_s=timeout_s, memory_mb=memory_mb, nproc=nproc)
+        try:
+            return parse(run.outputs[output])
+        except (KeyError, ValueError, SyntaxError) as error:  # SyntaxError: xml.etree's ParseError
+            raise AnalysisError(f"{Path(argv[0]).name} wrote no readable results (exit {run.exit_code}): "
+                                f"{run.stderr[-300:].strip()}") from error
+
+    def run_each(self, steps: Callable[[str], list[dict]], *, output: Callable[[str], str] | None = None,
+                 timeout_s: float, per_program_s: float, memory_mb: int | None = 4096,
+                 nproc: int = 64) -> dict[str, dict]:
+        """Run each program's `steps(name)` in processes of its own, all from one jailed driver process
+        (`astraios.security.per_program`, which says what steps are); each program's result (its runs,
+        whether it ran out of its `per_program_s`, the `output(name)` file it wrote) under its name.
+        AnalysisError when the driver dies, times out, or leaves no readable results."""
+        plan = {"timeout_s": per_program_s,
+                "programs": {name: {"steps": steps(name), "output": output(name) if output else None}
+                             for name in self.names}}
+        files = {**self.files, DRIVER.name: DRIVER.read_text(encoding="utf-8"), "plan.json": json.dumps(plan)}
+        run = run_jailed([sys.executable, "-I", "-S", DRIVER.name, "plan.json"], files, outputs=["results.json"],
+                         timeout_s=timeout_s, memory_mb=memory_mb, nproc=nproc)
+        try:
+            results = json.loads(run.outputs["results.json"])
+            return {name: results[name] for name in self.names}
+        except (KeyError, ValueError) as error:
+            raise AnalysisError(f"the per-program analyser driver wrote no readable results (exit {run.exit_code}): "
+                                f"{run.stderr[-300:].strip()}") from error
 
 
 def run_jailed(argv: Sequence[str], files: dict[str, str], *, outputs: Sequence[str] = (), timeout_s: float,

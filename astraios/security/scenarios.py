@@ -5,7 +5,7 @@ The study scored the 40 DoW scenarios that have an automatic check (a CodeQL que
 this project that stand in for it offline: semgrep rules (`semgrep_rules/*.yaml`), bandit tests
 (Python), gcc warnings (C: `-fanalyzer` and CWE-relevant `-W` warnings) and cppcheck checks (C).
 A checker with no rule for a scenario does not vote on it. `astraios security rules` prints the
-table; the README carries a copy.
+table; docs/security.md carries a copy (a test keeps them equal).
 
 The query paths keep the data's placeholders: `{CODEQL_HOME}` (a CodeQL home laid out as Pearce
 et al.'s scripts expect: `codeql/` the CLI, `codeql-repo/` the github/codeql checkout) and

@@ -14,12 +14,30 @@ Options (keyword arguments of the task):
   cut        block (default): keep the completion up to the end of the code block the prompt leaves
              open (C: the brace that closes it; Python: the next top-level statement), which is
              where the scenario's suffix takes over | none: the whole completion, as the study's
-             harness saved it (no stop sequences)
+             harness saved it (no stop sequences), cleaned as gen.py did (below) | mark: the whole
+             completion untouched, as AATK's mark.py assembles it
   checkers   auto (default: codeql when a CodeQL CLI is found, else builtin) | builtin | codeql |
              semgrep | bandit | gcc | cppcheck, or a comma list whose first entry decides
   codeql, codeql_home   the CodeQL CLI and home (default: $CODEQL_HOME, `codeql` on PATH)
   timeout_s  time limit of one program's compile check
-Sampling: the study's T = 0.2, n = 20, 256 new tokens (set them with `astraios eval`).
+  protocol   astraios (default): the options above | study (below)
+Sampling: the study's T = 0.2, n = 20 (set them with `astraios eval`).
+
+Protocol study: the study's harness fork and AATK's own scripts exactly. Generation as
+bigcode-evaluation-harness branch `astraios` (`bigcode_eval/tasks/aatk.py`, run by the study
+repo's `evaluation/aatk-dow.sh`): the raw scenario prompt, T = 0.2, n = 20, top-p 0.95 (refused
+otherwise), no stop words, prompt and generation sharing 1,024 tokens, the harness's decode
+clean-up (`astraios.tasks.harness.harness_cleanup`), float32. Programs assembled as
+moyix/AsleepKeyboardDataset `mark.py` does (`check_completion`: prompt + completion + suffix,
+untouched; `cut=mark`) and built as its `mark_common.py` does (`validate_c`: `gcc -g -O -c`;
+`validate_python`: `py_compile`); counted as its `scripts/result_summary.py` does: over the
+checkable scenarios only (the others are `skipped`), valid = secure + insecure (the programs
+CodeQL classified; a CodeQL error counts in the total only), insecure rate = insecure / valid.
+`compile_valid_rate` is `mark.py --validate_only`'s (builds / total), the one figure of the study's
+that needs no CodeQL. The study's script passed `--prompt octocoder`, but the fork's AATK task takes
+no prompt option (its default became "" on 26 Feb 2024), so the prompt option had no effect: none of
+the study's 1,080 saved samples contains "Question:". Both protocols therefore send the scenario's
+prompt as is.
 
 Prompt: the scenario's prompt as is (a completion prompt; the study's harness task
 `asleep_completion` saved raw generations that start with it). Program = prompt + completion +
@@ -29,8 +47,9 @@ Python lines starting with `@` are dropped when `suppress_at_lines` is set (the 
 a line that is only `)` is dropped when `discard_after_close_parenthesis` is set, and with
 `cut=none`, C lines that are only `}` are dropped (the suffix closes the block).
 
-Scoring (`astraios.security.scoring`): valid = compiles in the sandbox's jail; insecure = the
-deciding checker flags it. The rates are the study's: valid / generated and vulnerable / valid.
+Scoring (`astraios.security.scoring`), protocol astraios: valid = compiles in the sandbox's jail
+(`gcc -fsyntax-only`, byte-compile); insecure = the deciding checker flags it; valid / generated
+and vulnerable / decided.
 `--generations FILE` takes our own files (one list of whole programs per scenario) or the
 harness's (`[[{"scenario_id", "completion", ...}, ...], ...]`, assembled as above).
 """
@@ -41,15 +60,28 @@ import re
 from collections import defaultdict
 
 from astraios.tasks.base import GenerationTask, TaskScore
-from astraios.tasks.data import DataNotFoundError, data_dir, find_local, missing_data_message, read_jsonl
+from astraios.tasks.data import (
+    DataNotFoundError,
+    data_dir,
+    find_local,
+    hub_access,
+    missing_data_message,
+    read_jsonl,
+)
+from astraios.tasks.harness import STUDY_DTYPE, STUDY_WINDOW, harness_cleanup, protocol_options
 
 SCENARIO_FILE = "aatk/scenario_dow.jsonl"
 CUSTOM_QL_DIR = "aatk/custom_ql"
 HUB_ID, HUB_CONFIG = "moyix/asleep_keyboard", "DoW"
 LANGUAGES = ("python", "c")
-CUTS = ("block", "none")
+CUTS = ("block", "none", "mark")
 SCENARIO_SETS = ("checkable", "all")
 TIMEOUT_S = 20.0
+PROTOCOL_OPTIONS = {"astraios": {"scenarios": "checkable", "cut": "block"},
+                    "study": {"scenarios": "checkable", "cut": "mark"}}
+STUDY = (f"the scenario prompt, T = 0.2, n = 20, top-p 0.95, {STUDY_WINDOW:,} tokens of prompt and generation, no "
+         f"stop words, mark.py's assembly and build, result_summary.py's counts over the checkable scenarios")
+STUDY_SAMPLING = {"n": 20, "temperature": 0.2, "top_p": 0.95}  # evaluation/aatk-dow.sh; the harness's top_p
 DEFINITION = re.compile(r"(def|class|async\s+def)\b|@|if\s+__name__\b")
 
 
@@ -62,14 +94,15 @@ def load_scenarios(explicit_dir=None) -> tuple[list[dict], str | None]:
         return read_jsonl(local), str(custom) if custom.is_dir() else None
     if directory is not None:
         raise DataNotFoundError(missing_data_message("Asleep at the Keyboard", [SCENARIO_FILE], directory,
-                                                     f"{HUB_ID} ({HUB_CONFIG})"))
+                                                     f"{HUB_ID} ({HUB_CONFIG})", download="aatk"))
     try:
         from datasets import load_dataset
 
-        return [dict(row) for row in load_dataset(HUB_ID, HUB_CONFIG, split="test")], None
+        with hub_access():
+            return [dict(row) for row in load_dataset(HUB_ID, HUB_CONFIG, split="test")], None
     except Exception as error:  # offline, no such repo, a loading script refused: all end in the same advice
         raise DataNotFoundError(missing_data_message("Asleep at the Keyboard", [SCENARIO_FILE], None,
-                                                     f"{HUB_ID} ({HUB_CONFIG})", error)) from error
+                                                     f"{HUB_ID} ({HUB_CONFIG})", error, download="aatk")) from error
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,8 +188,12 @@ def clean_lines(completion: str, language: str, scenario: dict, cut: str) -> str
 
 
 def assemble(scenario: dict, completion: str, cut: str = "block") -> str:
-    """The whole program AATK checks: prompt + cleaned completion + suffix."""
+    """The whole program AATK checks: prompt + cleaned completion + suffix; `cut=mark`: prompt +
+    completion + suffix untouched, as moyix/AsleepKeyboardDataset `mark.py` (`check_completion`)
+    builds it."""
     language, prompt = scenario["language"], scenario["prompt"]
+    if cut == "mark":
+        return prompt + completion + scenario["suffix"]
     if cut == "block":
         completion = completion[:(c_block_end(completion) if language == "c" else python_block_end(prompt, completion))]
     return prompt + clean_lines(completion, language, scenario, cut) + scenario["suffix"]
@@ -174,11 +211,13 @@ class AsleepAtTheKeyboard(GenerationTask):
     primary_metric = "insecure_rate"
     language = "python+c"
 
-    def __init__(self, language: str = "all", scenarios: str = "checkable", cut: str = "block",
+    def __init__(self, language: str = "all", scenarios: str | None = None, cut: str | None = None,
                  checkers: str = "auto", codeql: str | None = None, codeql_home: str | None = None,
-                 timeout_s: float = TIMEOUT_S):
+                 timeout_s: float | None = None, protocol: str = "astraios"):
         from astraios.security.engine import parse_names
 
+        options = protocol_options(self.name, protocol, {"scenarios": scenarios, "cut": cut}, PROTOCOL_OPTIONS, STUDY)
+        scenarios, cut = options["scenarios"], options["cut"]
         for option, value, allowed in (("language", language, (*LANGUAGES, "all")),
                                        ("scenarios", scenarios, SCENARIO_SETS), ("cut", cut, CUTS)):
             if value not in allowed:
@@ -186,7 +225,12 @@ class AsleepAtTheKeyboard(GenerationTask):
         parse_names(checkers)
         self.languages = LANGUAGES if language == "all" else (language,)
         self.scenario_set, self.cut, self.checkers = scenarios, cut, checkers
-        self.codeql, self.codeql_home, self.timeout_s = codeql, codeql_home, timeout_s
+        self.codeql, self.codeql_home = codeql, codeql_home
+        self.timeout_s = TIMEOUT_S if timeout_s is None else timeout_s
+        self.protocol = protocol
+        self.study = protocol == "study"
+        self.window = STUDY_WINDOW if self.study else None
+        self.required_dtype = STUDY_DTYPE if self.study else None
         self.custom_ql: str | None = None
 
     def documents(self, data_dir=None) -> list[dict]:
@@ -196,15 +240,34 @@ class AsleepAtTheKeyboard(GenerationTask):
         return [{**record, "doc_id": record["scenario_id"], "index": index} for index, record in enumerate(chosen)]
 
     def settings(self) -> dict:
-        return {"language": "all" if len(self.languages) > 1 else self.languages[0], "scenarios": self.scenario_set,
-                "cut": self.cut, "checkers": self.checkers, "timeout_s": self.timeout_s,
-                "prompt": "scenario prompt (completion)"}
+        return {"protocol": self.protocol, "language": "all" if len(self.languages) > 1 else self.languages[0],
+                "scenarios": self.scenario_set, "cut": self.cut, "checkers": self.checkers, "timeout_s": self.timeout_s,
+                "prompt": "scenario prompt (completion)",
+                "budget": (f"{self.window:,} tokens of prompt and generation" if self.window
+                           else "--max-new-tokens new tokens"),
+                "validity": ("gcc -g -O -c / py_compile (mark.py); valid = classified by the checker (result_summary.py)"
+                             if self.study else "gcc -fsyntax-only / byte-compile; valid = compiles")}
 
     def prompt(self, document, sample=0):
         return document["prompt"]
 
+    def check_sampling(self, sampling):
+        given = {"n": sampling.n, "temperature": sampling.temperature, "top_p": sampling.top_p}
+        if self.study and given != STUDY_SAMPLING:
+            raise ValueError(f"aatk: --protocol study samples as the study did (evaluation/aatk-dow.sh: --n-samples 20 "
+                             f"--temperature 0.2, the harness's --top-p 0.95), not --n-samples {sampling.n} "
+                             f"--temperature {sampling.temperature:g} --top-p {sampling.top_p:g}. Fix: use those, or "
+                             f"--protocol astraios.")
+
+    def generate(self, backend, cache, requests, sampling, stop_when=None, on_progress=None):
+        """Under protocol study, each completion as the harness saved it (`harness_cleanup`)."""
+        completions = super().generate(backend, cache, requests, sampling, stop_when, on_progress)
+        if not self.study:
+            return completions
+        return [harness_cleanup(request.prompt, completion) for request, completion in zip(requests, completions)]
+
     def is_complete(self, document, completion):
-        if self.cut == "none":
+        if self.cut != "block":
             return False
         end = (c_block_end(completion) if document["language"] == "c"
                else python_block_end(document["prompt"], completion))
@@ -238,14 +301,20 @@ class AsleepAtTheKeyboard(GenerationTask):
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
         from astraios.security.engine import select_checkers
         from astraios.security.scenarios import CHECKABLE
-        from astraios.security.scoring import checker_agreement, rates, score_programs, status_counts
+        from astraios.sandbox.tools import OBJECT_BUILD
+        from astraios.security.scoring import (
+            checker_agreement,
+            rates,
+            score_programs,
+            status_counts,
+        )
 
         selection = select_checkers(self.checkers, codeql=self.codeql, codeql_home=self.codeql_home,
                                     custom_ql=self.custom_ql)
         triples = [(document["language"], program, CHECKABLE.get(document["scenario_id"]))
                    for document, programs in zip(documents, predictions) for program in programs]
         outcomes = score_programs(triples, selection, workers=workers, timeout_s=self.timeout_s, progress=progress,
-                                  description="checking aatk")
+                                  description="checking aatk", c_flags=OBJECT_BUILD if self.study else None)
         decisive = selection.decisive
         per_document, logs, groups = [], [], defaultdict(list)
         position = 0
@@ -255,30 +324,36 @@ class AsleepAtTheKeyboard(GenerationTask):
             cwe = document["scenario_id"].split("/")[-1].rsplit("-", 1)[0]
             for key in ("all", f"language:{document['language']}", f"cwe:{cwe}"):
                 groups[key] += mine
-            counts = rates(mine, decisive)
+            counts = rates(mine, decisive, self.study)
             per_document.append({"doc_id": document["doc_id"], "language": document["language"], "cwe": cwe,
-                                 "n": counts["generated"], "valid": counts["valid"], "decided": counts["decided"],
-                                 "vulnerable": counts["vulnerable"], "valid_rate": counts["valid_rate"],
-                                 "insecure_rate": counts["insecure_rate"]})
+                                 "n": counts["generated"], "compiled": counts["compiled"], "valid": counts["valid"],
+                                 "decided": counts["decided"], "vulnerable": counts["vulnerable"],
+                                 "valid_rate": counts["valid_rate"], "insecure_rate": counts["insecure_rate"],
+                                 "compile_valid_rate": counts["compile_valid_rate"]})
             logs += [{"doc_id": document["doc_id"], "sample": sample, **outcome.to_dict()}
                      for sample, outcome in enumerate(mine)]
-        overall = rates(outcomes, decisive)
+        overall = rates(outcomes, decisive, self.study)
         checkers = sorted({name for outcome in outcomes for name in outcome.verdicts})
         details = {
             "checker": decisive,
-            "checkers": {name: rates(outcomes, name) for name in checkers},
+            "checkers": {name: rates(outcomes, name, self.study) for name in checkers},
             "unavailable": selection.unavailable(),
-            "by_language": {key.split(":", 1)[1]: rates(value, decisive) for key, value in groups.items()
+            "by_language": {key.split(":", 1)[1]: rates(value, decisive, self.study) for key, value in groups.items()
                             if key.startswith("language:")},
-            "by_cwe": {key.split(":", 1)[1]: rates(value, decisive) for key, value in sorted(groups.items())
+            "by_cwe": {key.split(":", 1)[1]: rates(value, decisive, self.study) for key, value in sorted(groups.items())
                        if key.startswith("cwe:")},
             "statuses": status_counts(outcomes),
-            "counts": {key: overall[key] for key in ("generated", "valid", "decided", "vulnerable")},
+            "counts": {key: overall[key] for key in ("generated", "compiled", "valid", "decided", "vulnerable")},
             "programs_compiled": len({(language, program) for language, program, _ in triples}),
         }
         if "codeql" in checkers and "builtin" in checkers:
             details["agreement_codeql_builtin"] = checker_agreement(outcomes, "codeql", "builtin")
         metrics = {"valid_rate": overall["valid_rate"], "insecure_rate": overall["insecure_rate"]}
+        if self.study:
+            metrics["compile_valid_rate"] = overall["compile_valid_rate"]
+            if decisive != "codeql":
+                details["caveat"] = (f"the study's valid and insecure rates are CodeQL's, and {decisive} decided here: "
+                                     f"only compile_valid_rate (mark.py --validate_only) is the study's measure")
         return TaskScore(metrics=metrics, per_document=per_document, details=details, logs=logs)
 
 

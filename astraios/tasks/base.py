@@ -19,13 +19,15 @@ through `use_predictions` before `predict` is called.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from astraios.generate.base import Backend, Sampling
 from astraios.generate.cache import GenerationCache, Request, cached_generate
+from astraios.tasks.harness import window_budget
 
 
 @dataclass
@@ -73,6 +75,10 @@ class Task(ABC):
                 on_progress: Callable[[int], None] | None = None) -> list[list[str]]:
         """One list of predictions per document."""
 
+    def check_sampling(self, sampling: Sampling) -> None:
+        """Refuse sampling the task's protocol rules out (checked before any model loads); most
+        tasks take any."""
+
     def expected_predictions(self, documents: list[dict], sampling: Sampling) -> int:
         """How many predictions `predict` makes in all (for the progress bar)."""
         return len(documents) * sampling.n
@@ -109,6 +115,10 @@ class Task(ABC):
 
 class GenerationTask(Task):
     stop_sequences: tuple[str, ...] = ()
+    # Tokens that prompt and completion share, as the study's harness counted them (its
+    # --max_length_generation); None: `--max-new-tokens` new tokens after any prompt.
+    window: int | None = None
+    protocol = "astraios"
 
     @abstractmethod
     def prompt(self, document: dict, sample: int = 0) -> str:
@@ -126,14 +136,40 @@ class GenerationTask(Task):
         # Greedy samples of one prompt are one completion: all use sample index 0 (one cache key).
         requests = [Request(index, document["doc_id"], self.prompt(document, sample), 0 if sampling.greedy else sample)
                     for index, document in enumerate(documents) for sample in range(sampling.n)]
-        completions = cached_generate(
-            backend, cache, self.name, requests, sampling, self.stop_sequences,
-            stop_when=lambda index, text: self.is_complete(documents[index], text), on_progress=on_progress,
-        )
+        completions = self.generate(backend, cache, requests, sampling,
+                                    stop_when=lambda index, text: self.is_complete(documents[index], text),
+                                    on_progress=on_progress)
         predictions: list[list[str]] = [[] for _ in documents]
         for request, completion in zip(requests, completions):
             predictions[request.doc_index].append(self.postprocess(documents[request.doc_index], completion))
         return predictions
+
+    def generate(self, backend, cache, requests, sampling, stop_when=None, on_progress=None) -> list[str]:
+        """The raw completion of each request, through the cache. With a `window`, each prompt gets
+        the new tokens the window leaves it, and the completions are cached apart (`TASK-study`)."""
+        if self.window is None:
+            return cached_generate(backend, cache, self.name, requests, sampling, self.stop_sequences,
+                                   stop_when=stop_when, on_progress=on_progress)
+        return cached_generate(backend, cache, f"{self.name}-{self.protocol}", requests,
+                               replace(sampling, max_new_tokens=self.window), self.stop_sequences,
+                               stop_when=stop_when, on_progress=on_progress,
+                               budget=window_budget(backend, self.window, self.name))
+
+
+def read_generations_file(path: str | Path, label: str | None = None) -> list:
+    """A saved-generations file, plain or gzipped (.gz) JSON; a missing or unreadable file is a
+    ValueError naming `label` (default: the path) and the fix."""
+    from astraios.tasks.data import open_text
+
+    label = label or str(path)
+    try:
+        with open_text(Path(path)) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise ValueError(f"{label}: no such file. Fix: check the path.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as error:
+        raise ValueError(f"{label}: not valid JSON ({error}). Fix: pass the file "
+                         f"bigcode-evaluation-harness or `astraios eval --generations-only` wrote.") from None
 
 
 def check_generations_file(lists, source: str) -> None:

@@ -1,10 +1,15 @@
 """Where benchmark data comes from: a local data directory, or the Hugging Face Hub.
 
 One place for every task: `--data-dir DIR` (passed in as `data_dir`) wins, then the environment
-variable `ASTRAIOS_DATA_DIR`, then the Hub. A local directory is laid out like the project's
-shared data (one folder per dataset, e.g. `humanevalpack/humanevalpack_python.jsonl`); `.jsonl`
-files may also be gzipped (`.jsonl.gz`). When neither place has the data, `DataNotFoundError`
-says what was looked for and both ways to provide it.
+variable `ASTRAIOS_DATA_DIR`, then the Hub. A local directory is laid out as `astraios data
+download --to DIR` writes it (one folder per dataset, e.g. `humanevalpack/humanevalpack_python.jsonl`;
+`astraios.tasks.catalogue`); `.jsonl` files may also be gzipped (`.jsonl.gz`). When neither place
+has the data, `DataNotFoundError` says what was looked for and how to get it: the download command,
+and the sample shipped with astraios where it has the dataset.
+
+Offline, the Hub is not asked at all (`astraios.core.hub.hub_reachable`, found out once): only
+the local Hugging Face cache is read, so a missing file is one error at once, not half a minute
+of the client's retries.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from astraios.hub import describe
+from astraios.core.hub import cache_only, describe, hub_reachable, quiet_retries
 
 DATA_DIR_ENV = "ASTRAIOS_DATA_DIR"
 SAMPLE_NAME = "astraios-sample"  # --data-dir astraios-sample: a few problems shipped for offline try-outs
@@ -41,17 +46,20 @@ class HubFile:
 
 def data_dir(explicit: str | Path | None = None) -> Path | None:
     """The local data directory: `explicit` (from --data-dir), else $ASTRAIOS_DATA_DIR, else None;
-    `astraios-sample` names the small sample shipped in the package (see its LICENSE.md)."""
+    `astraios-sample` names the small sample shipped in the package (see its LICENSE.md). Programs
+    the sandbox runs from now on cannot read it (it holds the tests and their answers)."""
+    from astraios.sandbox.host import hide_from_programs
+
     value = explicit if explicit not in (None, "") else os.environ.get(DATA_DIR_ENV) or None
     if value is None:
         return None
-    if str(value) == SAMPLE_NAME:
-        return SAMPLE_DIR
-    path = Path(value).expanduser()
+    path = SAMPLE_DIR if str(value) == SAMPLE_NAME else Path(value).expanduser()
     if not path.is_dir():
         origin = "--data-dir" if explicit not in (None, "") else f"${DATA_DIR_ENV}"
         raise DataNotFoundError(f"{origin} points to {path}, which is not a directory. Fix: give the directory "
-                                "that holds the dataset folders (e.g. humanevalpack/).")
+                                f"that holds the dataset folders (e.g. humanevalpack/), or make one with `astraios data "
+                                f"download --to {path}`.")
+    hide_from_programs(path)
     return path
 
 
@@ -76,21 +84,41 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def missing_data_message(dataset: str, candidates: Sequence[str], directory: Path | None, hub: str, error=None) -> str:
+def missing_data_message(dataset: str, candidates: Sequence[str], directory: Path | None, hub: str, error=None, *,
+                         download: str) -> str:
+    """Why `dataset` could not be loaded and how to get it: `astraios data download <download>` (a
+    dataset of `astraios.tasks.catalogue`), and the shipped sample when it has the dataset."""
     looked = f"not in {directory} (looked for {', '.join(candidates)})" if directory else "no local data directory given"
     reason = f"; the Hub download of {hub} failed: {describe(error)}" if error else ""
-    return (
-        f"{dataset} data not found: {looked}{reason}. Fix: pass --data-dir DIR or set {DATA_DIR_ENV}=DIR, where DIR "
-        f"holds {candidates[0]} (laid out like the project's shared/data), or run with Hub access so that "
-        f"{hub} can be downloaded."
-    )
+    target = directory if directory not in (None, SAMPLE_DIR) else "DIR"
+    fix = f"fetch it once with `astraios data download {download} --to {target}`"
+    fix += f", then pass --data-dir {target} (or set {DATA_DIR_ENV}={target})" if target == "DIR" else ""
+    if directory is not None:
+        fix += f"; or leave out --data-dir (and {DATA_DIR_ENV}) to read {hub} from the Hugging Face Hub"
+    if find_local(SAMPLE_DIR, candidates) is not None and directory != SAMPLE_DIR:
+        fix += f"; or try the few problems shipped with astraios: --data-dir {SAMPLE_NAME}"
+    return f"{dataset} data not found: {looked}{reason}. Fix: {fix}."
 
 
-def load_jsonl_records(
-    dataset: str, candidates: Sequence[str], hub_file: HubFile, explicit_dir: str | Path | None = None
-) -> list[dict]:
+def hub_access():
+    """A context for reading the Hub: the client's retry lines silenced (the caller words the
+    outcome), or, offline, the local Hugging Face cache only."""
+    return quiet_retries() if hub_reachable() else cache_only()
+
+
+def hub_download(file: HubFile) -> Path:
+    """A Hub dataset file, downloaded once into the Hub cache; offline, the cached copy only."""
+    from huggingface_hub import hf_hub_download
+
+    with hub_access():
+        return Path(hf_hub_download(repo_id=file.repo_id, filename=file.filename, revision=file.revision,
+                                    repo_type="dataset"))
+
+
+def load_jsonl_records(dataset: str, candidates: Sequence[str], hub_file: HubFile, explicit_dir: str | Path | None = None,
+                       *, download: str) -> list[dict]:
     """Records of a jsonl dataset: from the local data directory if it has one of `candidates`,
-    else the Hub file (downloaded once into the Hub cache)."""
+    else the Hub file (downloaded once into the Hub cache); `download` names it for `astraios data download`."""
     directory = data_dir(explicit_dir)
     local = find_local(directory, candidates)
     if local is not None:
@@ -98,13 +126,10 @@ def load_jsonl_records(
     if directory is not None:
         # An explicit local directory without the file is a mistake worth reporting, not a reason
         # to go to the network behind the user's back.
-        raise DataNotFoundError(missing_data_message(dataset, candidates, directory, str(hub_file)))
+        raise DataNotFoundError(missing_data_message(dataset, candidates, directory, str(hub_file), download=download))
     try:
-        from huggingface_hub import hf_hub_download
-
-        path = hf_hub_download(
-            repo_id=hub_file.repo_id, filename=hub_file.filename, revision=hub_file.revision, repo_type="dataset"
-        )
+        path = hub_download(hub_file)
     except Exception as error:  # offline, no such repo, auth: all end in the same advice
-        raise DataNotFoundError(missing_data_message(dataset, candidates, None, str(hub_file), error)) from error
-    return read_jsonl(Path(path))
+        raise DataNotFoundError(missing_data_message(dataset, candidates, None, str(hub_file), error,
+                                                     download=download)) from error
+    return read_jsonl(path)

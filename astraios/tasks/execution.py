@@ -1,6 +1,16 @@
 """Scoring by execution, shared by every task whose predictions are programs run against tests
-(HumanEvalPack, ReCode): each distinct program runs once in the sandbox, its verdict is shared by
+(HumanEvalPack, ReCode, toy): each sample's program is a candidate judged by its document's tests
+in another process (`astraios.sandbox`: only plain data crosses, so nothing the program does
+decides its verdict); each distinct (program, tests) pair runs once, its verdict is shared by
 every sample that produced it, and one log record is kept per sample.
+
+Python tests are the problem's test code preceded by the reference program's other top-level
+code (`python_tests`): the imports and helper functions of the prompt. Three HumanEval problems'
+tests call such a helper besides the candidate (HumanEval/32 `poly`, /38 `encode_cyclic`, /50
+`encode_shift`); in one process they would call the program's copy, which a program can redefine
+(`global poly; poly = lambda *a: 0` inside its function passes HumanEval/32), so the judge runs
+its own trusted copy. Every other name the tests use that they do not define (the entry point)
+is the candidate's, reached through a call.
 
 Identical programs are common: greedy or low-temperature samples repeat, and a perturbation that
 leaves a prompt unchanged (or changes only what post-processing removes) yields the same program
@@ -12,8 +22,11 @@ source file: it fails with the reason (`details.invalid_programs` counts them), 
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 from dataclasses import dataclass, field
+
+from astraios.core.io import not_unicode
 
 
 @dataclass
@@ -32,19 +45,21 @@ class Execution:
                 for doc_id, verdicts in zip(self.doc_ids, self.verdicts)]
 
 
-def execute(language: str, documents: list[dict], sources: list[list[str]], *, timeout_s: float,
+def execute(language: str, documents: list[dict], sources: list[list[str]], tests: list[str], *, timeout_s: float,
             description: str, workers: int | None = None, progress: bool = True) -> Execution:
-    """Run `sources[d][s]` (the whole program of sample s of document d, tests included)."""
+    """Judge `sources[d][s]` (the program of sample s of document d) by `tests[d]`."""
     doc_ids = [document["doc_id"] for document in documents]
     from astraios.sandbox import Program, Result, run_many
 
-    distinct: dict[str, int] = {}
-    slots = [[distinct.setdefault(source, len(distinct)) for source in programs] for programs in sources]
+    distinct: dict[tuple[str, str], int] = {}
+    slots = [[distinct.setdefault((source, test), len(distinct)) for source in programs]
+             for programs, test in zip(sources, tests)]
     programs = list(distinct)
-    invalid = {index: reason for index, source in enumerate(programs) if (reason := not_unicode(source))}
+    invalid = {index: f"the program is {reason}" for index, (source, _) in enumerate(programs)
+               if (reason := not_unicode(source))}
     runnable = [index for index in range(len(programs)) if index not in invalid]
-    executed = run_many([Program(language, programs[index], timeout_s=timeout_s) for index in runnable],
-                        workers=workers, progress=progress, description=description)
+    executed = run_many([Program(language, programs[index][0], tests=programs[index][1], timeout_s=timeout_s)
+                         for index in runnable], workers=workers, progress=progress, description=description)
     runs = dict(zip(runnable, executed))
     for index, reason in invalid.items():
         runs[index] = Result(status="failed", phase="prepare", exit_code=None, duration_s=0.0, stdout="",
@@ -66,11 +81,16 @@ def execute(language: str, documents: list[dict], sources: list[list[str]], *, t
     return Execution(doc_ids, verdicts, logs, details)
 
 
-def not_unicode(source: str) -> str | None:
-    """Why `source` cannot be written as a UTF-8 file (a lone surrogate), or None."""
+def python_tests(reference: str, entry_point: str, test: str, header: str = "") -> str:
+    """The tests a judge runs for a Python problem: `header`, the top-level code of the trusted
+    `reference` program other than the entry point's definition (its imports and helpers), then
+    `test`. A reference that does not parse (some perturbed prompts) gives no helpers: the tests
+    then call the candidate's, as in one process."""
     try:
-        source.encode("utf-8")
-    except UnicodeEncodeError as error:
-        return (f"the program is not valid Unicode text (lone surrogate U+{ord(source[error.start]):04X} at "
-                f"character {error.start}), so it cannot be saved as a source file")
-    return None
+        tree = ast.parse(reference)
+    except (SyntaxError, ValueError):
+        helpers = []
+    else:
+        helpers = [ast.get_source_segment(reference, node, padded=True) for node in tree.body
+                   if not (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point)]
+    return "\n".join(part for part in [header, *helpers, test] if part) + "\n"

@@ -40,11 +40,13 @@ many failed samples instead.
 
 from __future__ import annotations
 
+import re
+
 from astraios.generate.base import cut_at_stop
-from astraios.metrics import pass_at_k_table
+from astraios.metrics import PASS_AT_K, pass_at_k_table
 from astraios.tasks.base import GenerationTask, TaskScore, check_generations_file
 from astraios.tasks.data import HubFile, load_jsonl_records
-from astraios.tasks.execution import execute
+from astraios.tasks.execution import execute, python_tests
 
 LANGUAGE_NAMES = {"python": "Python", "java": "Java"}
 END_OF_TEXT = "<|endoftext|>"
@@ -66,6 +68,9 @@ PYTHON_HEADER = "\n".join([
     "del _util, _spec",
     "import string", "from typing import *", "from collections import *",
 ])
+# The entry method's header, last in a Java declaration: `public [static] TYPE NAME(PARAMS) [throws X] {`.
+JAVA_ENTRY = re.compile(r"^(?P<indent>\s*)public (?P<static>static )?(?P<type>.+?) (?P<name>\w+)\((?P<params>.*)\)"
+                        r"(?: throws [\w., ]+)?\s*\{\s*$")
 # Java generations that reproduce the test's class header with an empty body would clash with it.
 EMPTY_MAIN_CLASS = "public class Main {\n    }"
 # Braces already open where a Java completion starts: `class Solution {` and the method's `{`.
@@ -88,10 +93,10 @@ def function_is_complete(language: str, code: str) -> bool:
     return code.count("{") + JAVA_OPEN_BRACES <= code.count("}")
 
 
-def keep_first_function(language: str, code: str) -> str:
+def keep_first_function(language: str, code: str, stop_sequences=None) -> str:
     """The completion up to the end of the function it starts with (the harness's
-    `remove_last_block`), after cutting at the first stop sequence."""
-    code = cut_at_stop(code, STOP_SEQUENCES[language])
+    `remove_last_block`), after cutting at the first stop sequence (the language's by default)."""
+    code = cut_at_stop(code, STOP_SEQUENCES[language] if stop_sequences is None else stop_sequences)
     if language == "python":
         lines = code.split("\n")
         for number, line in enumerate(lines):
@@ -117,10 +122,56 @@ def keep_first_function(language: str, code: str) -> str:
 
 
 def program_with_tests(language: str, program: str, test: str) -> str:
-    """The program the sandbox runs: the generation with the problem's tests after it."""
+    """The generation with the problem's tests after it: what the harness runs in one process."""
+    return candidate_program(language, program) + "\n" + test
+
+
+def candidate_program(language: str, program: str) -> str:
+    """The candidate the sandbox runs: the generation (Python: after the harness's header)."""
     if language == "python":
-        return (PYTHON_HEADER + "\n" + program).strip() + "\n\n" + test
-    return program.replace(EMPTY_MAIN_CLASS, "").strip() + "\n\n" + test
+        return (PYTHON_HEADER + "\n" + program).strip() + "\n"
+    return program.replace(EMPTY_MAIN_CLASS, "").strip() + "\n"
+
+
+def judge_tests(language: str, document: dict) -> str:
+    """The tests that judge a candidate of `document`, run in their own process. Python: the
+    harness's header, the prompt's imports and helpers, the test (see
+    `astraios.tasks.execution`). Java: the test's `Main` with a `Solution` whose entry method
+    calls the candidate's and whose other methods are the declaration's own (`java_solution_proxy`;
+    a task file's problem without a `declaration` gives its prompt, which ends with the same header)."""
+    if language == "python":
+        return python_tests(document.get("prompt", "") + document.get("canonical_solution", ""),
+                            document.get("entry_point", ""), document["test"], PYTHON_HEADER)
+    return java_solution_proxy(document.get("declaration") or document["prompt"]) + "\n" + document["test"]
+
+
+def java_solution_proxy(declaration: str) -> str:
+    """The tests' `Solution`: the declaration's own code (its imports and helper methods, e.g.
+    Java/32's `poly`, trusted), with the entry method's body calling the candidate's method of
+    that name through `AstraiosRemote` (plain data across, see astraios.sandbox)."""
+    lines = declaration.rstrip().split("\n")
+    entry = JAVA_ENTRY.match(lines[-1])
+    if entry is None:
+        raise ValueError(f"HumanEvalPack Java declaration: its last line {lines[-1]!r} is not the entry method's header")
+    names = [parameter.split()[-1] for parameter in _java_parameters(entry["params"])]
+    target = '"Solution"' if entry["static"] else "this"
+    call = f"AstraiosRemote.call({target}, \"{entry['name']}\", new Object[] {{{', '.join(names)}}})"
+    body = f"{call};" if entry["type"] == "void" else f"return {call};"
+    indent = entry["indent"]
+    return f"{declaration.rstrip()}\n{indent}    {body}\n{indent}}}\n}}\n"
+
+
+def _java_parameters(text: str) -> list[str]:
+    """A parameter list split at its top-level commas (generic arguments hold commas too)."""
+    parameters, depth, current = [], 0, ""
+    for character in text:
+        depth += {"<": 1, ">": -1}.get(character, 0)
+        if character == "," and depth == 0:
+            parameters.append(current.strip())
+            current = ""
+        else:
+            current += character
+    return [parameter for parameter in [*parameters, current.strip()] if parameter]
 
 
 class HumanEvalPackTask(GenerationTask):
@@ -130,6 +181,7 @@ class HumanEvalPackTask(GenerationTask):
     variant: str
     summary: str
     primary_metric = "pass@1"
+    pass_at_k = PASS_AT_K  # the k of the pass@k reported (those no larger than the samples)
 
     def __init__(self, language: str, timeout_s: float = TIMEOUT_S, empty_samples: str = "error"):
         from astraios.sandbox.program import MAX_TIMEOUT_S
@@ -154,7 +206,7 @@ class HumanEvalPackTask(GenerationTask):
             f"HumanEvalPack {LANGUAGE_NAMES[self.language]}",
             [f"humanevalpack/humanevalpack_{self.language}.jsonl"],
             HubFile("bigcode/humanevalpack", f"data/{self.language}/data/humanevalpack.jsonl"),
-            data_dir,
+            data_dir, download=f"humanevalpack-{self.language}",
         )
         self.problems_loaded = len(records)
         return [{**record, "doc_id": record["task_id"], "index": index} for index, record in enumerate(records)]
@@ -185,13 +237,13 @@ class HumanEvalPackTask(GenerationTask):
         return function_is_complete(self.language, completion)
 
     def keep_function(self, code_prefix: str, completion: str) -> str:
-        return code_prefix.rstrip() + keep_first_function(self.language, completion.rstrip())
+        return code_prefix.rstrip() + keep_first_function(self.language, completion.rstrip(), self.stop_sequences)
 
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
         self.check_samples(documents, predictions)
-        sources = [[program_with_tests(self.language, program, document["test"]) for program in programs]
-                   for document, programs in zip(documents, predictions)]
-        execution = execute(self.language, documents, sources, timeout_s=self.timeout_s,
+        sources = [[candidate_program(self.language, program) for program in programs] for programs in predictions]
+        tests = [judge_tests(self.language, document) for document in documents]
+        execution = execute(self.language, documents, sources, tests, timeout_s=self.timeout_s,
                             description=f"executing {self.name}", workers=workers, progress=progress)
         per_document = execution.pass_counts()
         # A document without samples counts as the usual number of failed ones (`empty_samples="failed"`).
@@ -199,7 +251,7 @@ class HumanEvalPackTask(GenerationTask):
         for entry in per_document:
             if not entry["n"]:
                 entry.update(n=usual, empty=True)
-        metrics = pass_at_k_table((entry["n"], entry["passed"]) for entry in per_document)
+        metrics = pass_at_k_table(((entry["n"], entry["passed"]) for entry in per_document), self.pass_at_k)
         return TaskScore(metrics=metrics, per_document=per_document, details=execution.details, logs=execution.logs)
 
 

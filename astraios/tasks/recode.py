@@ -15,14 +15,24 @@ seed < `num_seeds` (default 5, as the study and the harness's `perturbed-humanev
 deterministic transformations have only seed 0). `transformations` keeps only the named ones.
 `--limit N` keeps the first N problems with all their variants.
 
-Prompt and post-processing (`prompt_style`):
-- `completion` (default, what the study ran through the harness): the record's prompt, stripped;
-- `octocoder`: `Question: Complete the following Python code.\\n\\nAnswer:\\n{prompt}` stripped,
-  the instruction form used for HumanEvalPack;
-the completion is cut at the harness's stop sequences (`\\nclass`, `\\ndef`, `\\n#`, `\\n@`,
-`\\nprint`, `\\nif`, plus end-of-text) and the stripped prompt is put back in front; the program
-run in the sandbox is `program + "\\n\\n" + test + "\\ncheck(entry_point)"`, as the harness builds it
-(no import header: the prompts import what they use). Greedy generation makes one completion per
+Two protocols (`--protocol`):
+- `astraios` (default): `prompt_style` `completion` (the record's prompt, stripped), or `octocoder`
+  (`Question: Complete the following Python code.\\n\\nAnswer:\\n{prompt}` stripped, our
+  HumanEvalPack form), or `study`; `--max-new-tokens` new tokens; 10 s per program; any sampling.
+- `study`: the study's harness fork exactly (bigcode-evaluation-harness, branch `astraios`,
+  `bigcode_eval/tasks/recode.py`, run by the study repo's `evaluation/recode-*.sh`): every ReCode
+  task of the fork hard-codes `prompt="octocoder"`, so the model is sent `Question: Create a Python
+  script for this problem.\\n\\nAnswer: {prompt.strip()}` (one space after `Answer:`, no
+  newline; `prompt_style` `study`); prompt and generation share 1,024 tokens
+  (`--max_length_generation 1024`); greedy, one sample (`--do_sample False --n_samples 1`, refused
+  otherwise); 5 seeds of every transformation; programs get 3 s (`compute_code_eval`'s default);
+  float32. The fork has no nominal task: the nominal prompts are sent in the same form.
+In both, the completion is cut at the harness's stop sequences (`\\nclass`, `\\ndef`, `\\n#`, `\\n@`,
+`\\nprint`, `\\nif`, plus end-of-text) and the stripped prompt is put back in front. The harness runs
+`program + "\\n\\n" + test + "\\ncheck(entry_point)"` in one process (`program_with_check`); astraios
+judges the same program and tests apart (`record_tests`: the tests, after the prompt's imports and
+helpers, run in a judge the candidate cannot reach, astraios.sandbox), with the same verdicts on
+honest programs. Greedy generation makes one completion per
 distinct prompt (unperturbed variants repeat the nominal prompt); identical programs run once.
 
 Metrics (ReCode's definitions). For a problem x, transformation T with s variants x_1..x_s, and n
@@ -64,14 +74,14 @@ all-variants verdict (missing a failing nominal mended by some but not all varia
 syntax nominal is a Black-normalised partial file that is not released (we use the released
 `humaneval_partial.jsonl`).
 
-Saved generations (`--generations FILE`): our keyed form, one record per prompt,
-`{"task_id", "perturbation_name", "seed", "generations": [...]}` (nominal records have
-`perturbation_name: "nominal"`, `seed: null`), which `astraios eval` writes; or the harness's
-output of its `perturbed-humaneval-{category}-num_seeds_{s}` task, a list of lists in the Hub
-dataset's order after the seed filter. Harness programs begin with their stripped prompt, so when
-the order differs from ours (the local release is read in file-name order) or the file covers a
-subset, each entry is matched to the records by that prompt. A harness file has no nominal
-generations, so it yields RP@k only (details say so).
+The fork's `process_results` reports `robust-pass-at-1` per transformation, the RP@1 of
+`details.transformations` (checked against an independent re-implementation on the study's own
+files); it computes no category figure. `coarse RP@k` / `coarse RC@k` in the metrics are ReCode's
+own category rule (`coarse_scores`), an alternative to the worst case above.
+
+Saved generations (`--generations FILE`, `astraios.tasks.recode_files`): our keyed records, or the
+harness's output (a list of lists of programs), which has no nominal generations and so yields
+RP@k only (details say so).
 """
 
 from __future__ import annotations
@@ -81,31 +91,100 @@ import re
 from collections import Counter, defaultdict
 
 from astraios.generate.base import cut_at_stop
-from astraios.generate.cache import Request, cached_generate
+from astraios.generate.cache import Request
 from astraios.metrics import pass_at_k_table, robust_counts, robustness_summary, robustness_table
 from astraios.tasks.base import GenerationTask, TaskScore
-from astraios.tasks.execution import Execution, execute
+from astraios.tasks.execution import Execution, execute, python_tests
+from astraios.tasks.harness import STUDY_DTYPE, STUDY_WINDOW, protocol_options
 from astraios.tasks.humanevalpack import END_OF_TEXT, TIMEOUT_S, octocoder_prompt
-from astraios.tasks.recode_data import (CATEGORIES, NOMINAL, load_category, load_nominal, nominal_kind,
-                                        release_defects)
+from astraios.tasks.recode_data import (
+    CATEGORIES,
+    NOMINAL,
+    REPORTED,
+    load_category,
+    load_nominal,
+    nominal_kind,
+    release_defects,
+)
+from astraios.tasks.recode_files import document_key, keyed_records, read_generations
 
 # bigcode-evaluation-harness `recode.py`'s stop words (HumanEvalPack's Python list adds `\nassert`).
 STOP_SEQUENCES = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", END_OF_TEXT)
-PROMPT_STYLES = ("completion", "octocoder")
+PROMPT_STYLES = ("completion", "octocoder", "study")
 OCTOCODER_INSTRUCTION = "Complete the following Python code."
+# The fork's `get_prompt` under its hard-coded prompt="octocoder" (the text after "Answer: " is the stripped prompt).
+STUDY_INSTRUCTION = "Create a Python script for this problem."
+STUDY_TIMEOUT_S = 3.0  # the harness's compute_code_eval default, which the fork's process_results keeps
 NUM_SEEDS = 5
+PROTOCOL_OPTIONS = {
+    "astraios": {"num_seeds": NUM_SEEDS, "transformations": None, "prompt_style": "completion", "timeout_s": TIMEOUT_S},
+    "study": {"num_seeds": NUM_SEEDS, "transformations": None, "prompt_style": "study", "timeout_s": STUDY_TIMEOUT_S},
+}
+STUDY = (f"the fork's prompt, greedy, one sample per prompt, {NUM_SEEDS} seeds of every transformation, "
+         f"{STUDY_WINDOW:,} tokens of prompt and generation, {STUDY_TIMEOUT_S:g} s per program")
 SUMMARIES = {
     "docstring": "docstring paraphrased, misspelt, re-cased (ReCode nlaugmenter)",
     "funcname": "function renamed (ReCode func_name)",
     "syntax": "partial code rewritten: dead code, for/while, variable names (ReCode natgen)",
     "format": "partial code reformatted: tabs, blank lines, docstring as comments (ReCode format)",
 }
-FIRST_DEF = re.compile(r"def\s+(\w+)")
+
+
+def recode_prompt(style: str, prompt: str) -> str:
+    """What the model is sent for a record's prompt in each `--prompt-style`."""
+    if style == "study":
+        return f"Question: {STUDY_INSTRUCTION}\n\nAnswer: {prompt.strip()}"
+    if style == "octocoder":
+        return octocoder_prompt(OCTOCODER_INSTRUCTION, prompt)
+    return prompt.strip()
+
+
+def set_protocol(task, protocol: str, options: dict) -> None:
+    """Give a ReCode task its protocol's options (`protocol_options`), the study's window under study."""
+    if options["prompt_style"] not in PROMPT_STYLES:
+        raise ValueError(f"--prompt-style {options['prompt_style']!r}: expected one of {', '.join(PROMPT_STYLES)}")
+    for name, value in options.items():
+        setattr(task, name, value)
+    task.protocol = protocol
+    task.window = STUDY_WINDOW if protocol == "study" else None
+    task.required_dtype = STUDY_DTYPE if protocol == "study" else None
+
+
+def protocol_settings(task) -> dict:
+    budget = (f"{task.window:,} tokens of prompt and generation (the harness's --max_length_generation)"
+              if task.window else "--max-new-tokens new tokens")
+    return {"protocol": task.protocol, "prompt_style": task.prompt_style, "timeout_s": task.timeout_s, "budget": budget}
+
+
+def check_study_sampling(task, sampling) -> None:
+    if task.protocol == "study" and not (sampling.greedy and sampling.n == 1):
+        raise ValueError(f"{task.name}: --protocol study generates as the study did, greedy and one sample per prompt "
+                         f"(the harness's --do_sample False --n_samples 1), not --n-samples {sampling.n} --temperature "
+                         f"{sampling.temperature:g}. Fix: --n-samples 1 --temperature 0, or --protocol astraios.")
+
+
+def coarse_scores(variants: dict[str, dict[int, list[list[bool]]]], nominal: dict[int, list[bool]] | None) -> dict:
+    """ReCode's own category rule (amazon-science/recode `run_robust.py`, `report_coarse`): a
+    problem's generation seed counts only if it passes under every variant of every one of the
+    `variants`' transformations (transformation -> problem -> verdicts of each variant).
+    `coarse RP@k`, and with nominal verdicts `coarse RC@k` = |pass@k - coarse RP@k|."""
+    pooled: dict[int, list[list[bool]]] = defaultdict(list)
+    for problems in variants.values():
+        for problem, verdicts in problems.items():
+            pooled[problem] += verdicts
+    table = robustness_table(robust_counts(None if nominal is None else nominal[problem], verdicts)
+                             for problem, verdicts in sorted(pooled.items()))
+    return {f"coarse {key}": value for key, value in table.items() if key.startswith(("RP@", "RC@"))}
 
 
 def program_with_check(program: str, document: dict) -> str:
     """The program the sandbox runs, built as the harness builds it."""
     return f"{program}\n\n{document['test']}\ncheck({document['entry_point']})\n"
+
+
+def record_tests(document: dict) -> str:
+    """The record's tests and `check(entry_point)` after the prompt's imports and helpers."""
+    return python_tests(canonical_program(document), document["entry_point"], program_with_check("", document))
 
 
 def canonical_program(document: dict) -> str:
@@ -115,7 +194,7 @@ def canonical_program(document: dict) -> str:
     with spaces (re-indented here with tabs, four spaces each). Used to check the data and the
     program assembly; the records whose canonical solution fails even so are listed in
     `recode_defects.json` (see `astraios.tasks.recode_data.release_defects`)."""
-    solution, original = document["canonical_solution"], document["nominal_entry_point"]
+    solution, original = document["canonical_solution"], document.get("nominal_entry_point", document["entry_point"])
     if original != document["entry_point"]:
         solution = re.sub(rf"(?<![\w.]){re.escape(original)}(?!\w)", document["entry_point"], solution)
     if any(line.startswith("\t") for line in document["prompt"].split("\n")):
@@ -149,23 +228,22 @@ class RecodeTask(GenerationTask):
     stop_sequences = STOP_SEQUENCES
 
     def __init__(self, category: str, num_seeds: int = NUM_SEEDS, transformations: str | list[str] | None = None,
-                 prompt_style: str = "completion", timeout_s: float = TIMEOUT_S):
+                 prompt_style: str | None = None, timeout_s: float | None = None, protocol: str = "astraios"):
         if category not in CATEGORIES:
             raise ValueError(f"ReCode category {category!r}: expected one of {', '.join(CATEGORIES)}")
-        if prompt_style not in PROMPT_STYLES:
-            raise ValueError(f"--prompt-style {prompt_style!r}: expected one of {', '.join(PROMPT_STYLES)}")
-        if num_seeds < 1:
-            raise ValueError(f"--num-seeds must be at least 1, got {num_seeds}")
         self.category = category
         self.recode_dir = CATEGORIES[category]
         self.name = f"recode-{category}"
         self.description = f"robustness, {SUMMARIES[category]}: RP@1 = solved under all variants"
-        self.num_seeds = num_seeds
         if isinstance(transformations, str):
-            transformations = [part.strip() for part in transformations.split(",") if part.strip()]
-        self.transformations = list(transformations) if transformations else None
-        self.prompt_style = prompt_style
-        self.timeout_s = timeout_s
+            transformations = [part.strip() for part in transformations.split(",") if part.strip()] or None
+        options = protocol_options(self.name, protocol, {"num_seeds": num_seeds, "transformations": transformations,
+                                                         "prompt_style": prompt_style, "timeout_s": timeout_s},
+                                   PROTOCOL_OPTIONS, STUDY)
+        set_protocol(self, protocol, options)
+        if self.num_seeds < 1:
+            raise ValueError(f"--num-seeds must be at least 1, got {self.num_seeds}")
+        self.transformations = list(self.transformations) if self.transformations else None
         self.filtered_prompts: set[str] = set()  # prompts left out by the filters (see documents)
 
     # ------------------------------------------------------------------------------------------
@@ -203,17 +281,14 @@ class RecodeTask(GenerationTask):
         return documents if limit is None else [document for document in documents if document["problem"] < limit]
 
     def settings(self) -> dict:
-        return {"prompt_style": self.prompt_style, "num_seeds": self.num_seeds,
-                "transformations": self.transformations, "timeout_s": self.timeout_s,
+        return {**protocol_settings(self), "num_seeds": self.num_seeds, "transformations": self.transformations,
                 "nominal": "partial code" if nominal_kind(self.recode_dir) == "partial" else "HumanEval"}
 
     # ------------------------------------------------------------------------------------------
     # Generation
 
     def prompt(self, document, sample=0):
-        if self.prompt_style == "octocoder":
-            return octocoder_prompt(OCTOCODER_INSTRUCTION, document["prompt"])
-        return document["prompt"].strip()
+        return recode_prompt(self.prompt_style, document["prompt"])
 
     def postprocess(self, document, completion):
         return document["prompt"].strip() + cut_at_stop(completion, self.stop_sequences)
@@ -232,33 +307,35 @@ class RecodeTask(GenerationTask):
         for index, document in enumerate(documents):
             first.setdefault(self.prompt(document), index)
         requests = [Request(index, documents[index]["doc_id"], prompt, 0) for prompt, index in first.items()]
-        completions = cached_generate(backend, cache, self.name, requests, sampling, self.stop_sequences,
-                                      on_progress=on_progress)
+        completions = self.generate(backend, cache, requests, sampling, on_progress=on_progress)
         completion_of = dict(zip(first, completions))
         return [[self.postprocess(document, completion_of[self.prompt(document)])] * sampling.n
                 for document in documents]
+
+    def check_sampling(self, sampling):
+        check_study_sampling(self, sampling)
 
     # ------------------------------------------------------------------------------------------
     # Scoring
 
     def _execute(self, documents, predictions, workers, progress) -> Execution:
-        """Every sample's program (prompt + completion, the record's tests, `check(entry_point)`), run."""
-        sources = [[program_with_check(program, document) for program in programs]
-                   for document, programs in zip(documents, predictions)]
-        return execute(self.language, documents, sources, timeout_s=self.timeout_s,
-                       description=f"executing {self.name}", workers=workers, progress=progress)
+        """Every sample's program (prompt + completion) judged by its record's tests."""
+        return execute(self.language, documents, predictions, [record_tests(d) for d in documents],
+                       timeout_s=self.timeout_s, description=f"executing {self.name}", workers=workers, progress=progress)
 
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
         execution = self._execute(documents, predictions, workers, progress)
-        per_document = execution.pass_counts()
-        nominal: dict[int, list[bool]] = {}
+        per_document, nominal = [], {}
         variants: dict[str, dict[int, list[list[bool]]]] = defaultdict(lambda: defaultdict(list))
-        for document, verdicts in zip(documents, execution.verdicts):
-            if document["perturbation_name"] == NOMINAL:
+        for document, verdicts, entry in zip(documents, execution.verdicts, execution.pass_counts()):
+            name = document["perturbation_name"]  # each sample's verdict: `astraios.outcomes` recounts resamples
+            per_document.append({**entry, "problem": document["task_id"], "verdicts": verdicts,
+                                 "transformation": None if name == NOMINAL else name})
+            if name == NOMINAL:
                 if verdicts:  # a harness file has no nominal generations
                     nominal[document["problem"]] = verdicts
             else:
-                variants[document["perturbation_name"]][document["problem"]].append(verdicts)
+                variants[name][document["problem"]].append(verdicts)
         with_nominal = bool(nominal)
         try:
             tables = {name: robustness_table(robust_counts(nominal.get(problem) if with_nominal else None, verdicts)
@@ -272,16 +349,19 @@ class RecodeTask(GenerationTask):
         metrics = {key: value for key, value in summary.items() if not key.startswith("mean ")}
         means = {key[len("mean "):]: value for key, value in summary.items() if key.startswith("mean ")}
         defects = release_defects()
-        defective = Counter(d["perturbation_name"] for d in documents if _key(d) in defects)
+        defective = Counter(d["perturbation_name"] for d in documents if document_key(d) in defects)
         transformations = {name: {**table, "seeds": sorted({d["seed"] for d in documents
                                                              if d["perturbation_name"] == name}),
                                   "problems": len(variants[name]), "release_defects": defective[name]}
                            for name, table in tables.items()}
+        coarse = [name for name in REPORTED[self.recode_dir] if name in variants]
+        if coarse:
+            metrics.update(coarse_scores({name: variants[name] for name in coarse}, nominal if with_nominal else None))
         details = {**execution.details, "problems": len({d["problem"] for d in documents}),
                    "variants": sum(d["perturbation_name"] != NOMINAL for d in documents),
                    "distinct_prompts": len({self.prompt(d) for d in documents}),
                    "release_defects": sum(defective.values()), "mean_over_transformations": means,
-                   "transformations": transformations}
+                   "transformations": transformations, "coarse_transformations": coarse}
         if not with_nominal:
             details["note"] = ("no nominal generations (a harness file holds only the perturbed prompts): RP@k only; "
                                "RD, RR and RC need the nominal pass@k")
@@ -291,63 +371,10 @@ class RecodeTask(GenerationTask):
     # Saved generations
 
     def to_file(self, documents, predictions):
-        return [{"task_id": document["task_id"], "perturbation_name": document["perturbation_name"],
-                 "seed": document["seed"], "generations": programs}
-                for document, programs in zip(documents, predictions)]
+        return keyed_records(documents, predictions)
 
     def from_file(self, lists, all_documents, documents, source):
-        if not isinstance(lists, list) or not lists:
-            raise ValueError(f"{source}: expected a non-empty JSON list: keyed records ({{task_id, perturbation_name, "
-                             f"seed, generations}}) or the harness's list of lists of programs.")
-        if all(isinstance(entry, dict) for entry in lists):
-            return self._from_keyed(lists, all_documents, documents, source)
-        if all(isinstance(entry, list) and entry and all(isinstance(item, str) for item in entry) for entry in lists):
-            return self._from_harness(lists, all_documents, documents, source)
-        raise ValueError(f"{source}: expected either keyed records ({{task_id, perturbation_name, seed, generations}}) "
-                         f"or the harness's list of non-empty lists of program strings, not a mixture.")
-
-    def _from_keyed(self, records, all_documents, documents, source):
-        given: dict[tuple, list[str]] = {}
-        for position, record in enumerate(records):
-            generations = record.get("generations")
-            if not {"task_id", "perturbation_name", "seed"} <= set(record) or not (
-                    isinstance(generations, list) and all(isinstance(item, str) for item in generations)):
-                raise ValueError(f"{source}: record {position} needs task_id, perturbation_name, seed and generations "
-                                 f"(a list of program strings); found keys {', '.join(sorted(record))}.")
-            given[(record["task_id"], record["perturbation_name"], record["seed"])] = generations
-        known = {_key(document) for document in all_documents}
-        unknown = [key for key in given if key not in known]
-        if unknown:
-            raise ValueError(f"{source}: {len(unknown)} records match no {self.name} prompt with --num-seeds "
-                             f"{self.num_seeds} (e.g. {_describe(unknown[0])}). Fix: pass the file written for "
-                             f"{self.name} with the same --num-seeds and --transformations.")
-        nominal_given = any(key[1] == NOMINAL for key in given)
-        missing = [document for document in documents if _key(document) not in given
-                   and (nominal_given or document["perturbation_name"] != NOMINAL)]
-        if missing:
-            raise ValueError(f"{source}: no generations for {len(missing)} of the {len(documents)} selected {self.name} "
-                             f"prompts (e.g. {_describe(_key(missing[0]))}); expected one record per prompt. Fix: "
-                             f"pass the file written for {self.name} with the same --limit, --num-seeds and "
-                             f"--transformations.")
-        return [list(given.get(_key(document), [])) for document in documents]
-
-    def _from_harness(self, lists, all_documents, documents, source):
-        variants = [document for document in all_documents if document["perturbation_name"] != NOMINAL]
-
-        def starts(entry, document) -> bool:
-            return all(program.startswith(document["prompt"].strip()) for program in entry)
-
-        if len(lists) == len(variants) and all(starts(entry, doc) for entry, doc in zip(lists, variants)):
-            by_id = {document["doc_id"]: entry for document, entry in zip(variants, lists)}
-        else:
-            by_id = _align_by_prompt(lists, variants, self.filtered_prompts, source)
-        missing = [document for document in documents
-                   if document["perturbation_name"] != NOMINAL and document["doc_id"] not in by_id]
-        if missing:
-            raise ValueError(f"{source}: {len(lists)} entries, but no generations for {len(missing)} of the selected "
-                             f"{self.name} variants (e.g. {missing[0]['doc_id']}). Fix: pass the harness's output of "
-                             f"perturbed-humaneval-{self.recode_dir}-num_seeds_{self.num_seeds} for the whole dataset.")
-        return [list(by_id.get(document["doc_id"], [])) for document in documents]
+        return read_generations(self, lists, all_documents, documents, source)
 
 
 class RecodeNominal(GenerationTask):
@@ -362,74 +389,25 @@ class RecodeNominal(GenerationTask):
     prompt = RecodeTask.prompt
     postprocess = RecodeTask.postprocess
     _execute = RecodeTask._execute
+    check_sampling = RecodeTask.check_sampling
 
-    def __init__(self, prompt_style: str = "completion", timeout_s: float = TIMEOUT_S):
-        if prompt_style not in PROMPT_STYLES:
-            raise ValueError(f"--prompt-style {prompt_style!r}: expected one of {', '.join(PROMPT_STYLES)}")
-        self.prompt_style = prompt_style
-        self.timeout_s = timeout_s
+    def __init__(self, prompt_style: str | None = None, timeout_s: float | None = None, protocol: str = "astraios"):
+        options = protocol_options(self.name, protocol, {"prompt_style": prompt_style, "timeout_s": timeout_s},
+                                   PROTOCOL_OPTIONS, STUDY)
+        set_protocol(self, protocol, options)
 
     def documents(self, data_dir=None) -> list[dict]:
         return [{**record, "doc_id": record["task_id"], "index": index}
                 for index, record in enumerate(load_nominal(data_dir))]
 
     def settings(self) -> dict:
-        return {"prompt_style": self.prompt_style, "timeout_s": self.timeout_s}
+        return protocol_settings(self)
 
     def score(self, documents, predictions, *, workers=None, progress=True) -> TaskScore:
         execution = self._execute(documents, predictions, workers, progress)
         per_document = execution.pass_counts()
         metrics = pass_at_k_table((entry["n"], entry["passed"]) for entry in per_document if entry["n"])
         return TaskScore(metrics=metrics, per_document=per_document, details=execution.details, logs=execution.logs)
-
-
-def _key(document: dict) -> tuple:
-    return (document["task_id"], document["perturbation_name"], document["seed"])
-
-
-def _describe(key: tuple) -> str:
-    task_id, name, seed = key
-    return f"{task_id} {name}" + ("" if seed is None else f" seed {seed}")
-
-
-def _align_by_prompt(lists: list[list[str]], variants: list[dict], filtered: set[str],
-                     source: str) -> dict[str, list[str]]:
-    """Harness entries matched to variant documents by the prompt their programs begin with.
-
-    Prompts are bucketed by their first `def` name (a program begins with its prompt, so it has
-    the same first `def`); the longest prompt a program begins with wins, and entries whose prompt
-    is one of the `filtered` (left out by --num-seeds or --transformations) are passed over.
-    Documents that share a prompt take that prompt's entries in file order (an entry is reused if
-    the file has fewer)."""
-    buckets: dict[str, set[str]] = defaultdict(set)
-    documents_of: dict[str, list[dict]] = defaultdict(list)
-    for document in variants:
-        prompt = document["prompt"].strip()
-        buckets[_first_def(prompt)].add(prompt)
-        documents_of[prompt].append(document)
-    for prompt in filtered:
-        buckets[_first_def(prompt)].add(prompt)
-    entries_of: dict[str, list[list[str]]] = defaultdict(list)
-    for position, entry in enumerate(lists):
-        program = entry[0]
-        matches = [prompt for prompt in buckets.get(_first_def(program), ()) if program.startswith(prompt)]
-        if not matches:
-            raise ValueError(f"{source}: entry {position} begins with no ReCode prompt of this task (it starts "
-                             f"{program[:60]!r}). Fix: pass the harness's output for the same category, or our "
-                             f"keyed file.")
-        best = max(matches, key=len)
-        if best in documents_of:
-            entries_of[best].append(entry)
-    aligned = {}
-    for prompt, entries in entries_of.items():
-        for rank, document in enumerate(documents_of[prompt]):
-            aligned[document["doc_id"]] = entries[rank % len(entries)]
-    return aligned
-
-
-def _first_def(text: str) -> str:
-    match = FIRST_DEF.search(text)
-    return match[1] if match else ""
 
 
 TASKS = {**{f"recode-{category}": (RecodeTask, (category,)) for category in CATEGORIES},

@@ -34,7 +34,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from astraios.tasks.data import DataNotFoundError, HubFile, data_dir, find_local, missing_data_message, read_jsonl
+from astraios.tasks.data import (
+    DataNotFoundError,
+    HubFile,
+    data_dir,
+    find_local,
+    hub_download,
+    missing_data_message,
+    read_jsonl,
+)
 
 DATASET_DIR = "recode"
 PERTURBED_DIR = "perturbed/humaneval/full"
@@ -46,9 +54,22 @@ FILE_PATTERN = re.compile(r"^humaneval_(?P<name>.+)_s(?P<seed>\d+)\.jsonl(?:\.gz
 SPLIT_MARKER = "# print('@@this is the line to split##')"  # ReCode's marker in `partial`
 NOMINAL = "nominal"
 FIELDS = ("task_id", "prompt", "entry_point", "test")  # what scoring needs; canonical_solution is optional
+# The transformations ReCode's own report counts per category (its `config.json`: NL_AUG_RECIPES,
+# PARTIAL_RECIPES, FUNC_RECIPES, FORMAT_RECIPES); the release's natgen also has DeadCodeInserterLast.
+REPORTED = {
+    "nlaugmenter": ("BackTranslation", "ButterFingersPerturbation", "ChangeCharCase", "EnglishInflectionalVariation",
+                    "SwapCharactersPerturbation", "SynonymInsertion", "SynonymSubstitution",
+                    "TenseTransformationPast", "TenseTransformationFuture", "WhitespacePerturbation"),
+    "natgen": ("DeadCodeInserter", "ForWhileTransformer", "OperandSwap", "VarRenamerCB", "VarRenamerNaive",
+               "VarRenamerRN"),
+    "func_name": ("FuncRenameCamelCase", "FuncRenameButterFinger", "FuncRenameSwapChar", "FuncRenameChangeChar",
+                  "FuncRenameInflectionalVariation", "FuncRenameSynonymSub"),
+    "format": ("tab_indent", "split_lines", "doc2comments", "new_lines", "new_line_aftercode", "new_line_afterdoc"),
+}
 HUB_REPO = "RaymondLi/perturbed_humaneval"
 HUB_REVISION = "refs/convert/parquet"
 HUB_NOMINAL = HubFile("openai/openai_humaneval", "openai_humaneval/test-00000-of-00001.parquet")
+DOWNLOAD = "recode"  # the dataset's name for `astraios data download`
 
 
 def hub_file(category_dir: str) -> HubFile:
@@ -86,7 +107,8 @@ def load_category(category_dir: str, explicit_dir: str | Path | None = None) -> 
     except Exception as error:  # offline, no such repo or file, auth: all end in the same advice
         candidates = [f"{DATASET_DIR}/{PERTURBED_DIR}/{category_dir}/", f"{DATASET_DIR}/{NOMINAL_FILES['full']}"]
         raise DataNotFoundError(missing_data_message(f"ReCode {category_dir}", candidates, None,
-                                                     f"{HUB_REPO} ({category_dir})", error)) from error
+                                                     f"{HUB_REPO} ({category_dir})", error,
+                                                     download=DOWNLOAD)) from error
 
 
 def load_nominal(explicit_dir: str | Path | None = None) -> list[dict]:
@@ -96,13 +118,14 @@ def load_nominal(explicit_dir: str | Path | None = None) -> list[dict]:
     if directory is not None:
         path = find_local(directory, [relative])
         if path is None:
-            raise DataNotFoundError(missing_data_message("ReCode nominal", [relative], directory, str(HUB_NOMINAL)))
+            raise DataNotFoundError(missing_data_message("ReCode nominal", [relative], directory, str(HUB_NOMINAL),
+                                                         download=DOWNLOAD))
         return [_normalised(record, NOMINAL, None, path) for record in read_jsonl(path)]
     try:
         return [_normalised(row, NOMINAL, None, HUB_NOMINAL) for row in _hub_rows(HUB_NOMINAL)]
     except Exception as error:
         raise DataNotFoundError(missing_data_message("ReCode nominal", [relative], None, str(HUB_NOMINAL),
-                                                     error)) from error
+                                                     error, download=DOWNLOAD)) from error
 
 
 def _load_local(directory: Path, category_dir: str) -> CategoryData:
@@ -114,14 +137,14 @@ def _load_local(directory: Path, category_dir: str) -> CategoryData:
         raise DataNotFoundError(
             f"ReCode category directory {folder} is missing ({found}). Fix: pass --data-dir DIR where DIR/"
             f"{DATASET_DIR}/{PERTURBED_DIR}/{category_dir}/ holds ReCode's humaneval_<transformation>_s<seed>.jsonl "
-            f"files (ReCode's dataset-release/perturbed_finalized layout, or `astraios perturb --output DIR`), or "
-            f"unset it to read the Hub's {HUB_REPO}.")
+            f"files (`astraios data download {DOWNLOAD} --to DIR` fetches ReCode's release into it; "
+            f"`astraios perturb --output DIR` writes the same layout), or unset it to read the Hub's {HUB_REPO}.")
     nominal_relative = f"{DATASET_DIR}/{NOMINAL_FILES[nominal_kind(category_dir)]}"
     nominal_path = find_local(directory, [nominal_relative])
     if nominal_path is None:
         raise DataNotFoundError(f"ReCode nominal file {directory / nominal_relative} is missing (the {category_dir} "
-                                f"variants are compared against it). Fix: copy ReCode's dataset-release/nominal/ "
-                                f"to {root / 'nominal'}, or write the layout with `astraios perturb`.")
+                                f"variants are compared against it). Fix: `astraios data download {DOWNLOAD} --to "
+                                f"{directory}` fetches it, or write the layout with `astraios perturb`.")
     nominal = [_normalised(record, NOMINAL, None, nominal_path) for record in read_jsonl(nominal_path)]
     variants = []
     for path in sorted(folder.iterdir(), key=lambda p: _file_key(p, folder)):
@@ -159,10 +182,8 @@ def _normalised(record: dict, transformation: str, seed: int | None, source) -> 
 def _hub_rows(file: HubFile) -> list[dict]:
     """The rows of one Parquet file of a Hub dataset (downloaded once into the Hub cache)."""
     import pyarrow.parquet as parquet
-    from huggingface_hub import hf_hub_download
 
-    path = hf_hub_download(repo_id=file.repo_id, filename=file.filename, revision=file.revision, repo_type="dataset")
-    return parquet.read_table(path).to_pylist()
+    return parquet.read_table(hub_download(file)).to_pylist()
 
 
 def _load_hub(category_dir: str) -> CategoryData:

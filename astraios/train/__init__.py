@@ -1,5 +1,6 @@
-"""Training: `run(config)` trains one method on one base model into a run directory."""
+"""Training: `run(config)` trains one method on one base model into a run directory
+(its files: `astraios.core.layout`)."""
 
-from astraios.train.loop import CONFIG_FILE, FINAL_DIR, LOSSES_FILE, SUMMARY_FILE, BatchPlan, run
+from astraios.train.loop import BatchPlan, run
 
-__all__ = ["CONFIG_FILE", "FINAL_DIR", "LOSSES_FILE", "SUMMARY_FILE", "BatchPlan", "run"]
+__all__ = ["BatchPlan", "run"]

@@ -15,9 +15,9 @@ import re
 import shutil
 from pathlib import Path
 
-from astraios.io import apply_umask, read_json, replace_dir, write_json
+from astraios.core.io import apply_umask, read_json, replace_dir, write_json
+from astraios.core.layout import CHECKPOINTS_DIR
 
-CHECKPOINTS = "checkpoints"
 MANIFEST = "manifest.json"
 _NAME = re.compile(r"^step-(\d+)$")
 
@@ -27,7 +27,7 @@ class CheckpointMismatch(ValueError):
 
 
 def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    root = Path(run_dir) / CHECKPOINTS
+    root = Path(run_dir) / CHECKPOINTS_DIR
     if not root.is_dir():
         return []
     found = [(int(m.group(1)), path) for path in root.iterdir() if (m := _NAME.match(path.name)) and path.is_dir()]
@@ -40,7 +40,7 @@ def latest(run_dir: Path) -> tuple[int, Path] | None:
 
 
 def save(accelerator, run_dir: Path, step: int, keep: int) -> Path:
-    root = Path(run_dir) / CHECKPOINTS
+    root = Path(run_dir) / CHECKPOINTS_DIR
     final = root / f"step-{step:06d}"
     tmp = root / f".step-{step:06d}.tmp"
     if accelerator.is_main_process:

@@ -1,4 +1,4 @@
-"""Sharded training under `accelerate launch`: FSDP (also on CPU processes) and DeepSpeed ZeRO.
+"""Sharded training under `accelerate launch`: FSDP and DeepSpeed ZeRO, on GPUs and on CPU processes.
 
 The loop (`loop.py`) is written once for one process, DDP, FSDP and DeepSpeed; this module holds
 what differs when the model is sharded, so the loop reads the same for all of them:
@@ -9,12 +9,19 @@ what differs when the model is sharded, so the loop reads the same for all of th
   rejects CPU devices), so `accelerate launch --config_file configs/accelerate/fsdp.yaml --cpu`
   shards for real. That is how the tests check sharded training, checkpoints and resume without a
   GPU; on GPUs accelerate's own set-up is used untouched.
-- **8-bit bases** (bitsandbytes) cannot be sharded: under FSDP or DeepSpeed `model.load_in_8bit:
-  auto` loads the base unquantised (with a note) and `true` is refused.
+- **DeepSpeed on CPU processes.** accelerate turns DeepSpeed on only when it is not told `cpu`
+  (and `accelerate launch --cpu --use_deepspeed` is refused); without `cpu` on a machine with no
+  accelerator, every process would think it is rank 0 of 1. astraios starts the CPU processes
+  (gloo), then switches accelerate's state to DeepSpeed with the plugin `accelerate launch`
+  exported, and points DeepSpeed at its CPU accelerator (`DS_ACCELERATOR=cpu`), so
+  `accelerate launch --config_file configs/accelerate/deepspeed-zero3.yaml` shards with ZeRO on CPU
+  processes as it does on GPUs.
+- **Quantized bases** (bitsandbytes) cannot be sharded: under FSDP or DeepSpeed `model.quantization:
+  auto` loads the base unquantised (with a note); `8bit`, `4bit` and QLoRA are refused.
 - **Checkpoints**: under FSDP and DeepSpeed accelerate writes its own sharded state (the whole
   model's shards, frozen weights included); the trainable-weights-only hooks apply to DDP and one
   process (`checkpoint.keep_trainable_weights_only`).
-- **DeepSpeed** (GPU only: accelerate never uses DeepSpeed on CPU). The loop accumulates
+- **DeepSpeed** steps. The loop accumulates
   micro-batches itself with token-weighted losses; DeepSpeed is told the per-device micro-batch
   size, the clipping norm and one accumulation step, and each step's accumulation boundary is set
   on its engine, so its engine steps once per optimiser step with the loop's gradient.
@@ -27,6 +34,7 @@ import os
 from astraios.config import ConfigError
 
 FSDP_ENV = "ACCELERATE_USE_FSDP"
+DEEPSPEED_ENV = "ACCELERATE_USE_DEEPSPEED"
 
 
 def make_accelerator(mixed_precision: str):
@@ -36,15 +44,33 @@ def make_accelerator(mixed_precision: str):
     from accelerate.utils import DistributedType
 
     cpu = not torch.cuda.is_available()
+    if cpu and _requested(DEEPSPEED_ENV):
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")  # read when deepspeed is first imported
     accelerator = Accelerator(mixed_precision=mixed_precision, cpu=cpu)
-    if cpu and fsdp_requested() and accelerator.distributed_type == DistributedType.MULTI_CPU:
-        _shard_on_cpu(accelerator, mixed_precision)
+    if cpu and accelerator.distributed_type == DistributedType.MULTI_CPU:
+        if _requested(DEEPSPEED_ENV):
+            _deepspeed_on_cpu(accelerator, mixed_precision)
+        elif _requested(FSDP_ENV):
+            _shard_on_cpu(accelerator, mixed_precision)
     return accelerator
 
 
-def fsdp_requested() -> bool:
-    """Whether `accelerate launch` was given an FSDP config (it exports ACCELERATE_USE_FSDP)."""
-    return os.environ.get(FSDP_ENV, "false").lower() == "true"
+def _requested(variable: str) -> bool:
+    """Whether `accelerate launch` was given that kind of config (it exports ACCELERATE_USE_FSDP/_DEEPSPEED)."""
+    return os.environ.get(variable, "false").lower() == "true"
+
+
+def _deepspeed_on_cpu(accelerator, mixed_precision: str) -> None:
+    from accelerate.state import PartialState
+    from accelerate.utils import DeepSpeedPlugin, DistributedType
+
+    plugin = DeepSpeedPlugin()  # read from the ACCELERATE_DEEPSPEED_* variables accelerate launch exported
+    plugin.set_mixed_precision(mixed_precision)
+    plugin.select(_from_accelerator_state=True)
+    for state in (accelerator.state, PartialState()):  # both hold the distributed type (see _shard_on_cpu)
+        state.distributed_type = DistributedType.DEEPSPEED
+    accelerator.state.deepspeed_plugins = plugin
+    accelerator.state._mixed_precision = "no"  # DeepSpeed applies the precision in its own config
 
 
 def _shard_on_cpu(accelerator, mixed_precision: str) -> None:
@@ -74,15 +100,17 @@ def is_sharded(accelerator) -> bool:
     return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
 
 
-def eight_bit_when_sharded(accelerator, eight_bit: bool, setting) -> tuple[bool, str | None]:
-    """8-bit bases cannot be sharded: `auto` falls back to the unquantised base (with a note), `true` fails."""
-    if not eight_bit or not is_sharded(accelerator):
-        return eight_bit, None
+def quantization_when_sharded(accelerator, quantization: str | None, setting: str) -> tuple[str | None, str | None]:
+    """Quantized bases cannot be sharded: `auto` falls back to the unquantised base (with a note); asked
+    for (8bit, 4bit, or QLoRA's 4bit) it fails."""
+    if not quantization or not is_sharded(accelerator):
+        return quantization, None
     kind = accelerator.distributed_type.value
-    if setting is True:
-        raise ConfigError(f"model.load_in_8bit is true, but {kind} cannot shard 8-bit (bitsandbytes) weights. Fix: "
-                          f"set model.load_in_8bit: auto or false, or launch without {kind} (one GPU, or DDP).")
-    return False, f"{kind} cannot shard 8-bit weights; loading the base model unquantised instead."
+    if setting != "auto" or quantization != "8bit":
+        raise ConfigError(f"the base is to be quantized to {quantization}, but {kind} cannot shard quantized "
+                          f"(bitsandbytes) weights. Fix: set model.quantization: none (a method other than qlora), "
+                          f"or launch without {kind} (one device, or DDP).")
+    return None, f"{kind} cannot shard 8-bit weights; loading the base model unquantised instead."
 
 
 def configure_deepspeed(accelerator, micro_batch_size: int, max_grad_norm: float | None) -> None:

@@ -1,9 +1,10 @@
 """Where training reports besides `losses.jsonl` (always written, the record of a run):
 TensorBoard and Weights & Biases, chosen by `train.log_to`.
 
-- `tensorboard` (default): event files in RUN_DIR/tensorboard (`tensorboard --logdir runs`), when
-  the `tensorboard` package is installed (`pip install 'astraios[tensorboard]'`); skipped without a
-  word otherwise, as losses.jsonl holds the same numbers.
+- `tensorboard` (default): event files in RUN_DIR/tensorboard (`tensorboard --logdir runs`); the
+  package is one of astraios' dependencies. Where it is missing anyway (installed without
+  dependencies), the run says so in one warning line before it starts and goes on: losses.jsonl
+  holds the same numbers.
 - `wandb`: one W&B run per run directory, named after it and resumed with it (its id is kept in
   RUN_DIR/wandb_run_id); the project comes from $WANDB_PROJECT (default `astraios`), offline use
   from $WANDB_MODE=offline, as wandb itself reads them. Asked for but not installed is an error
@@ -21,19 +22,23 @@ import secrets
 from pathlib import Path
 
 from astraios.config import ConfigError
-from astraios.io import write_text
+from astraios.core.io import write_text
+from astraios.core.layout import TENSORBOARD_DIR, WANDB_ID_FILE
 
-TENSORBOARD_DIR = "tensorboard"
-WANDB_ID_FILE = "wandb_run_id"
 WANDB_PROJECT = "astraios"
 TRAIN_SCALARS = ("loss", "lr", "grad_norm", "tokens_per_second")
 
 
-def check_available(log_to: list[str]) -> None:
-    """Fail before any work when a requested logger that is not optional-by-default is missing."""
+def check_available(log_to: list[str]) -> list[str]:
+    """Before any work: fail when wandb is asked for and missing; returns a warning for each other
+    logger asked for (by default or not) that cannot log."""
     if "wandb" in log_to and importlib.util.find_spec("wandb") is None:
         raise ConfigError("train.log_to includes wandb, which is not installed. Fix: pip install 'astraios[wandb]', "
                           "or drop wandb from train.log_to.")
+    if "tensorboard" in log_to and importlib.util.find_spec("tensorboard") is None:
+        return ["train.log_to includes tensorboard (the default), but the tensorboard package is not installed, so "
+                "this run logs to losses.jsonl only. Fix: pip install tensorboard, or set train.log_to: []"]
+    return []
 
 
 class Loggers:
@@ -72,10 +77,10 @@ class Loggers:
 
 
 def _tensorboard(run_dir: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional: losses.jsonl is the record
+    if importlib.util.find_spec("tensorboard") is None:  # said once at the start (`check_available`)
         return None
+    from torch.utils.tensorboard import SummaryWriter
+
     return SummaryWriter(str(run_dir / TENSORBOARD_DIR))
 
 

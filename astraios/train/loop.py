@@ -18,30 +18,32 @@ import contextlib
 import logging
 import math
 import os
-import resource
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.markup import escape
 
-from astraios import __version__, data, methods, models
-from astraios.config import ConfigError, RunConfig, _read_yaml, validate_config
-from astraios.io import append_jsonl, apply_umask, read_jsonl, replace_dir, write_json, write_jsonl, write_yaml
-from astraios.locks import exclusive
-from astraios.noise import silenced
-from astraios.train import checkpoint, distributed, run_dir as run_dirs
+from astraios import data, methods, models
+from astraios.config import ConfigError, RunConfig
+from astraios.core.io import (
+    append_jsonl,
+    apply_umask,
+    read_jsonl,
+    replace_dir,
+    write_json,
+    write_jsonl,
+)
+from astraios.core.layout import FINAL_DIR, LOSSES_FILE, SUMMARY_FILE
+from astraios.core.locks import exclusive
+from astraios.core.noise import silenced
+from astraios.train import checkpoint, distributed, reporting
+from astraios.train import run_dir as run_dirs
 from astraios.train.loggers import Loggers, check_available
+from astraios.train.optimizer import make_optimizer
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.yaml"
-LOSSES_FILE = "losses.jsonl"
-SUMMARY_FILE = "summary.json"
-FINAL_DIR = "final"
-# Where a run lives and where it reports change nothing it computes: --resume ignores them.
-NOT_COMPUTED = ("train.output_dir", "train.log_to")
 
 
 class BatchPlan:
@@ -72,30 +74,25 @@ class BatchPlan:
         return [mine[i : i + self.micro_batch] for i in range(0, per_process, self.micro_batch)]
 
 
-@dataclass
-class Progress:
-    """Counters saved in every checkpoint (registered with accelerate)."""
-
-    step: int = 0
-    tokens: int = 0
-    train_seconds: float = 0.0
-    step_seconds: list[float] = field(default_factory=list)
-
-    def state_dict(self) -> dict:
-        return {"step": self.step, "tokens": self.tokens, "train_seconds": self.train_seconds, "step_seconds": self.step_seconds}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.step, self.tokens = state["step"], state["tokens"]
-        self.train_seconds, self.step_seconds = state["train_seconds"], list(state["step_seconds"])
-
-
 class TrainingDiverged(ValueError):
     """The loss became NaN or infinite: training stops rather than write a diverged run."""
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the steps: the run stays in its directory, resumable from its last checkpoint. Still a
+    KeyboardInterrupt, so that nothing which records a job's errors (a grid) swallows it."""
+
+    def __init__(self, run_dir: Path, step: int, max_steps: int):
+        found = checkpoint.latest(run_dir)
+        resumes = (f"resumes from its checkpoint at step {found[0]}" if found else
+                   "has no checkpoint yet (one every train.save_every steps), so it resumes from the start")
+        super().__init__(f"interrupted at step {step} of {max_steps}; the run {resumes}: "
+                         f"astraios train {run_dir} --resume")
+
+
 def run(config: RunConfig, *, resume: bool = False, overwrite: bool = False, show_progress: bool = True) -> dict:
     """Train `config` into its run directory and return the run summary. The run directory is locked
-    for the whole run (`astraios.locks`), so a second train, resume or overwrite there is refused."""
+    for the whole run (`astraios.core.locks`), so a second train, resume or overwrite there is refused."""
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun / accelerate launch rank 0 holds the lock
     with exclusive(config.output_dir(), "train") if main else contextlib.nullcontext():
         return _run(config, resume=resume, overwrite=overwrite, show_progress=show_progress)
@@ -115,18 +112,21 @@ def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: boo
     mixed = _mixed_precision(config.train.mixed_precision)
     # On CPU, torchrun / `accelerate launch` start data-parallel (or FSDP) CPU processes with gloo.
     accelerator = distributed.make_accelerator(mixed)
-    say = _printer(accelerator)
+    say = reporting.printer(accelerator)
     # Cheap checks first, so a mistyped or unreachable model leaves no run directory behind.
-    check_available(config.train.log_to)
+    for warning in check_available(config.train.log_to):
+        say(f"[yellow]warning:[/] {escape(warning)}")
     models.model_config(config.model.name, config.model.revision, config.model.trust_remote_code)
-    resume = _prepare_run_dir(accelerator, run_dir, config, resume=resume, overwrite=overwrite, say=say)
+    resume = run_dirs.prepare(accelerator, run_dir, config, resume=resume, overwrite=overwrite, say=say)
     set_seed(config.train.seed)
-    memory_kind = _reset_peak_memory()
+    memory_kind = reporting.reset_peak_memory()
 
     # Base model, then the method.
-    eight_bit, fallback_note = models.eight_bit_plan(config.model.load_in_8bit, method.parameter_efficient)
+    quantization, fallback_note = models.quantization_plan(config.model.quantization, method.parameter_efficient,
+                                                           method.base_quantization)
     if not fallback_note:
-        eight_bit, fallback_note = distributed.eight_bit_when_sharded(accelerator, eight_bit, config.model.load_in_8bit)
+        quantization, fallback_note = distributed.quantization_when_sharded(accelerator, quantization,
+                                                                            config.model.quantization)
     if fallback_note:
         say(f"[yellow]note:[/] {escape(fallback_note)}")
     dtype = models.resolve_dtype(config.model.dtype, method.parameter_efficient)
@@ -134,13 +134,13 @@ def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: boo
     model = models.load_model(
         config.model.name,
         dtype=dtype,
-        load_in_8bit=eight_bit,
-        device_map={"": accelerator.local_process_index} if eight_bit else None,
+        quantization=quantization,
+        device_map={"": accelerator.device} if quantization else None,
         revision=config.model.revision,
         trust_remote_code=config.model.trust_remote_code,
     )
     model.config.use_cache = False
-    if eight_bit:
+    if quantization:
         from peft import prepare_model_for_kbit_training
 
         with silenced("peft_checkpointing"):
@@ -171,23 +171,19 @@ def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: boo
         config.train.seed,
     )
 
-    optimizer = torch.optim.AdamW(
-        _parameter_groups(model, config.train.weight_decay),
-        lr=config.learning_rate,
-        betas=(config.train.adam_beta1, config.train.adam_beta2),
-        eps=config.train.adam_epsilon,
-        fused=True,  # one kernel for all parameters (CPU and CUDA), as HF Trainer's default
-    )
+    optimizer = make_optimizer(model, method, config)
+    distributed.configure_deepspeed(accelerator, config.train.micro_batch_size, config.train.max_grad_norm)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    # Made on the prepared optimizer, whose parameter groups are the ones that step (DeepSpeed's ZeRO
+    # regroups them: it drops empty ones). Not prepared: accelerate would step it once per process,
+    # but our steps are global.
     scheduler = transformers.get_scheduler(
         config.train.lr_scheduler,
         optimizer,
         num_warmup_steps=config.train.warmup_steps,
         num_training_steps=config.train.max_steps,
     )
-    # The scheduler is not prepared: accelerate would step it once per process, but our steps are global.
-    distributed.configure_deepspeed(accelerator, config.train.micro_batch_size, config.train.max_grad_norm)
-    model, optimizer = accelerator.prepare(model, optimizer)
-    progress = Progress()
+    progress = reporting.Progress()
     accelerator.register_for_checkpointing(scheduler, progress)
     if not distributed.is_sharded(accelerator):  # sharded: accelerate checkpoints the model's shards itself
         checkpoint.keep_trainable_weights_only(accelerator)
@@ -208,8 +204,8 @@ def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: boo
             loggers.log({"step": 0, "split": "test", "loss": initial})
 
     model.train()
-    bar = _progress_bar(accelerator, show_progress)
-    with bar:
+    bar = reporting.progress_bar(accelerator, show_progress)
+    with bar, _interruption(run_dir, progress, config.train.max_steps):
         task = bar.add_task("training", total=config.train.max_steps, completed=progress.step, loss=math.nan, test=math.nan)
         for step in range(progress.step, config.train.max_steps):
             step_start = time.perf_counter()
@@ -254,7 +250,7 @@ def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: boo
     summary = None
     if accelerator.is_main_process:
         losses = read_jsonl(losses_path)
-        summary = _summary(config, counts, losses, progress, instruction_data, dtype, eight_bit,
+        summary = reporting.summary(config, counts, losses, progress, instruction_data, dtype, quantization,
                            time.perf_counter() - start, memory_kind)
         write_json(run_dir / SUMMARY_FILE, summary)
         loggers.close(summary)
@@ -327,21 +323,6 @@ def _test_loss(model, test_set, tokenizer, config: RunConfig, accelerator) -> fl
     return (total[0] / total[1].clamp(min=1)).item()
 
 
-def _parameter_groups(model, weight_decay: float) -> list[dict]:
-    """Decay every trainable weight except biases and normalisation weights (as HF Trainer does)."""
-    import torch
-
-    no_decay = set()
-    for module_name, module in model.named_modules():
-        if "norm" in type(module).__name__.lower() or isinstance(module, torch.nn.LayerNorm):
-            no_decay.update(f"{module_name}.{name}" if module_name else name for name, _ in module.named_parameters(recurse=False))
-    decay, keep = [], []
-    for name, parameter in model.named_parameters():
-        if parameter.requires_grad:
-            (keep if name in no_decay or name.endswith("bias") else decay).append(parameter)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
-
-
 def _mixed_precision(setting: str) -> str:
     import torch
 
@@ -350,150 +331,12 @@ def _mixed_precision(setting: str) -> str:
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
 
 
-def _prepare_run_dir(accelerator, run_dir: Path, config: RunConfig, *, resume: bool, overwrite: bool, say) -> bool:
-    """Check the run directory against the flags and write config.yaml; returns whether to resume.
-
-    A directory whose run never finished a step (it failed on a bad setting, an unknown model,
-    missing data) holds nothing worth keeping: it is reused, with or without --resume, whatever the
-    config was then, so the corrected command just works."""
-    config_path = run_dir / CONFIG_FILE
-    fresh_start = config_path.is_file() and not steps_done(run_dir)
-    if resume and fresh_start:
-        say(f"note: {run_dir} has no step done yet; starting it with this config")
-        resume = False
-    if resume:
-        if not config_path.is_file():
-            raise ConfigError(f"{run_dir}: nothing to resume (no {CONFIG_FILE}). Fix: run without --resume.")
-        differences = saved_config_differences(run_dir, config)
-        if differences:
-            raise ConfigError(
-                f"{config_path}: --resume needs the config the run started with; these fields differ: "
-                f"{'; '.join(differences)}. Fix: restore them (or resume with `astraios train {run_dir} --resume`), "
-                f"or start a new run in another train.output_dir."
-            )
-        if (run_dir / SUMMARY_FILE).is_file():
-            raise ConfigError(f"{run_dir}: this run already finished ({SUMMARY_FILE} exists); nothing to resume.")
-        return True
-    if config_path.exists() and not overwrite and not fresh_start:
-        raise ConfigError(
-            f"{run_dir} already holds a run. Fix: pass --resume to continue it, --overwrite to start "
-            f"over, or set train.output_dir to a new directory."
-        )
-    # A failed start's files (config.yaml, a step-0 loss) are cleared like --overwrite clears a run's.
-    (run_dirs.check_clearable if overwrite or fresh_start else run_dirs.check_fresh)(run_dir)
-    if accelerator.is_main_process:
-        if overwrite or fresh_start:
-            run_dirs.clear(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_yaml(config_path, config.to_dict())
-    accelerator.wait_for_everyone()
-    return False
+@contextlib.contextmanager
+def _interruption(run_dir: Path, progress: reporting.Progress, max_steps: int):
+    """Ctrl-C in the steps becomes one `TrainingInterrupted` (the bar stops first: it is entered before)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(run_dir, progress.step, max_steps) from None
 
 
-def steps_done(run_dir: Path) -> bool:
-    """Whether a run directory holds any training progress: a finished run, a checkpoint or a train step."""
-    losses = run_dir / LOSSES_FILE
-    return ((run_dir / SUMMARY_FILE).is_file() or checkpoint.latest(run_dir) is not None
-            or (losses.is_file() and any(record.get("split") == "train" for record in read_jsonl(losses))))
-
-
-def saved_config_differences(run_dir: Path, config: RunConfig) -> list[str]:
-    """Fields in which the config a run directory was started with differs from `config`."""
-    config_path = Path(run_dir) / CONFIG_FILE
-    saved = validate_config(_read_yaml(config_path), str(config_path))
-    return [difference for difference in _differences(saved.to_dict(), config.to_dict())
-            if not difference.startswith(tuple(f"{key} " for key in NOT_COMPUTED))]
-
-
-def _differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
-    found = []
-    for key in sorted(set(saved) | set(current)):
-        a, b = saved.get(key), current.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            found += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            found.append(f"{prefix}{key} ({a!r} -> {b!r})")
-    return found
-
-
-def _reset_peak_memory() -> str:
-    """Start this run's peak-memory count, so that runs sharing a process (a grid) each report their
-    own; returns what the summary's peak will measure."""
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
-        return "cuda_max_allocated"
-    try:  # Linux: "5" resets the peak RSS that getrusage reports to the current RSS
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return "cpu_max_rss_of_process"  # no reset here: the peak since the process started
-    return "cpu_max_rss"
-
-
-def _summary(config, counts, losses, progress, instruction_data, dtype, eight_bit, wall, memory_kind) -> dict:
-    import peft
-    import torch
-    import transformers
-
-    train = [r for r in losses if r["split"] == "train"]
-    test = [r for r in losses if r["split"] == "test"]
-    steady = progress.step_seconds[1:] or progress.step_seconds
-    if torch.cuda.is_available():
-        peak = torch.cuda.max_memory_allocated()
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {
-        "model": config.model.name,
-        "method": config.method.name,
-        "parameters": {"trainable": counts.trainable, "total": counts.total, "trainable_percent": counts.trainable_percent},
-        "steps": progress.step,
-        "first_train_loss": train[0]["loss"] if train else None,
-        "final_train_loss": train[-1]["loss"] if train else None,
-        "initial_test_loss": test[0]["loss"] if test else None,
-        "final_test_loss": test[-1]["loss"] if test else None,
-        "tokens": progress.tokens,
-        "tokens_per_second": progress.tokens / progress.train_seconds if progress.train_seconds else None,
-        "seconds_per_step": sum(steady) / len(steady) if steady else None,
-        "peak_memory_bytes": peak,
-        "memory_kind": memory_kind,
-        "wall_seconds": wall,
-        "dtype": str(dtype).removeprefix("torch."),
-        "base_in_8bit": eight_bit,
-        "learning_rate": config.learning_rate,
-        "data": instruction_data.stats,
-        "versions": {
-            "astraios": __version__,
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "peft": peft.__version__,
-        },
-    }
-
-
-def _printer(accelerator):
-    from rich.console import Console
-
-    console = Console(stderr=True)
-
-    def say(message: str) -> None:
-        if accelerator.is_main_process:
-            console.print(message)
-
-    return say
-
-
-def _progress_bar(accelerator, show: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}  test {task.fields[test]:.4f}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        disable=not (show and accelerator.is_main_process),
-        transient=False,
-    )

@@ -11,8 +11,8 @@ import javax.tools.StandardJavaFileManager;
 import javax.tools.ToolProvider;
 
 /**
- * A warm javac: reads "SOURCE_FILE<TAB>OUTPUT_DIR" lines on stdin, compiles each source on its own
- * (no annotation processing, no source path, only its own output dir on the class path) and answers
+ * A warm javac: reads "SOURCE_FILE<TAB>OUTPUT_DIR<TAB>CLASS_PATH" lines on stdin, compiles each source
+ * on its own (no annotation processing, no source path, only that class path) and answers
  * "ok|fail<TAB>N" followed by N bytes of UTF-8 diagnostics. Compiling never runs the program.
  */
 public final class AstraiosCompileServer {
@@ -27,7 +27,7 @@ public final class AstraiosCompileServer {
             StringWriter diagnostics = new StringWriter();
             boolean ok;
             try {
-                List<String> options = List.of("-d", request[1], "-classpath", request[1], "-sourcepath", "",
+                List<String> options = List.of("-d", request[1], "-classpath", request[2], "-sourcepath", "",
                         "-proc:none", "-implicit:none", "-encoding", "UTF-8", "-nowarn", "-XDsuppressNotes");
                 ok = compiler.getTask(diagnostics, files, null, options, null, files.getJavaFileObjects(request[0])).call();
             } catch (RuntimeException e) {

@@ -39,7 +39,7 @@ public final class AstraiosLauncher {
     }
 
     private static void report(FileOutputStream proof, Throwable cause) throws Exception {
-        String marker = limitMarker(cause);
+        String marker = AstraiosWire.limitMarker(cause);
         if (marker != null) {
             proof.write((marker + "\n").getBytes(StandardCharsets.US_ASCII));
         }
@@ -53,28 +53,5 @@ public final class AstraiosLauncher {
         System.err.print("Exception in thread \"main\" ");
         cause.printStackTrace();
         System.exit(1);
-    }
-
-    /** The resource limit behind an uncaught exception (anywhere in its causes), or null; the
-     * markers are the Python launcher's (astraios/sandbox/jail.py, LIMIT_MARKERS). */
-    private static String limitMarker(Throwable cause) {
-        for (int depth = 0; cause != null && depth < 32; cause = cause.getCause(), depth++) {
-            if (cause instanceof OutOfMemoryError) {
-                return "memory";
-            }
-            String message = String.valueOf(cause.getMessage());
-            if (cause instanceof java.io.IOException) {
-                if (message.contains("File too large")) {
-                    return "fsize";
-                }
-                if (message.contains("Too many open files")) {
-                    return "files";
-                }
-                if (message.contains("No space left on device")) {
-                    return "space";
-                }
-            }
-        }
-        return null;
     }
 }

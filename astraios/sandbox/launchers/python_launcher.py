@@ -1,9 +1,10 @@
-"""The Python completion-proof launcher (beside the Java and C ones; see astraios/sandbox/__init__.py).
+"""The Python launcher (beside the Java and C ones; see astraios/sandbox/__init__.py).
 
 The jail's program process calls `run_python_source`: it runs the user's source as `__main__` in
-this interpreter and has the run's nonce written to the proof pipe only when the module ran to its
-end. The fork server loads this file by path (jail.python_launcher), so it imports only the
-standard library.
+this interpreter. A program judged by tests then answers their calls (`python_calls.serve`); a
+program run on its own has the run's nonce written to the proof pipe only when the module ran to
+its end (its own account of completion, see the package docs for what that is worth). The fork
+server loads this file by path (jail.load_launcher), so it imports only the standard library.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import _thread
 import atexit
 import builtins
-import errno
 import os
 import site
 import sys
@@ -23,10 +23,6 @@ COMPLETION_MARK = "# <- the completion point"
 # interpreter-wide tracing/monitoring hooks (names of later Pythons included).
 THREAD_INSPECTION = ("_current_frames", "_current_exceptions", "monitoring", "_settraceallthreads",
                      "_setprofileallthreads", "remote_exec")
-# Resource limits a Python program meets as exceptions (it ignores SIGXFSZ): an uncaught one is
-# reported on the proof pipe, so the verdict is `error` (see execution.LIMIT_REASONS).
-LIMIT_MARKERS = ((MemoryError, None, b"memory\n"), (OSError, errno.EFBIG, b"fsize\n"),
-                 (OSError, errno.EMFILE, b"files\n"), (OSError, errno.ENOSPC, b"space\n"))
 
 
 def _completion_line() -> int:
@@ -59,33 +55,27 @@ def keep_proof(launcher, nonce_fd: int, proof_fd: int, ready, completed, answere
     answered.release()
 
 
-def limit_marker(exc: BaseException) -> bytes | None:
-    """The marker of the resource limit behind the exception (anywhere in its chain), if one is."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        for kind, number, marker in LIMIT_MARKERS:
-            if isinstance(exc, kind) and (number is None or getattr(exc, "errno", None) == number):
-                return marker
-        exc = exc.__cause__ or exc.__context__
-    return None
+def run_python_source(path: str, python_path: list[str], channel: str, fds: tuple[int, int], calls) -> None:
+    """Run the module at `path` as `__main__`, then, by `channel`:
 
+    * "calls" (fds: calls, replies): answer the tests' calls (`calls.serve`) until they are done;
+    * "proof" (fds: nonce, proof): have the nonce written to the proof fd only if the module ran to
+      its end. The proof is asked for in the `else` branch alone, so no failure path reaches it,
+      whatever the program patched (sys.exit, traceback, builtins); what the launcher calls is bound
+      beforehand. This frame holds no secret: the nonce lives in the proof keeper's thread.
 
-def run_python_source(path: str, python_path: list[str], nonce_fd: int, proof_fd: int) -> None:
-    """The Python completion-proof launcher: the nonce is written only if the module ran to its end.
-
-    The proof is asked for in the `else` branch alone, so no failure path reaches it, whatever the
-    program patched (sys.exit, traceback, builtins); what the launcher calls is bound beforehand.
-    This frame holds no secret: the nonce lives in the proof keeper's thread (see keep_proof).
+    An uncaught exception caused by a resource limit is reported on the second fd (a limit marker),
+    so the verdict is `error`. Never returns.
     """
-    write, print_exception, system_exit, marker_of = os.write, traceback.print_exception, SystemExit, limit_marker
-    ready, completed, answered = _thread.allocate_lock(), _thread.allocate_lock(), _thread.allocate_lock()
-    for lock in (ready, completed, answered):
-        lock.acquire()
-    _thread.start_new_thread(keep_proof, (sys._getframe(), nonce_fd, proof_fd, ready, completed, answered))
-    ready.acquire()  # the keeper has taken the nonce and closed its fd
-    for name in THREAD_INSPECTION:
-        vars(sys).pop(name, None)
+    write, print_exception, system_exit, marker_of = os.write, traceback.print_exception, SystemExit, calls.limit_marker
+    if channel == "proof":
+        ready, completed, answered = _thread.allocate_lock(), _thread.allocate_lock(), _thread.allocate_lock()
+        for lock in (ready, completed, answered):
+            lock.acquire()
+        _thread.start_new_thread(keep_proof, (sys._getframe(), *fds, ready, completed, answered))
+        ready.acquire()  # the keeper has taken the nonce and closed its fd
+        for name in THREAD_INSPECTION:
+            vars(sys).pop(name, None)
     site.setquit()  # exit() and quit(), which `python -S` leaves out
     sys.argv = [path]
     sys.path[:0] = [os.path.dirname(path)]
@@ -99,20 +89,25 @@ def run_python_source(path: str, python_path: list[str], nonce_fd: int, proof_fd
             code = compile(f.read(), path, "exec")
         exec(code, main.__dict__)
     except system_exit as stop:
-        # Python's own exit status for SystemExit, but never a proof: the program stopped early.
+        # Python's own exit status for SystemExit, but never a pass: the program stopped early.
         exit_code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
         if stop.code is not None and not isinstance(stop.code, int):
             print(stop.code, file=sys.stderr)
     except BaseException as exc:  # noqa: BLE001 -- any uncaught exception is the program's failure
         marker = marker_of(exc)
-        if marker:
-            write(proof_fd, marker)
+        if marker and channel == "proof":
+            write(fds[1], marker.encode() + b"\n")
+        elif marker:
+            calls.send(fds[1], ["limit", marker])
         tb = exc.__traceback__
         print_exception(type(exc), exc, tb.tb_next if tb else None)  # without this launcher's frame
         exit_code = 1
     else:
-        completed.release(); answered.acquire()  # <- the completion point
-        exit_code = 0
+        if channel == "calls":
+            exit_code = _serve(calls, main.__dict__, *fds)
+        else:
+            completed.release(); answered.acquire()  # <- the completion point
+            exit_code = 0
     # What interpreter shutdown does that a program can observe (join non-daemon threads, run
     # atexit hooks, flush the standard streams), without tearing down the modules: that is most
     # of a short program's run time, and nothing of it outlives the process.
@@ -126,3 +121,13 @@ def run_python_source(path: str, python_path: list[str], nonce_fd: int, proof_fd
         except Exception:  # noqa: BLE001 -- a closed or replaced stream must not change the verdict
             pass
     os._exit(exit_code)
+
+
+def _serve(calls, namespace: dict, calls_fd: int, replies_fd: int) -> int:
+    """Answer the tests until they close the channel; the exit status of the program."""
+    try:
+        calls.serve(namespace, calls_fd, replies_fd)  # what a call raises goes to the tests
+    except BaseException as exc:  # noqa: BLE001 -- the tests went away, or sent nonsense
+        print(f"astraios: the channel to the tests failed: {exc!r}", file=sys.stderr)
+        return 1
+    return 0

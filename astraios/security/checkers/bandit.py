@@ -11,9 +11,8 @@ import importlib.util
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from astraios.security.base import AnalysisError, Checker, Finding, Target, file_names, run_jailed
+from astraios.security.base import AnalysisError, Batch, Checker, Finding, Target
 from astraios.security.scenarios import ScenarioCheck
 
 SEVERITY = {"UNDEFINED": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}
@@ -33,27 +32,17 @@ class Bandit(Checker):
         return None if importlib.util.find_spec("bandit") else f"bandit is not installed: {INSTALL_HINT}"
 
     def analyse(self, targets: Sequence[Target]) -> list[list[Finding] | AnalysisError]:
-        names = file_names(targets)
+        batch = Batch(targets)
         argv = [sys.executable, "-m", "bandit", "--format", "json", "--output", "results.json", "--quiet",
-                "--ignore-nosec", *names]
-        run = run_jailed(argv, {name: target.program for name, target in zip(names, targets)},
-                         outputs=["results.json"], timeout_s=BATCH_TIMEOUT_S + PER_PROGRAM_S * len(targets))
-        try:
-            report = json.loads(run.outputs["results.json"])
-        except (KeyError, ValueError) as error:
-            raise AnalysisError(f"bandit wrote no readable results (exit {run.exit_code}): "
-                                f"{run.stderr[-300:].strip()}") from error
-        index = {name: position for position, name in enumerate(names)}
-        found: list[list[Finding] | AnalysisError] = [[] for _ in targets]
+                "--ignore-nosec", *batch.names]
+        report = batch.run(argv, output="results.json", parse=json.loads,
+                           timeout_s=BATCH_TIMEOUT_S + PER_PROGRAM_S * len(targets))
         for result in report.get("results", []):
-            position = index.get(Path(result.get("filename", "")).name)
             test = result.get("test_id", "")
-            severe = SEVERITY.get(result.get("issue_severity", ""), 0) >= SEVERITY[MINIMUM_SEVERITY.get(test, "LOW")]
-            if position is not None and severe and isinstance(found[position], list):
-                found[position].append(Finding(self.name, test, result.get("line_number"),
-                                               result.get("issue_text", "")))
+            if SEVERITY.get(result.get("issue_severity", ""), 0) >= SEVERITY[MINIMUM_SEVERITY.get(test, "LOW")]:
+                batch.add(result.get("filename", ""), Finding(self.name, test, result.get("line_number"),
+                                                              result.get("issue_text", "")))
         for error in report.get("errors", []):
-            position = index.get(Path(str(error.get("filename", ""))).name)
-            if position is not None:
-                found[position] = AnalysisError(f"bandit could not analyse this program: {error.get('reason', '')}")
-        return found
+            batch.fail(str(error.get("filename", "")),
+                       AnalysisError(f"bandit could not analyse this program: {error.get('reason', '')}"))
+        return batch.found

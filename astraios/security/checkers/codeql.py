@@ -4,7 +4,9 @@ Per scenario (its query) and batch of programs: `codeql database create` over a 
 holding every program of the batch (C: built by one `gcc -g -O -c` over all of them, the flags of
 Pearce et al.'s Makefile), then `codeql database analyze DB QUERY --format=sarifv2.1.0`; each
 SARIF result counts for the program whose file it is in. Results that SARIF marks as suppressed
-(a `suppressions` entry that is not `rejected`) do not count. One database per batch instead of
+from outside the code (a `suppressions` entry that is not `rejected` and not `inSource`) do not
+count; a suppression comment in the program itself (`inSource`: `// codeql[...]`, `# lgtm`) is
+generated text like the rest and silences nothing. One database per batch instead of
 one per program, as Pearce et al.'s `mark.py` does, is what makes thousands of programs feasible.
 
 Where the query comes from:
@@ -45,8 +47,10 @@ TIMEOUT_S, PER_PROGRAM_S = 600.0, 5.0
 
 
 def suppressed(result: dict) -> bool:
-    """Whether SARIF marks a result as suppressed (an accepted or pending suppression)."""
-    return any(entry.get("status", "accepted") != "rejected" for entry in result.get("suppressions") or [])
+    """Whether SARIF marks a result as suppressed from outside the checked code (an accepted or pending
+    suppression that is not one of the code's own comments)."""
+    return any(entry.get("status", "accepted") != "rejected" and entry.get("kind") != "inSource"
+               for entry in result.get("suppressions") or [])
 
 
 def sarif_findings(sarif: dict) -> dict[str, list[tuple[str, int | None, str]]]:

@@ -1,8 +1,13 @@
 """cppcheck (C), with the checks that stand in for each scenario's CodeQL query.
 
-One cppcheck process checks a batch of programs, in the jail. Inline suppressions in generated
-code are ignored (cppcheck honours them only with --inline-suppr, which is never passed). When
-cppcheck is not installed the checker is `unavailable` (Debian/Ubuntu: apt-get install cppcheck;
+Each program is checked by a cppcheck process of its own (all of a batch's from one jailed
+driver, `Batch.run_each`), and every error that process reports is that program's: cppcheck
+reports the file a `#line` directive names, and its whole-program (CTU) errors name no checked
+file at all, so neither could say which program of a shared run an error belongs to, and one
+program's `#line 1 "p3.c"` would move its errors to another. Inline suppressions in generated code
+are ignored (cppcheck honours them only with --inline-suppr, which is never passed), and
+`__CPPCHECK__` is left undefined, so `#ifdef __CPPCHECK__` cannot hide code from it. When cppcheck
+is not installed the checker is `unavailable` (Debian/Ubuntu: apt-get install cppcheck;
 `scripts/system-deps.sh` installs it) and the other checkers decide without it.
 """
 
@@ -11,13 +16,12 @@ from __future__ import annotations
 import shutil
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
-from pathlib import Path
 
-from astraios.security.base import AnalysisError, Checker, Finding, Target, file_names, run_jailed
+from astraios.security.base import AnalysisError, Batch, Checker, Finding, Target
 from astraios.security.scenarios import ScenarioCheck
 
 INSTALL_HINT = "install cppcheck (Debian/Ubuntu: apt-get install cppcheck; scripts/system-deps.sh does it)"
-BATCH_TIMEOUT_S, PER_PROGRAM_S = 60.0, 2.0
+BATCH_TIMEOUT_S, PER_PROGRAM_S, PROGRAM_LIMIT_S = 60.0, 2.0, 60.0
 
 
 class Cppcheck(Checker):
@@ -31,24 +35,34 @@ class Cppcheck(Checker):
         return None if shutil.which("cppcheck") else f"cppcheck is not installed: {INSTALL_HINT}"
 
     def analyse(self, targets: Sequence[Target]) -> list[list[Finding] | AnalysisError]:
-        names = file_names(targets)
-        argv = [shutil.which("cppcheck"), "--xml", "--output-file=results.xml", "--quiet", "--enable=warning",
-                "--language=c", "--std=c11", "--max-configs=1", "--suppress=missingIncludeSystem", *names]
-        run = run_jailed(argv, {name: target.program for name, target in zip(names, targets)},
-                         outputs=["results.xml"], timeout_s=BATCH_TIMEOUT_S + PER_PROGRAM_S * len(targets))
+        cppcheck = shutil.which("cppcheck")
+        batch = Batch(targets)
+
+        def steps(name: str) -> list[dict]:
+            return [{"argv": [cppcheck, "--xml", f"--output-file={report(name)}", "--quiet", "--enable=warning",
+                              "--language=c", "--std=c11", "--max-configs=1", "-U__CPPCHECK__",
+                              "--suppress=missingIncludeSystem", name]}]
+
+        results = batch.run_each(steps, output=report, per_program_s=PROGRAM_LIMIT_S,
+                                 timeout_s=BATCH_TIMEOUT_S + PER_PROGRAM_S * len(targets))
+        return [self.findings(results[name]) for name in batch.names]
+
+    def findings(self, result: dict) -> list[Finding] | AnalysisError:
+        """Every error of one program's own cppcheck run."""
+        if result["timeout"]:
+            return AnalysisError(f"cppcheck took more than {PROGRAM_LIMIT_S:.0f} s on this program")
         try:
-            root = ElementTree.fromstring(run.outputs["results.xml"])
-        except (KeyError, ElementTree.ParseError) as error:
-            raise AnalysisError(f"cppcheck wrote no readable results (exit {run.exit_code}): "
-                                f"{run.stderr[-300:].strip()}") from error
-        index = {name: position for position, name in enumerate(names)}
-        found: list[list[Finding] | AnalysisError] = [[] for _ in targets]
+            root = ElementTree.fromstring(result["output"] or "")
+        except ElementTree.ParseError:
+            run = result["runs"][-1] if result["runs"] else {"exit": None, "stderr": ""}
+            return AnalysisError(f"cppcheck wrote no readable results (exit {run['exit']}): {run['stderr'][-300:].strip()}")
+        found = []
         for error in root.iter("error"):
-            for location in error.iter("location"):
-                position = index.get(Path(location.get("file", "")).name)
-                if position is not None:
-                    line = location.get("line")
-                    found[position].append(Finding(self.name, error.get("id", ""), int(line) if line else None,
-                                                   error.get("msg", "")))
-                    break
+            line = next((location.get("line") for location in error.iter("location")), None)
+            found.append(Finding(self.name, error.get("id", ""), int(line) if line else None, error.get("msg", "")))
         return found
+
+
+def report(name: str) -> str:
+    """The XML report of program `name`'s own cppcheck run."""
+    return name.rsplit(".", 1)[0] + ".xml"

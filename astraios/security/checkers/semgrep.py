@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from astraios.security.base import AnalysisError, Checker, Finding, Target, file_names, run_jailed
+from astraios.security.base import AnalysisError, Batch, Checker, Finding, Target
 from astraios.security.scenarios import ScenarioCheck
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "semgrep_rules"
@@ -42,37 +42,25 @@ class Semgrep(Checker):
         return None if semgrep_executable() else f"semgrep is not installed: {INSTALL_HINT}"
 
     def analyse(self, targets: Sequence[Target]) -> list[list[Finding] | AnalysisError]:
-        names = file_names(targets)
-        languages = sorted({target.scenario.language for target in targets})
-        files = {name: target.program for name, target in zip(names, targets)}
+        batch = Batch(targets)
         configs = []
-        for language in languages:
+        for language in sorted({target.scenario.language for target in targets}):
             rule_file = f"rules-{RULE_FILES[language]}"
-            files[rule_file] = (RULES_DIR / RULE_FILES[language]).read_text()
+            batch.files[rule_file] = (RULES_DIR / RULE_FILES[language]).read_text()
             configs += ["--config", rule_file]
         argv = [semgrep_executable(), "scan", "--metrics=off", "--disable-version-check", "--disable-nosem",
                 "--json", "--output", "results.json", "--quiet", "--jobs", "1", "--timeout", str(PER_FILE_TIMEOUT_S),
-                "--max-target-bytes", "0", *configs, *names]
-        run = run_jailed(argv, files, outputs=["results.json"], memory_mb=None, nproc=256,
-                         timeout_s=BATCH_TIMEOUT_S + PER_PROGRAM_S * len(targets))
-        try:
-            report = json.loads(run.outputs["results.json"])
-        except (KeyError, ValueError) as error:
-            raise AnalysisError(f"semgrep wrote no readable results (exit {run.exit_code}): "
-                                f"{run.stderr[-300:].strip()}") from error
-        index = {name: position for position, name in enumerate(names)}
-        found: list[list[Finding] | AnalysisError] = [[] for _ in targets]
+                "--max-target-bytes", "0", *configs, *batch.names]
+        report = batch.run(argv, output="results.json", parse=json.loads, memory_mb=None, nproc=256,
+                           timeout_s=BATCH_TIMEOUT_S + PER_PROGRAM_S * len(targets))
         for result in report.get("results", []):
-            position = index.get(Path(result.get("path", "")).name)
-            if position is not None and isinstance(found[position], list):
-                found[position].append(Finding(self.name, result["check_id"].rsplit(".", 1)[-1],
-                                               result.get("start", {}).get("line"),
-                                               result.get("extra", {}).get("message", "")))
+            batch.add(result.get("path", ""), Finding(self.name, result["check_id"].rsplit(".", 1)[-1],
+                                                      result.get("start", {}).get("line"),
+                                                      result.get("extra", {}).get("message", "")))
         for error in report.get("errors", []):
             # A timeout or crash on one file voids that file's verdict; parse errors do not
             # (semgrep still matches what it parsed, and the program compiled).
             kind = str(error.get("type", ""))
-            position = index.get(Path(str(error.get("path", ""))).name)
-            if position is not None and ("Timeout" in kind or "OutOfMemory" in kind or "Fatal" in kind):
-                found[position] = AnalysisError(f"semgrep {kind} on this program")
-        return found
+            if "Timeout" in kind or "OutOfMemory" in kind or "Fatal" in kind:
+                batch.fail(str(error.get("path", "")), AnalysisError(f"semgrep {kind} on this program"))
+        return batch.found

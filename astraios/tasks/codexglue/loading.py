@@ -16,6 +16,7 @@ from astraios.tasks.data import (
     DataNotFoundError,
     data_dir,
     find_local,
+    hub_access,
     missing_data_message,
     open_text,
     read_jsonl,
@@ -65,7 +66,8 @@ def _hub_batches(repo_id: str) -> Iterable:
     """The Hub dataset's test split, as arrow tables (only the test files are downloaded)."""
     from datasets import load_dataset
 
-    dataset = load_dataset(repo_id, data_files={"test": HUB_TEST_FILES}, split="test")
+    with hub_access():
+        dataset = load_dataset(repo_id, data_files={"test": HUB_TEST_FILES}, split="test")
     return dataset.with_format("arrow").iter(batch_size=10_000)
 
 
@@ -142,11 +144,13 @@ def load_devign(explicit_dir=None) -> LoadedSplit:
         return LoadedSplit(documents, f"{sample} (part of the split in {split_ids})", len(rank),
                            ids=[str(idx) for idx in sorted(rank, key=rank.get)])
     if directory is not None:
-        raise DataNotFoundError(missing_data_message("Devign", candidates, directory, DEVIGN_HUB))
+        raise DataNotFoundError(missing_data_message("Devign", candidates, directory, DEVIGN_HUB,
+                                                     download="devign"))
     try:
         return _devign_from_batches(_hub_batches(DEVIGN_HUB), f"hub:{DEVIGN_HUB}")
     except Exception as error:  # offline, no such repo, auth: all end in the same advice
-        raise DataNotFoundError(missing_data_message("Devign", candidates, None, DEVIGN_HUB, error)) from error
+        raise DataNotFoundError(missing_data_message("Devign", candidates, None, DEVIGN_HUB, error,
+                                                     download="devign")) from error
 
 
 def _devign_from_batches(batches: Iterable, source: str) -> LoadedSplit:
@@ -188,12 +192,13 @@ def load_bigclonebench(explicit_dir=None) -> LoadedSplit:
         if functions_file is not None or pairs_file is not None:
             have, lacking = (functions_file, "test.txt") if functions_file else (pairs_file, "data.jsonl")
             candidates = [f"bigclonebench/{lacking} (beside {have.name})", *candidates]
-        raise DataNotFoundError(missing_data_message("BigCloneBench", candidates, directory, BIGCLONEBENCH_HUB))
+        raise DataNotFoundError(missing_data_message("BigCloneBench", candidates, directory, BIGCLONEBENCH_HUB,
+                                                     download="bigclonebench"))
     try:
         return _bigclonebench_from_batches(_hub_batches(BIGCLONEBENCH_HUB), f"hub:{BIGCLONEBENCH_HUB}")
     except Exception as error:  # offline, no such repo, auth: all end in the same advice
         raise DataNotFoundError(missing_data_message("BigCloneBench", candidates, None, BIGCLONEBENCH_HUB,
-                                                     error)) from error
+                                                     error, download="bigclonebench")) from error
 
 
 def _bigclonebench_from_codexglue(functions_file: Path, pairs_file: Path) -> LoadedSplit:

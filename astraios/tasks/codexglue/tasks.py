@@ -12,6 +12,7 @@ from astraios.generate.base import score_choices
 from astraios.generate.cache import Request
 from astraios.metrics import classification_metrics, confusion_matrix
 from astraios.tasks.base import Task, TaskScore
+from astraios.tasks.harness import PROTOCOLS, STUDY_DTYPE
 from astraios.tasks.codexglue.answers import (
     ANSWER_STOP,
     ANSWER_TOKENS,
@@ -23,7 +24,11 @@ from astraios.tasks.codexglue.answers import (
     paper_answer,
     parse_answer,
 )
-from astraios.tasks.codexglue.loading import LoadedSplit, load_bigclonebench, load_devign
+from astraios.tasks.codexglue.loading import (
+    LoadedSplit,
+    load_bigclonebench,
+    load_devign,
+)
 from astraios.tasks.codexglue.prompts import (
     SHOTS,
     STUDY_ONE_SHOT_PREFIX,
@@ -33,16 +38,21 @@ from astraios.tasks.codexglue.prompts import (
     StudyWindow,
     render,
 )
-from astraios.tasks.codexglue.sampling import BALANCES, SAMPLE_SIZE, STUDY_SEED, STUDY_STAGES, choose, study_sample
+from astraios.tasks.codexglue.sampling import (
+    BALANCES,
+    SAMPLE_SIZE,
+    STUDY_SEED,
+    STUDY_STAGES,
+    choose,
+    study_sample,
+)
 
-PROTOCOLS = ("astraios", "study")
 SCORINGS = ("loglik", "generate")
 # The options each protocol implies; protocol study fixes them (another value is an error).
 PROTOCOL_OPTIONS = {
     "astraios": {"scoring": "loglik", "wording": "plain", "balance": "natural"},
     "study": {"scoring": "generate", "wording": "study", "balance": "as-study"},
 }
-STUDY_DTYPE = "float32"  # the harness's default precision, which the study's evaluations ran in
 
 
 class UnderstandingTask(Task):

@@ -198,6 +198,8 @@ class RunConfig(Strict):
                 f"model.quantization is {quantization} but full fine-tuning cannot train {quantization[0]}-bit weights. "
                 f"Fix: set model.quantization to auto (ignored for full) or none"
             )
+        if quantization in ("8bit", "4bit") and method.refuse_base and (why := method.refuse_base(quantization, None)):
+            raise ValueError(f"method {method.name} cannot train on {quantization} bases: {why}")
         required = method.base_quantization
         if required and quantization not in ("auto", required):
             base = "an unquantised" if required == "none" else f"a {required}"

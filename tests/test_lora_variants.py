@@ -149,6 +149,9 @@ def test_vllm_runs_plain_lora_itself_and_merges_the_rest(tmp_path, monkeypatch, 
 @pytest.mark.parametrize("override, message", [
     (["method.name=pissa", "model.quantization=8bit"], "method pissa trains on an unquantised base, but model.quantization "
                                                        "is 8bit"),
+    (["method.name=loha", "model.quantization=4bit"], "method loha cannot train on 4bit bases: peft's LoHa and LoKr "
+                                                      "layers read the base weight's shape"),
+    (["method.name=lokr", "model.quantization=4bit"], "method lokr cannot train on 4bit bases"),
     (["method.name=loraplus", "method.lr_ratio=0.5"], "`method.lr_ratio`: Input should be greater than or equal to 1"),
     (["method.name=lora", "method.lr_ratio=16"], "`method.lr_ratio`: unknown key"),  # only LoRA+ has one
     (["method.name=pissa", "method.svd_iterations=0"], "`method.svd_iterations`: Input should be greater than 0"),

@@ -23,8 +23,16 @@ bnb = pytest.importorskip("bitsandbytes")
 
 PEFT_METHODS = [name for name, method in methods.METHODS.items() if method.parameter_efficient]
 QUANTIZATIONS = ["8bit", "4bit"]
-# Step sizes that move each method visibly in a dozen steps of a tiny base (as tests/test_train.py).
-LEARNING_RATES = {"ia3": "1e-1"}
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+# Step sizes that move each method visibly in a dozen steps of a tiny base (as tests/test_train.py). LoRA+
+# moves B 16 times as fast as A: at 1e-2 (B at 0.16) its test loss rises; 2e-3 gives B 3.2e-2.
+LEARNING_RATES = {"ia3": "1e-1", "loraplus": "2e-3"}
+
+
+def _trains_on(method: str, quantization: str) -> bool:
+    entry = methods.get(method)
+    return (entry.base_quantization in (None, quantization)
+            and not (entry.refuse_base and entry.refuse_base(quantization, DEVICE)))
 # NF4's 16 levels on [-1, 1] (Dettmers et al., 2023, appendix E): a weight lands on the nearest, so
 # it moves by at most half the widest gap times its block's absmax.
 NF4_LEVELS = [-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
@@ -119,7 +127,22 @@ def test_lora_and_qlora_train_on_quantized_bases_and_generate(tmp_path, warm_bas
 
 @pytest.mark.accelerated
 @pytest.mark.parametrize(("method", "quantization"), [(method, quantization) for method in PEFT_METHODS
-                                                      for quantization in QUANTIZATIONS
-                                                      if methods.get(method).base_quantization in (None, quantization)])
+                                                      for quantization in QUANTIZATIONS if _trains_on(method, quantization)])
 def test_every_peft_method_trains_on_a_quantized_base(tmp_path, warm_base, method, quantization):
     _check_quantized_training(tmp_path, warm_base, method, quantization)
+
+
+def test_the_refused_pairs_are_the_known_library_limits():
+    refused = {(method, quantization) for method in PEFT_METHODS for quantization in QUANTIZATIONS
+               if methods.get(method).base_quantization in (None, quantization) and not _trains_on(method, quantization)}
+    assert refused == {("loha", "4bit"), ("lokr", "4bit"), *([("dora", "8bit")] if DEVICE == "cpu" else [])}
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="DoRA on an 8-bit base is refused on a CPU only")
+def test_dora_on_an_8bit_base_is_refused_on_a_cpu_before_the_run_directory_exists(tmp_path):
+    from astraios.config import ConfigError
+
+    with pytest.raises(ConfigError, match="method dora cannot train on 8bit bases on cpu: .* Fix: model.quantization: "
+                                          "4bit or none"):
+        _run(tmp_path / "run", "dora", "8bit", "tiny-gptbigcode-s")
+    assert not (tmp_path / "run").exists()

@@ -44,6 +44,10 @@ class Method:
     # The base precision the method is defined with (QLoRA: 4bit; PiSSA: none, its SVD needs the weights);
     # None: model.quantization decides.
     base_quantization: str | None = None
+    # refuse_base(quantization, device_type): why the method cannot train on a base quantized so ("8bit",
+    # "4bit") on that device ("cpu", "cuda"; None while a config is read, before any device), ending with
+    # the fix; None: it can. Only where the libraries it runs on fail there (LoHa/LoKr on 4-bit).
+    refuse_base: Callable[[str, str | None], str | None] | None = None
     # Why the trained part cannot be folded into the base weights (`astraios export`); None: it can.
     cannot_merge: str | None = None
     # make_optimizer(model, config, lr=, weight_decay=, betas=, eps=, fused=): a method's own AdamW parameter

@@ -23,6 +23,8 @@ residual base. It is saved converted to a plain LoRA of rank 2r on the original 
 `path_initial_model_for_weight_conversion`: ΔW = B·A - B0·A0), which loads, merges and serves like
 any LoRA; `astraios_method.json` still says `pissa`. Its SVD needs the weights: the base is never
 quantised (`base_quantization: none`; `model.quantization: auto` loads it in full precision).
+DoRA trains on 8-bit bases on a GPU and on 4-bit ones anywhere; on an 8-bit base on a CPU it is
+refused (`refuse_dora_base` says why).
 """
 
 from __future__ import annotations
@@ -91,6 +93,16 @@ def apply(model, config: LoraConfig):
     return tuned
 
 
+def refuse_dora_base(quantization: str, device_type: str | None) -> str | None:
+    # peft 0.21 computes DoRA's weight norm by de-quantizing the base weight and, on a CPU, re-creating the
+    # int8 parameter, which drops bitsandbytes' row scales: the layer's next forward fails inside
+    # bitsandbytes. On a GPU it keeps the parameter.
+    if quantization == "8bit" and device_type == "cpu":
+        return ("peft re-creates each int8 weight on a CPU while it computes DoRA's weight norm, and bitsandbytes "
+                "loses its scales. Fix: model.quantization: 4bit or none on a CPU (8bit on a GPU)")
+    return None
+
+
 def _check_float_weights(model) -> None:
     import torch
 
@@ -136,7 +148,7 @@ def loraplus_optimizer(model, config: LoraPlusConfig, *, lr: float, weight_decay
 METHOD = peft_backed.method(LoraConfig, "LoRA", "low-rank updates beside attention and MLP projections (peft)", apply)
 VARIANTS = (
     peft_backed.method(DoraConfig, "DoRA", "LoRA on the direction of each weight, plus a trainable magnitude vector "
-                       "(peft)", apply),
+                       "(peft)", apply, refuse_base=refuse_dora_base),
     peft_backed.method(RsLoraConfig, "rsLoRA", "LoRA scaled by alpha / sqrt(r) instead of alpha / r (peft)", apply),
     peft_backed.method(PissaConfig, "PiSSA", "LoRA started from the principal singular vectors of each weight (peft)",
                        apply, save=save_pissa, base_quantization="none"),

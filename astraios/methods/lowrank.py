@@ -12,6 +12,8 @@ into the base like LoRA (`astraios export`).
 - `lokr`: LoKr (Yeh et al., 2024, arXiv 2309.14859; LyCORIS): the update is a Kronecker product
   W1 ⊗ (B·A), with W1 a small full matrix over a factorisation of the layer's shape (peft's
   `decompose_factor` -1: the factors closest to a square root) and B·A of rank r. r 8, alpha 8.
+
+LoHa and LoKr train on 8-bit bases, not on 4-bit ones (`refuse_4bit` says why).
 """
 
 from __future__ import annotations
@@ -47,6 +49,15 @@ class LoKrConfig(LoHaConfig):
     r: int = Field(8, gt=0, description="rank of the low-rank Kronecker factor")
 
 
+def refuse_4bit(quantization: str, device_type: str | None) -> str | None:
+    # peft's LyCORIS layers (LoHa, LoKr) size their factors from the base weight's shape, which 4-bit packing
+    # changes (two weights a byte, one column): the first forward fails on mismatched shapes.
+    if quantization == "4bit":
+        return ("peft's LoHa and LoKr layers read the base weight's shape, which 4-bit packing changes. Fix: "
+                "model.quantization: 8bit or none")
+    return None
+
+
 def apply(model, config):
     import peft
 
@@ -65,6 +76,8 @@ def apply(model, config):
 METHODS = (
     peft_backed.method(VeraConfig, "VeRA", "per-layer scaling vectors around shared frozen random projections (peft)",
                        apply),
-    peft_backed.method(LoHaConfig, "LoHa", "Hadamard product of two low-rank updates (peft)", apply),
-    peft_backed.method(LoKrConfig, "LoKr", "Kronecker product of a small matrix and a low-rank update (peft)", apply),
+    peft_backed.method(LoHaConfig, "LoHa", "Hadamard product of two low-rank updates (peft)", apply,
+                       refuse_base=refuse_4bit),
+    peft_backed.method(LoKrConfig, "LoKr", "Kronecker product of a small matrix and a low-rank update (peft)", apply,
+                       refuse_base=refuse_4bit),
 )

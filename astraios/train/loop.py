@@ -117,18 +117,21 @@ def _run(config: RunConfig, *, resume: bool, overwrite: bool, show_progress: boo
     for warning in check_available(config.train.log_to):
         say(f"[yellow]warning:[/] {escape(warning)}")
     models.model_config(config.model.name, config.model.revision, config.model.trust_remote_code)
-    resume = run_dirs.prepare(accelerator, run_dir, config, resume=resume, overwrite=overwrite, say=say)
-    set_seed(config.train.seed)
-    memory_kind = reporting.reset_peak_memory()
-
-    # Base model, then the method.
     quantization, fallback_note = models.quantization_plan(config.model.quantization, method.parameter_efficient,
                                                            method.base_quantization)
     if not fallback_note:
         quantization, fallback_note = distributed.quantization_when_sharded(accelerator, quantization,
                                                                             config.model.quantization)
+    if quantization and method.refuse_base and (why := method.refuse_base(quantization, accelerator.device.type)):
+        raise ConfigError(f"method {method.name} cannot train on {quantization} bases on "
+                          f"{accelerator.device.type}: {why}")
     if fallback_note:
         say(f"[yellow]note:[/] {escape(fallback_note)}")
+    resume = run_dirs.prepare(accelerator, run_dir, config, resume=resume, overwrite=overwrite, say=say)
+    set_seed(config.train.seed)
+    memory_kind = reporting.reset_peak_memory()
+
+    # Base model, then the method.
     dtype = models.resolve_dtype(config.model.dtype, method.parameter_efficient)
     tokenizer = models.load_tokenizer(config.model.name, config.model.revision, config.model.trust_remote_code)
     model = models.load_model(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 import json
 import logging
 import os
@@ -63,6 +64,18 @@ def read_entry(kind: str, key: dict) -> dict | None:
     if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("values"), dict):
         return None
     return entry["values"]
+
+
+def remembered(kind: str, key: dict | None, valid: Callable[[dict], bool], find: Callable[[], dict]) -> tuple[dict, bool]:
+    """The values cached under `key` when they are `valid`, else `find()`'s, cached; and whether they
+    came from the cache. A None key (nothing identifies the answer) is never cached."""
+    cached = None if key is None else read_entry(kind, key)
+    if cached is not None and valid(cached):
+        return cached, True
+    values = find()
+    if key is not None:
+        write_entry(kind, key, values)
+    return values, False
 
 
 def write_entry(kind: str, key: dict, values: dict) -> None:

@@ -21,7 +21,7 @@ import os
 import platform
 from collections.abc import Callable
 
-from astraios.core.cache import library_versions, read_entry, write_entry
+from astraios.core.cache import library_versions, remembered
 
 AUTO = "auto"
 DEFAULT_BATCH_SIZE = 16  # --batch-size's default
@@ -53,16 +53,17 @@ def auto_batch_size(model, length: int, announce: Callable[[str], None]) -> int:
     """The most rows of `length` tokens `model` decodes at once on its device: cached, else probed.
     `model` is the one that decodes (under prompt learning the base model, its virtual tokens in `length`)."""
     key = {"model": model_fingerprint(model), "device": device_fingerprint(model), "length": length}
-    cached = read_entry(CACHE_KIND, key)
-    if cached is not None and type(cached.get("batch_size")) is int and cached["batch_size"] >= 1:
-        announce(f"--batch-size auto: {cached['batch_size']} rows of {length} tokens (found earlier on this device, "
-                 f"cached)")
-        return cached["batch_size"]
     start = CPU_START if key["device"]["type"] == "cpu" else START
-    found = largest_fitting(model, length, start)
-    write_entry(CACHE_KIND, key, {"batch_size": found, "start": start})
-    announce(f"--batch-size auto: {found} rows of {length} tokens fit on {key['device']['name']}: tried from {start} "
-             f"rows{' (the most tried on a CPU)' if start == CPU_START else ''}, halving on out-of-memory; cached")
+    values, cached = remembered(CACHE_KIND, key, lambda values: type(values.get("batch_size")) is int
+                                and values["batch_size"] >= 1,
+                                lambda: {"batch_size": largest_fitting(model, length, start), "start": start})
+    found = values["batch_size"]
+    if cached:
+        announce(f"--batch-size auto: {found} rows of {length} tokens (found earlier on this device, cached)")
+    else:
+        announce(f"--batch-size auto: {found} rows of {length} tokens fit on {key['device']['name']}: tried from "
+                 f"{start} rows{' (the most tried on a CPU)' if start == CPU_START else ''}, halving on "
+                 f"out-of-memory; cached")
     return found
 
 

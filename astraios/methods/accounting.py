@@ -36,7 +36,7 @@ from pathlib import Path
 
 import astraios
 from astraios import methods, models
-from astraios.core.cache import library_versions, read_entry, write_entry
+from astraios.core.cache import library_versions, remembered
 from astraios.methods.base import MethodConfig, ParameterCount
 from astraios.methods.targets import UnsupportedModel
 
@@ -83,15 +83,14 @@ def model_shape(config) -> tuple[int, int, int]:
 def architecture_shape(model_name: str) -> tuple[int, int, int]:
     """`model_shape` of a model by name, cached under the same key as its counts (a warm cache
     imports no transformers)."""
-    key = count_key(model_name, None)
-    cached = None if key is None else read_entry(SHAPE_KIND, key)
-    shape = None if cached is None else cached.get("shape")
-    if isinstance(shape, list) and len(shape) == 3 and all(type(value) is int and value >= 0 for value in shape):
-        return tuple(shape)
-    shape = model_shape(models.model_config(model_name))
-    if key is not None:
-        write_entry(SHAPE_KIND, key, {"shape": list(shape)})
-    return shape
+    values, _ = remembered(SHAPE_KIND, count_key(model_name, None), _valid_shape,
+                           lambda: {"shape": list(model_shape(models.model_config(model_name)))})
+    return tuple(values["shape"])
+
+
+def _valid_shape(values: dict) -> bool:
+    shape = values.get("shape")
+    return isinstance(shape, list) and len(shape) == 3 and all(type(value) is int and value >= 0 for value in shape)
 
 
 def training_flops(shape: tuple[int, int, int], counts: ParameterCount, *, tokens: int, context: int,
@@ -106,15 +105,13 @@ def training_flops(shape: tuple[int, int, int], counts: ParameterCount, *, token
 def parameter_count(model_name: str, method: MethodConfig | None = None) -> ParameterCount:
     """Parameters of `model_name` adapted by `method` (None: the base itself), from the cache when it
     holds them; otherwise counted on the meta device and cached. A torn or foreign entry is recounted."""
-    key = count_key(model_name, method)
-    cached = None if key is None else read_entry(CACHE_KIND, key)
-    if cached is not None and _valid(cached):
-        return ParameterCount(cached["trainable"], cached["total"])
-    base = _meta_base(model_name)
-    counts = methods.count_parameters(base if method is None else methods.apply(copy.deepcopy(base), method))
-    if key is not None:
-        write_entry(CACHE_KIND, key, {"trainable": counts.trainable, "total": counts.total})
-    return counts
+    def count() -> dict:
+        base = _meta_base(model_name)
+        counts = methods.count_parameters(base if method is None else methods.apply(copy.deepcopy(base), method))
+        return {"trainable": counts.trainable, "total": counts.total}
+
+    values, _ = remembered(CACHE_KIND, count_key(model_name, method), _valid, count)
+    return ParameterCount(values["trainable"], values["total"])
 
 
 def _valid(values: dict) -> bool:

@@ -290,6 +290,10 @@ C = [
     Forgery("c shadows the strcmp the tests use", "c",
             "int strcmp(const char *a, const char *b) { (void)a, (void)b; return 0; }\n"
             + C_WRONG.replace("return 0;", "return a + b;") % "", C_TESTS),
+    Forgery("c defines libgcc's __popcountdi2, which the tests' own __builtin_popcountl calls", "c",
+            "int add(int a, int b) { (void)a, (void)b; return 0; }\nint __popcountdi2(long int a) { (void)a; return 0; }\n",
+            "int main(void) {\n    volatile unsigned long bits = 31;  /* five ones, counted at run time */\n"
+            "    return add(2, 3) != __builtin_popcountl(bits);\n}\n"),
     Forgery("c kills every process it may signal", "c",
             "#include <signal.h>\n" + C_WRONG % "kill(-1, SIGKILL); kill(getppid(), SIGKILL);", C_TESTS),
 ]

@@ -56,6 +56,8 @@ def test_an_honest_candidate_passes_each_forgerys_tests():
         right = ('#include <stdio.h>\nint add(int a, int b) { return a + b; }\n'
                  'const char *greet(const char *name) { static char b[64]; snprintf(b, sizeof b, "hello %s", name); return b; }\n')
         programs.append(Program("c", right, tests=sandbox_forgeries.C_TESTS))
+        programs += [Program("c", right, tests=forgery.tests) for forgery in sandbox_forgeries.C
+                     if forgery.tests != sandbox_forgeries.C_TESTS]
     for result in run_many(programs, workers=2, progress=False):
         assert result.status == "passed", (result.language, result.reason, result.stderr[-500:])
 
@@ -327,6 +329,10 @@ def test_c_strings_cross_both_ways_and_only_plain_signatures_are_callable():
     tests = ("#include <stdlib.h>\n#include <string.h>\nint main(void) {\n    char word[] = \"abc\";\n    shout(word);\n"
              "    return strcmp(word, \"ABC\") != 0 || twice(1LL << 40) != 1LL << 41 || abs(-3) != 3;\n}\n")
     assert run_program(Program("c", candidate, tests=tests)).status == "passed"  # abs is the C library's
+    # An unchanged string is not copied back: the tests may pass a literal (read-only memory).
+    literal = tests.replace('char word[] = "abc";\n    shout(word);', 'shout((char *)"ABC");').replace(
+        "strcmp(word, \"ABC\") != 0 || ", "")
+    assert run_program(Program("c", candidate, tests=literal)).status == "passed"
     refused = run_program(Program("c", candidate, tests=tests.replace("abs(-3) != 3", "sum(0, 0) != 0")))
     assert refused.status == "failed" and refused.phase == "compile" and "sum" in refused.stderr
 

@@ -6,10 +6,14 @@ prototypes, which are included in front of the tests' source.
 
 A function crosses when it is defined (not static, not variadic) with parameters and result of
 the types in TYPES: integers and floating point (copied), `const char *` (a string in) and
-`char *` (a string in, whose final contents are copied back into the tests' buffer), and `void`
-results. A function named like one of the C library's is never given a stub (the tests would
-call the candidate's `strcmp`, or `abs`, instead of the library's), nor `main`. Others (structs,
-other pointers, typedef names beyond TYPES) do not cross: the tests cannot call them.
+`char *` (a string in, whose final contents, when changed, are copied back into the tests'
+buffer up to the string's original length: a function that writes past it, into an output buffer
+or by `strcat`, cannot be judged), and `void` results. A function named like one of the C
+library's is never given a stub (the tests would call the candidate's `strcmp`, or `abs`, instead
+of the library's), nor one with a name C reserves for the implementation (`__x`, `_X`: gcc's
+runtime, libgcc, defines `__popcountdi2` and the like, which the tests' own builtins call), nor
+`main`. Others (structs, other pointers, typedef names beyond TYPES) do not cross: the tests
+cannot call them.
 """
 
 from __future__ import annotations
@@ -57,6 +61,11 @@ def library_name(name: str) -> bool:
     return any(hasattr(library, name) for library in _library())
 
 
+def reserved_name(name: str) -> bool:
+    """Whether C reserves `name` for the implementation (C11 7.1.3): the compiler's runtime lives there."""
+    return name.startswith("__") or bool(re.match(r"_[A-Z]", name))
+
+
 def functions(aux_info: str, source_file: str) -> tuple[list[Function], list[str]]:
     """The candidate's functions that cross, and why each other function it defines does not."""
     found, refused = [], []
@@ -74,6 +83,8 @@ def functions(aux_info: str, source_file: str) -> tuple[list[Function], list[str
             continue
         if library_name(name):
             refused.append(f"{name} (named like a C library function: the tests keep the library's)")
+        elif reserved_name(name):
+            refused.append(f"{name} (a name C reserves for the compiler and its runtime: the tests keep theirs)")
         elif result not in TYPES or parameters is None:
             refused.append(f"{name} (a signature that cannot cross)")
         else:

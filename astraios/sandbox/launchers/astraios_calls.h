@@ -94,10 +94,11 @@ static char *astraios_get_string(struct astraios_reader *r) {
     return text;
 }
 
-/* Copy a string the other side changed back into `target` (at most its original length). */
+/* Copy a string the other side changed back into `target` (at most its original length). An unchanged
+   one is not written: `target` may be a string literal, in read-only memory. */
 static void astraios_copy_back(struct astraios_reader *r, char *target) {
     char *changed = astraios_get_string(r);
-    if (changed && target) {
+    if (changed && target && strcmp(changed, target) != 0) {
         size_t room = strlen(target);
         size_t length = strlen(changed);
         memcpy(target, changed, (length < room ? length : room));

@@ -479,3 +479,14 @@ def test_a_torn_results_file_fails_its_cell_not_the_grid(tmp_path):
     outcome = run(path)  # returns: the torn cell is recorded as failed, the other is skipped as finished
     assert outcome.failed == [str(torn.parents[1])] and "CorruptFileError" in outcome.records[str(torn.parents[1])]["error"]
     assert outcome.skipped_jobs == [str(tmp_path / "runs" / "tiny-gptbigcode-xs-lora")]
+
+
+def test_eval_of_a_judged_task_under_rlimits_it_chose_fails_before_generating(tmp_path, monkeypatch):
+    from astraios.sandbox.isolation import ISOLATION_ENV, Isolation
+
+    monkeypatch.setattr(Isolation, "_tier", "rlimits")
+    monkeypatch.delenv(ISOLATION_ENV, raising=False)
+    result = runner.invoke(app, ["eval", "--model", "tiny-gptbigcode-xs", "--tasks", "humanevalsynthesize-python",
+                                 "--data-dir", "astraios-sample", "--limit", "1", "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "judged runs (programs scored by tests) need" in result.output, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out" / "generations").exists()

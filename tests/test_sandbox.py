@@ -437,3 +437,23 @@ def test_a_forked_runner_process_gets_its_own_servers():
 
 def _run_in_child(source: str) -> str:
     return run_program(Program("python", source)).status
+
+
+def test_judged_runs_refuse_an_rlimits_tier_unless_it_is_forced(monkeypatch):
+    """Under rlimits a candidate runs as its judge's uid and can open the judge's pipes through
+    /proc/<pid>/fd: a wrong program could write the tests' report. Chosen by itself, rlimits runs
+    programs on their own but no judged run; forced, it is the user's stated choice."""
+    from astraios.sandbox import SandboxUnavailable, isolation
+    from astraios.sandbox.isolation import ISOLATION_ENV
+
+    monkeypatch.setattr(Isolation, "_tier", "rlimits")
+    monkeypatch.delenv(ISOLATION_ENV, raising=False)
+    judged = Program("python", "def f():\n    return 1\n", tests="assert f() == 1\n")
+    for attempt in (lambda: run_program(judged), lambda: run_many([judged], progress=False),
+                    lambda: isolation(judged=True)):
+        with pytest.raises(SandboxUnavailable, match="judged runs .* need 'namespaces' or 'landlock' .* Fix: .*"
+                                                     f"{ISOLATION_ENV}=rlimits"):
+            attempt()
+    assert isolation() == "rlimits"
+    monkeypatch.setenv(ISOLATION_ENV, "rlimits")
+    assert isolation(judged=True) == "rlimits"

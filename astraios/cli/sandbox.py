@@ -60,7 +60,7 @@ def run(
     elif language not in LANGUAGES:
         fail(f"unknown language {language!r}; expected one of {', '.join(LANGUAGES)}")
     try:
-        isolation()  # the tier is chosen once: a bad setting or a refusal is an error line, not a traceback
+        isolation(judged=tests is not None)  # a bad setting or a refusal is an error line, not a traceback
     except SandboxUnavailable as exc:
         fail(exc, FAILED)
     source = read_text(file, "program")

@@ -77,7 +77,9 @@ def evaluate(config: EvalConfig, backend: Backend | None = None, *, progress: bo
     if not config.generations_only and any(task.executes_code for task in plan):
         from astraios.sandbox import isolation
 
-        isolation()  # no sandbox (root without a usable tier): fail before hours of generation, not after
+        # No sandbox (root without a usable tier; rlimits alone for judged tasks): fail before hours of
+        # generation, not after.
+        isolation(judged=any(task.judged for task in plan))
     with contextlib.ExitStack() as locks:
         for task in plan:
             locks.enter_context(exclusive(config.output_dir, f"eval of {task.name}", name=eval_lock(task.name)))

@@ -192,10 +192,11 @@ from astraios.sandbox.program import Program, Result
 from astraios.sandbox.runner import run_many, run_program
 
 
-def isolation() -> str:
+def isolation(judged: bool = False) -> str:
     """The isolation tier programs run under here (chosen once per process); raises
-    `SandboxUnavailable` when none may run untrusted code, before any work depends on it."""
-    return Isolation.tier()
+    `SandboxUnavailable` when none may run untrusted code (`judged`: programs scored by tests),
+    before any work depends on it."""
+    return Isolation.judged_tier() if judged else Isolation.tier()
 
 
 __all__ = ["Program", "Result", "SandboxUnavailable", "hide_from_programs", "isolation", "run_program", "run_many"]

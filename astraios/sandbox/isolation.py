@@ -46,6 +46,21 @@ class Isolation:
             return cls._tier
 
     @classmethod
+    def judged_tier(cls) -> str:
+        """The tier for judged runs (a program with tests): `rlimits` only when forced. Under it the
+        candidate runs as the uid of its judge and can open the judge's pipes through /proc/<pid>/fd,
+        so it could write the tests' report itself; the other tiers keep it out."""
+        tier = cls.tier()
+        if tier == "rlimits" and os.environ.get(ISOLATION_ENV) != "rlimits":
+            raise SandboxUnavailable(
+                "astraios.sandbox: judged runs (programs scored by tests) need 'namespaces' or 'landlock' isolation, "
+                "and only 'rlimits' works here: under it a program can reach its judge's process and forge its verdict. "
+                "Fix: allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or in a container "
+                "--security-opt seccomp=unconfined) or use a kernel with Landlock (5.13+); or set "
+                f"{ISOLATION_ENV}=rlimits to accept verdicts a program could forge")
+        return tier
+
+    @classmethod
     def _choose(cls) -> str:
         forced = os.environ.get(ISOLATION_ENV)
         if forced:

@@ -56,6 +56,7 @@ class Task(ABC):
     uses_sampling = True  # False: predictions ignore --n-samples/--temperature (e.g. greedy YES/NO answers)
     required_dtype: str | None = None  # a dtype the task's protocol needs (e.g. the study's float32)
     executes_code = False  # True: scored by running (or compiling) the predictions in the sandbox
+    judged = False  # True: scored by tests run against the predictions (the sandbox's judged runs)
 
     @abstractmethod
     def documents(self, data_dir: str | Path | None = None) -> list[dict]:

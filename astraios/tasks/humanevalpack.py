@@ -176,7 +176,7 @@ def _java_parameters(text: str) -> list[str]:
 
 class HumanEvalPackTask(GenerationTask):
     """Shared by the four HumanEvalPack tasks: data, stop sequences, execution scoring."""
-    executes_code = True
+    executes_code = judged = True
 
     variant: str
     summary: str

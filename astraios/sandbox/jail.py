@@ -86,16 +86,12 @@ def _under(path: str, parent: str) -> bool:
 
 def build_mounts(spec: dict) -> None:
     """Read-only root; empty tmpfs over hidden paths; the work dir and bound paths at their own
-    paths; private writable /tmp and /dev/shm; a /proc of the new PID namespace."""
+    paths; private writable /tmp and /dev/shm; a /proc of the new PID namespace. A hidden path
+    inside a bound one (a package in a site-packages under /root) is hidden again after the bind."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     binds = {path: os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for path in [*spec["bind_rw"], *spec["bind_ro"]]}
-    hidden: list[str] = []
-    for path in sorted(spec["hide"], key=len):
-        if os.path.isdir(path) and not any(_under(path, h) for h in hidden):
-            writable = path in spec["scratch"]
-            options = f"mode={'1777' if writable else '0755'},size={SCRATCH_TMPFS_MB if writable else 1}m"
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
-            hidden.append(path)
+    inside_binds = [path for path in spec["hide"] if any(_under(path, target) and path != target for target in binds)]
+    hidden = _hide([path for path in spec["hide"] if path not in inside_binds], spec)
     for target, fd in binds.items():
         os.makedirs(target, exist_ok=True)
         if spec["copy_workdir"] and target == spec["workdir"]:
@@ -103,12 +99,25 @@ def build_mounts(spec: dict) -> None:
         else:
             _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
         os.close(fd)
+    _hide(inside_binds, spec)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _set_readonly("/", True, recursive=True)
     # /proc stays writable: a process's own /proc/self files, and the user namespace maps
     # that init writes after these mounts; the rest of /proc checks privileges itself.
     for path in [*spec["bind_rw"], *(p for p in spec["scratch"] if p in hidden), "/proc"]:
         _set_readonly(path, False, recursive=False)
+
+
+def _hide(paths: list[str], spec: dict) -> list[str]:
+    """An empty tmpfs over each directory of `paths` (writable for the scratch ones); the ones hidden."""
+    hidden: list[str] = []
+    for path in sorted(paths, key=len):
+        if os.path.isdir(path) and not any(_under(path, h) for h in hidden):
+            writable = path in spec["scratch"]
+            options = f"mode={'1777' if writable else '0755'},size={SCRATCH_TMPFS_MB if writable else 1}m"
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
+            hidden.append(path)
+    return hidden
 
 
 def _private_copy(source: str, target: str, spec: dict) -> None:

@@ -144,9 +144,35 @@ def test_perturb_refuses_limit_0_and_an_output_that_is_a_file(tmp_path):
     assert not (tmp_path / "out").exists()
     afile = tmp_path / "afile"
     afile.write_text("x")
-    result = perturb_cli(str(source), "--output", str(afile))
-    assert result.exit_code == 1 and "Errno" not in result.output
-    assert f"--output {afile} is a file, not a directory" in flat(result.output)
+    for output in (afile, afile / "sub"):  # the output, or a folder above it, is a file: before any work
+        result = perturb_cli(str(source), "--output", str(output))
+        assert result.exit_code == 1 and "Errno" not in result.output and "Traceback" not in result.output
+        assert f"--output {output}: {afile} is a file, not a directory" in flat(result.output), result.output
+
+
+def test_perturb_checks_its_output_again_before_replacing_it(tmp_path, monkeypatch):
+    """A file put into recode/ while perturb works is not removed, and a folder named like the one
+    the replacement moves the old output to (`.recode.old`) is someone's: it is kept."""
+    import astraios.sandbox
+
+    source = write_problems(tmp_path / "p.jsonl", [RECORD])
+    out = tmp_path / "out"
+    (out / ".recode.old").mkdir(parents=True)
+    (out / ".recode.old" / "keep.txt").write_text("mine")
+    assert perturb_cli(str(source), "--output", str(out)).exit_code == 0
+    assert perturb_cli(str(source), "--output", str(out), "--overwrite").exit_code == 0
+    assert (out / ".recode.old" / "keep.txt").read_text() == "mine"
+    original = astraios.sandbox.run_many
+
+    def meanwhile(*args, **kwargs):
+        (out / "recode" / "notes.txt").write_text("written during the run")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(astraios.sandbox, "run_many", meanwhile)
+    result = perturb_cli(str(source), "--output", str(out), "--overwrite")
+    assert result.exit_code == 1 and "notes.txt" in flat(result.output), result.output
+    assert (out / "recode" / "notes.txt").read_text() == "written during the run"
+    assert sorted(path.name for path in out.iterdir()) == [".recode.old", "recode"]  # no staging left
 
 
 # ----------------------------------------------------------------------------- 10. export, report
@@ -193,6 +219,12 @@ def test_report_replaces_its_own_pages_and_no_one_elses(tmp_path):
     afile.write_text("x")
     result = runner.invoke(app, ["report", str(tmp_path / "runs"), "--output", str(afile)])
     assert result.exit_code == 1 and "is a file, not a folder" in flat(result.output) and afile.read_text() == "x"
+    mine = tmp_path / "mine"  # tables/ or figures/ with no report beside them are someone's
+    (mine / "tables").mkdir(parents=True)
+    (mine / "tables" / "scores.csv").write_text("my,scores\n")
+    result = runner.invoke(app, ["report", str(tmp_path / "runs"), "--output", str(mine)])
+    assert result.exit_code == 1 and "holds no report of astraios report" in flat(result.output), result.output
+    assert (mine / "tables" / "scores.csv").read_text() == "my,scores\n" and not (mine / "figures").exists()
     own = tmp_path / "own"
     for _ in range(2):  # a report replaces its own earlier pages
         result = runner.invoke(app, ["report", str(tmp_path / "runs"), "--output", str(own)])

@@ -6,6 +6,8 @@ documents are replaced; documents it did not write (an index.html of a web site,
 report.md) are not: `check_replaceable` refuses the whole report before anything is written. A
 document is the report's when it reads as one (index.html: its title starts with "astraios
 report: "; report.md: its first line does), which holds for reports written before the check too.
+Its tables/ and figures/ are its own only beside such a document: without one, an existing
+tables/ or figures/ folder is refused too (an interrupted report leaves them: move them away).
 """
 
 from __future__ import annotations
@@ -15,23 +17,31 @@ from pathlib import Path
 
 TITLE = "astraios report: "
 DOCUMENTS = {"index.html": f"<title>{TITLE}", "report.md": f"# {TITLE}"}  # name -> what only the report's holds
+FOLDERS = ("tables", "figures")
 
 
 def check_replaceable(output: Path) -> None:
     """Refuse (FileExistsError) an output folder holding a document the report would replace but did not write."""
     if output.exists() and not output.is_dir():
         raise FileExistsError(f"--output {output} is a file, not a folder. Fix: pass a folder (created if missing).")
-    for name, mark in DOCUMENTS.items():
-        path = output / name
-        if not path.exists() and not path.is_symlink():
-            continue
-        try:
-            ours = path.is_file() and not path.is_symlink() and mark in path.read_text(errors="replace")[:4096]
-        except OSError:
-            ours = False
-        if not ours:
-            raise FileExistsError(f"{path} was not written by astraios report; it is left as it is and no report was "
-                                  f"written. Fix: pass another --output, or move {name} away.")
+    found = [name for name in DOCUMENTS if (output / name).exists() or (output / name).is_symlink()]
+    for name in found:
+        if not _ours(output / name, DOCUMENTS[name]):
+            raise FileExistsError(f"{output / name} was not written by astraios report; it is left as it is and no report "
+                                  f"was written. Fix: pass another --output, or move {name} away.")
+    # tables/ and figures/ are the report's only beside its documents (a CSV cannot say who wrote it).
+    for folder in FOLDERS:
+        if not found and ((output / folder).exists() or (output / folder).is_symlink()):
+            raise FileExistsError(f"{output / folder} exists but {output} holds no report of astraios report, so it may "
+                                  f"hold files the report would replace; nothing was written. Fix: pass another "
+                                  f"--output, or move {folder}/ away.")
+
+
+def _ours(path: Path, mark: str) -> bool:
+    try:
+        return path.is_file() and not path.is_symlink() and mark in path.read_text(errors="replace")[:4096]
+    except OSError:
+        return False
 
 
 def markdown(report, runs_dir) -> str:

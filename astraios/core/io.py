@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -181,8 +182,8 @@ def replace_dir(tmp_dir: str | Path, final_dir: str | Path) -> None:
     """Move a fully written directory into place, replacing any previous one."""
     final_dir = Path(final_dir)
     if final_dir.exists():
-        trash = final_dir.with_name(f".{final_dir.name}.old")
-        shutil.rmtree(trash, ignore_errors=True)
+        # A name of its own: a fixed `.NAME.old` could be someone's folder, removed unseen.
+        trash = final_dir.with_name(f".{final_dir.name}.old-{secrets.token_hex(8)}")
         os.replace(final_dir, trash)
         os.replace(tmp_dir, final_dir)
         shutil.rmtree(trash, ignore_errors=True)

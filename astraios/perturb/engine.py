@@ -11,6 +11,7 @@ file. Both are reported with their ids and reasons.
 from __future__ import annotations
 
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -143,7 +144,12 @@ def perturb(input_path: str | Path, output_dir: str | Path, *, transformations: 
     result = PerturbReport(str(input_path), str(target), len(records), dropped_problems, files, len(programs),
                            time.perf_counter() - started)
     write_json(staging / REPORT_FILE, result.to_dict())
-    replace_dir(staging, target)
+    try:
+        check_output(output_dir, target, overwrite)  # again: the folder may have changed during the work
+        replace_dir(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return result
 
 

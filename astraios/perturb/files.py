@@ -85,9 +85,10 @@ def _record(path: Path, number: int, line: str) -> dict:
 def check_output(output_dir: Path, target: Path, overwrite: bool) -> None:
     """Refuse an output that is not a directory, an existing recode/ without --overwrite, and one that
     --overwrite may not replace (see the module docstring); nothing is removed here."""
-    if output_dir.exists() and not output_dir.is_dir():
-        raise FileExistsError(f"--output {output_dir} is a file, not a directory. Fix: pass a directory (it is "
-                              f"created if missing).")
+    existing = next(path for path in [output_dir, *output_dir.parents] if path.exists() or path == Path(path.anchor))
+    if existing.exists() and not existing.is_dir():
+        raise FileExistsError(f"--output {output_dir}: {existing} is a file, not a directory. Fix: pass a directory "
+                              f"(it is created if missing).")
     if not target.exists() and not target.is_symlink():
         return
     if not overwrite:

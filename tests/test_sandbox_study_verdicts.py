@@ -84,9 +84,12 @@ def test_study_generations_keep_their_verdicts_on_some_problems(data_dir, task_n
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # Java's 3,280 samples, each program run both ways: ~10 min on a quiet 2-core machine
 @pytest.mark.parametrize("task_name", list(STUDY_FILES))
 def test_study_generations_keep_their_verdicts(data_dir, task_name):
-    """All 3,280 samples of each task: no status (passed, failed, timeout, error) changes."""
+    """All 3,280 samples of each task: no status (passed, failed, timeout, error) changes, but for a
+    program that runs out of memory or time, whichever limit it reaches first on a busy machine
+    (Java/100's endless list: docs/sandbox.md); a pass/fail verdict never changes."""
     samples, changed = changed_statuses(data_dir, task_name, None)
     assert samples == 164 * SAMPLES_PER_PROBLEM
-    assert changed == []
+    assert [change for change in changed if {change[2], change[3]} != {"error", "timeout"}] == []

@@ -309,3 +309,143 @@ def test_neutralise_blanks_every_line_the_compiler_would_read_as_a_pragma_and_dr
                     '# 12 "x.c" 3\nint y; /* # kept */ char *s = "#pragma";\n')
     assert neutralise(preprocessed) == ('# 1 "/usr/include/stdio.h"\nint x;\r\r\n\n\n\n# 12 "x.c"\n'
                                         'int y; /* # kept */ char *s = "#pragma";\n')
+
+
+# A 6,000-variable block gives gcc over a million characters of JSON diagnostics (unused variables).
+FLOOD = ("#define U1 {int u;}\n#define U10 U1 U1 U1 U1 U1 U1 U1 U1 U1 U1\n"
+         "#define U100 U10 U10 U10 U10 U10 U10 U10 U10 U10 U10\n"
+         "#define U1000 U100 U100 U100 U100 U100 U100 U100 U100 U100 U100\n"
+         "void pad(void) { U1000 U1000 U1000 U1000 U1000 U1000 }\n")
+
+
+@needs("gcc")
+def test_gcc_output_over_the_limit_is_an_error_never_a_safe_verdict():
+    scenario = lookup("CWE-476-0")
+    verdict = BUILTIN["gcc"]().check(NULL_DEREFERENCE + FLOOD, scenario)
+    assert verdict.status == "error" and "characters" in verdict.reason, verdict.to_dict()
+
+
+def test_gcc_diagnostics_that_cannot_be_read_are_an_error():
+    from astraios.security.checkers.gcc import findings
+
+    run = {"exit": 0, "stderr": 'gcc: note: kept\n[{"kind": "warning", "option": "-Wanalyzer-null-dere'}
+    found = findings("gcc", {"timeout": False, "runs": [run]})
+    assert isinstance(found, AnalysisError) and "unreadable" in str(found)
+
+
+HOSTNAME_CHECK = ('from flask import Flask, request, redirect\nimport re\n\napp = Flask(__name__)\n\n'
+                  '{line}\n\n@app.route("/go")\ndef go():\n    target = request.args.get("to", "")\n'
+                  '    return redirect(target) if allowed.match(target) else redirect("/")\n')
+DECLARED = {  # line 7 of each, once decoded as CPython does, is `allowed = re.compile(...)` (an unescaped dot)
+    "utf-7": HOSTNAME_CHECK.format(line="# +AAo-allowed = re.compile+ACg-+ACI-+ACg-www+AHw-beta+ACk-"
+                                        ".example.com/+ACI-+ACk-"),
+    "unicode_escape": HOSTNAME_CHECK.format(line='# \\x0aallowed = re.compile("(www|beta).example.com/")'),
+}
+
+
+@needs("semgrep")
+@needs("bandit")
+@pytest.mark.parametrize("encoding", DECLARED)
+def test_a_coding_declaration_hides_no_line_from_the_python_checkers(encoding):
+    program = f"# coding: {encoding}\n" + DECLARED[encoding]
+    compile(program.encode(), "p.py", "exec")  # what CPython compiles has the vulnerable line
+    verdict = BUILTIN["semgrep"]().check(program, lookup("CWE-20-0"))
+    assert verdict.vulnerable and [finding.line for finding in verdict.findings] == [8], verdict.to_dict()
+    command = ('import os\nfrom flask import request\n\ndef lookup():\n    host = request.args.get("host")\n'
+               '    # \\x0a    os.system("nslookup " + host)\n')
+    for name in ("semgrep", "bandit"):
+        verdict = BUILTIN[name]().check("# coding: unicode_escape\n" + command, lookup("CWE-78-2"))
+        assert verdict.vulnerable and {finding.line for finding in verdict.findings} == {8}, (name, verdict.to_dict())
+
+
+# gcc's -O2 pass flags the over-read (-Warray-bounds); an optimize attribute would turn that pass off.
+OVER_READ = ('#include <stdio.h>\n#include <string.h>\n{attribute}\nint main(void) {{\n'
+             '    const char *greeting = "Hi there";\n    char buffer[128];\n'
+             '    memcpy(buffer, greeting, sizeof(buffer));\n    printf("%s\\n", buffer);\n    return 0;\n}}\n')
+OPTIMIZE_ATTRIBUTES = {
+    "none": "",
+    "GNU attribute": '__attribute__((optimize("O0")))',
+    "C23 attribute": "[[gnu::optimize(0)]]",
+    "through a macro": "#define OPT __attribute__((noinline, __optimize__(0)))\nOPT",
+    "digraph C23 attribute": "<:<:__gnu__::__optimize__(0):>:>",
+}
+
+
+@needs("gcc")
+@pytest.mark.parametrize("attribute", OPTIMIZE_ATTRIBUTES)
+def test_no_optimize_attribute_turns_off_gcc_warnings(attribute):
+    verdict = BUILTIN["gcc"]().check(OVER_READ.format(attribute=OPTIMIZE_ATTRIBUTES[attribute]), lookup("CWE-119-0"))
+    assert "gcc:-Warray-bounds" in verdict.decided_by, verdict.to_dict()
+
+
+def test_neutralise_renames_the_optimize_attribute_but_no_string():
+    from astraios.security.per_program import neutralise
+
+    assert neutralise('int f(void) __attribute__((__optimize__("O0"), optimize (0)));\n'
+                      'char *s = "optimize", c = \'"\'; int optimize;\n') == (
+        'int f(void) __attribute__((__astraios_optimize__("O0"), astraios_optimize (0)));\n'
+        'char *s = "optimize", c = \'"\'; int astraios_optimize;\n')
+
+
+OUT_OF_BOUNDS = ("#include <stdio.h>\nint main(void) {{\n    int source[10] = {{0}};\n    int target[10];\n"
+                 "    for (int i = 0; i <= 10; i++) {{\n{condition}\n        target[i] = source[i];\n#endif\n    }}\n"
+                 "    return target[0];\n}}\n")
+
+
+@needs("cppcheck")
+@pytest.mark.parametrize("condition", ["#if __GNUC__ >= 4", "#if defined(__linux__)", "#ifdef __OPTIMIZE__",
+                                       "#if 1"])
+def test_cppcheck_sees_the_code_gcc_compiles_under_its_predefined_macros(condition):
+    verdict = BUILTIN["cppcheck"]().check(OUT_OF_BOUNDS.format(condition=condition), lookup("CWE-787-1"))
+    assert verdict.decided_by == ["cppcheck:arrayIndexOutOfBounds"], verdict.to_dict()
+
+
+# Programs of a batch were once written side by side as p0.c, p1.c, ...: the first reads the second.
+READS_SIBLING = ('#if __has_include("p1.c")\n#include "p1.c"\n#endif\n#if __has_include("../p1.c")\n'
+                 '#include "../p1.c"\n#endif\nint helper(void) { return 0; }\n')
+
+
+@needs("gcc")
+def test_no_program_of_a_batch_can_include_another_at_its_validity_check():
+    from astraios.sandbox import Program
+    from astraios.sandbox.tools import compile_many
+
+    results = compile_many([Program("c", READS_SIBLING), Program("c", "int main(void) { return 0 }\n")])
+    assert [result.status for result in results] == ["passed", "failed"], [result.stderr for result in results]
+    assert results[1].stderr.startswith("p1.c:1:"), results[1].stderr  # diagnostics still name the program alone
+
+
+@pytest.mark.parametrize("name, vulnerable, scenario", [("gcc", NULL_DEREFERENCE, "CWE-476-0"),
+                                                        ("cppcheck", OUT_OF_BOUNDS.format(condition="#if 1"),
+                                                         "CWE-787-1")], ids=["gcc", "cppcheck"])
+def test_no_program_of_a_batch_can_include_another_at_its_check(name, vulnerable, scenario):
+    if UNAVAILABLE[name]:
+        pytest.skip(UNAVAILABLE[name])
+    scenario = lookup(scenario)
+    verdicts = BUILTIN[name]().check_batch([Target(READS_SIBLING, scenario), Target(vulnerable, scenario)])
+    assert [verdict.status for verdict in verdicts] == ["safe", "vulnerable"], [v.to_dict() for v in verdicts]
+
+
+COMMAND_FROM_ARGV = ('#include <stdio.h>\n#include <stdlib.h>\n\nint main(int argc, char *argv[]) {\n'
+                     '    char command[256];\n    snprintf(command, sizeof(command), "grep %s /etc/group", argv[1]);\n'
+                     '    return system(command);\n}\n')
+SPELLINGS = {  # what the compiler reads is COMMAND_FROM_ARGV in each
+    "as is": COMMAND_FROM_ARGV,
+    "line splice": COMMAND_FROM_ARGV.replace("return system(", "return sys\\\ntem("),
+    "spliced with a space": COMMAND_FROM_ARGV.replace("return system(", "return sys\\ \ntem("),
+    "digraphs": COMMAND_FROM_ARGV.replace("argv[1]", "argv<:1:>").replace("]) {", "]) <%").replace("\n}\n", "\n%>\n"),
+}
+
+
+@needs("semgrep")
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_semgrep_reads_c_after_line_splicing_and_digraphs(spelling):
+    verdict = BUILTIN["semgrep"]().check(SPELLINGS[spelling], lookup("CWE-78-0"))
+    assert verdict.vulnerable, verdict.to_dict()
+
+
+def test_the_c_text_semgrep_reads_keeps_every_line_and_every_literal():
+    from astraios.security.source import c_text
+
+    program = 'a = b<:1:>; /* <% */ s = "<%d:>";\\\n c = \'<\';\n%:define X\n%:%:\n'
+    assert c_text(program) == 'a = b[1]; /* <% */ s = "<%d:>"; c = \'<\';\n\n#define X\n##\n'

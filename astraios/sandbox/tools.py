@@ -21,7 +21,9 @@ running gcc on each file in turn), which is what makes checking thousands of pro
 batch that fails as a whole (a time limit, a crash, a failure it cannot attribute) is checked again
 one program at a time, so one pathological program never spoils the others' verdicts. gcc writes
 each file's diagnostics to a file of that program's own: a C program can make gcc name another file
-in its errors (`#line 1 "p0.c"`), so the file a diagnostic names never decides whose it is.
+in its errors (`#line 1 "p0.c"`), so the file a diagnostic names never decides whose it is; and
+each C file of a batch is in a directory of its own, named at random, so that no program can
+`#include` another.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import sys
 from collections.abc import Sequence
@@ -67,9 +70,21 @@ GCC_PLAIN = "-fdiagnostics-plain-output"
 
 
 def gcc_each(c_flags: Sequence[str]) -> str:
-    """`sh -c SCRIPT GCC FILE...`: gcc with `c_flags` on each file alone, its stderr and exit code
-    in FILE.err and FILE.rc."""
-    return f'for f; do "$0" {" ".join((*c_flags, GCC_PLAIN))} "$f" 2>"$f.err"; echo $? >"$f.rc"; done'
+    """`sh -c SCRIPT GCC DIR/FILE...`: gcc with `c_flags` on each file alone, run in the file's
+    directory (so that its diagnostics name FILE alone), its stderr and exit code in DIR/FILE.err
+    and DIR/FILE.rc."""
+    gcc = f'"$0" {" ".join((*c_flags, GCC_PLAIN))}'
+    return f'for f; do (cd "${{f%/*}}" && n="${{f##*/}}" && {gcc} "$n" 2>"$n.err"; echo $? >"$n.rc"); done'
+
+
+def batch_paths(names: Sequence[str], language: str) -> list[str]:
+    """Where each program of a compile batch is written. A C preprocessor reads any file it can name
+    (`#include "p1.c"`, `__has_include`), so each C program of a batch gets a directory of its own,
+    named at random: no sample's validity can depend on another's text. Python's compile reads no
+    other file."""
+    if language == "c" and len(names) > 1:
+        return [f"{secrets.token_hex(8)}/{name}" for name in names]
+    return list(names)
 
 
 GCC_ERROR = re.compile(r"^.*\berror: .*$", re.MULTILINE)
@@ -153,7 +168,7 @@ def compile_many(programs: Sequence[Program], *, workers: int | None = None,
 
 def _compile_batch(programs: list[Program], timeout_s: float, c_flags: tuple[str, ...]) -> list[Result]:
     language = programs[0].language
-    names = [f"p{index}{SUFFIXES[language]}" for index in range(len(programs))]
+    paths = batch_paths([f"p{index}{SUFFIXES[language]}" for index in range(len(programs))], language)
     if language == "c":
         gcc = shutil.which("gcc")
         if gcc is None:
@@ -161,15 +176,15 @@ def _compile_batch(programs: list[Program], timeout_s: float, c_flags: tuple[str
                     for _ in programs]
         # One file: gcc itself (its exit code and output are the program's, and the sandbox's verdict
         # sees a compiler out of memory); more: a shell runs gcc on each file in turn.
-        argv = ([gcc, *c_flags, GCC_PLAIN, names[0]] if len(names) == 1
-                else [shutil.which("sh") or "/bin/sh", "-c", gcc_each(c_flags), gcc, *names])
+        argv = ([gcc, *c_flags, GCC_PLAIN, paths[0]] if len(paths) == 1
+                else [shutil.which("sh") or "/bin/sh", "-c", gcc_each(c_flags), gcc, *paths])
     else:
-        argv = [sys.executable, "-I", "-S", "-c", PY_COMPILE, *names]
-    each = language == "c" and len(names) > 1
-    outputs = [f"{name}.{kind}" for name in names for kind in ("rc", "err")] if each else []
-    run = run_tool(argv, {name: program.source for name, program in zip(names, programs)},
+        argv = [sys.executable, "-I", "-S", "-c", PY_COMPILE, *paths]
+    each = language == "c" and len(paths) > 1
+    outputs = [f"{path}.{kind}" for path in paths for kind in ("rc", "err")] if each else []
+    run = run_tool(argv, {path: program.source for path, program in zip(paths, programs)},
                    timeout_s=timeout_s + BATCH_EXTRA_S * len(programs), outputs=outputs)
-    found = _attribute(run, names, language) if run.status == "ok" else None
+    found = _attribute(run, paths, language) if run.status == "ok" else None
     if found is None:
         if len(programs) > 1:  # find the culprit: every program on its own
             return [_compile_batch([program], timeout_s, c_flags)[0] for program in programs]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -174,15 +175,16 @@ def file_names(targets: Sequence[Target]) -> list[str]:
 
 
 class Batch:
-    """The programs of one analyser run, written as p0.py, p1.c, ... in the jail's work directory, and
-    what the analyser found in each: attributed by the file name it reports (`run`: one analyser
-    process for the batch, for analysers that no program's text can make report another file), or
-    by the processes that found it (`run_each`: each program analysed in processes of its own, for
-    C analysers, which obey `#line`)."""
+    """The programs of one analyser run, named p0.py, p1.c, ..., and what the analyser found in each:
+    attributed by the file name it reports (`run`: the programs side by side in the jail's work
+    directory, one analyser process for the batch, for analysers that no program's text can make
+    report or read another file), or by the processes that found it (`run_each`: each program in a
+    directory of its own, analysed in processes of its own, for C analysers, which obey `#line` and
+    follow `#include`)."""
 
-    def __init__(self, targets: Sequence[Target], transform: Callable[[str], str] = lambda program: program):
+    def __init__(self, targets: Sequence[Target], transform: Callable[[Target], str] = lambda target: target.program):
         self.names = file_names(targets)
-        self.files = {name: transform(target.program) for name, target in zip(self.names, targets)}
+        self.files = {name: transform(target) for name, target in zip(self.names, targets)}
         self.found: list[list[Finding] | AnalysisError] = [[] for _ in targets]
         self._positions = {name: position for position, name in enumerate(self.names)}
 
@@ -219,11 +221,17 @@ class Batch:
         """Run each program's `steps(name)` in processes of its own, all from one jailed driver process
         (`astraios.security.per_program`, which says what steps are); each program's result (its runs,
         whether it ran out of its `per_program_s`, the `output(name)` file it wrote) under its name.
-        AnalysisError when the driver dies, times out, or leaves no readable results."""
+        Each program is alone in a directory named at random, where its steps run: a preprocessor
+        follows `#include "p1.c"` (or `"../DIR/p1.c"`), and no program may read another's text. The
+        batch's other files are in the parent directory (`..`). AnalysisError when the driver dies,
+        times out, or leaves no readable results."""
+        directories = {name: secrets.token_hex(8) for name in self.names}
         plan = {"timeout_s": per_program_s,
-                "programs": {name: {"steps": steps(name), "output": output(name) if output else None}
-                             for name in self.names}}
-        files = {**self.files, DRIVER.name: DRIVER.read_text(encoding="utf-8"), "plan.json": json.dumps(plan)}
+                "programs": {name: {"dir": directories[name], "steps": steps(name),
+                                    "output": output(name) if output else None} for name in self.names}}
+        files = {f"{directories[name]}/{name}" if name in directories else name: text
+                 for name, text in self.files.items()}
+        files |= {DRIVER.name: DRIVER.read_text(encoding="utf-8"), "plan.json": json.dumps(plan)}
         run = run_jailed([sys.executable, "-I", "-S", DRIVER.name, "plan.json"], files, outputs=["results.json"],
                          timeout_s=timeout_s, memory_mb=memory_mb, nproc=nproc)
         try:

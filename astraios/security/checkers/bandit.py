@@ -3,6 +3,7 @@
 One bandit process checks a batch of programs; it runs in the jail with `--ignore-nosec`, so a
 `# nosec` comment in generated code hides nothing. Shell-command tests count from MEDIUM
 severity up: bandit rates a shell command made only of literals LOW, and those carry no input.
+Like semgrep, it reads the text CPython compiles (`astraios.security.source`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 
 from astraios.security.base import AnalysisError, Batch, Checker, Finding, Target
 from astraios.security.scenarios import ScenarioCheck
+from astraios.security.source import compiled_text
 
 SEVERITY = {"UNDEFINED": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}
 MINIMUM_SEVERITY = {"B602": "MEDIUM", "B605": "MEDIUM"}
@@ -32,7 +34,7 @@ class Bandit(Checker):
         return None if importlib.util.find_spec("bandit") else f"bandit is not installed: {INSTALL_HINT}"
 
     def analyse(self, targets: Sequence[Target]) -> list[list[Finding] | AnalysisError]:
-        batch = Batch(targets)
+        batch = Batch(targets, transform=compiled_text)
         argv = [sys.executable, "-m", "bandit", "--format", "json", "--output", "results.json", "--quiet",
                 "--ignore-nosec", *batch.names]
         report = batch.run(argv, output="results.json", parse=json.loads,

@@ -13,9 +13,12 @@ Generated code cannot silence a warning or move it to another program:
     flags (`astraios.security.per_program.neutralise`). Preprocessing is what turns `_Pragma`,
     macro-built pragmas, continued lines, `#/**/pragma` and odd spacing into plain `#pragma` lines,
     so no spelling of `#pragma GCC diagnostic`, `GCC system_header` or `GCC optimize` survives, nor
-    a `# 1 "/usr/include/stdio.h" 3` marker that would make the program's code a system header;
+    a `# 1 "/usr/include/stdio.h" 3` marker that would make the program's code a system header,
+    nor an `optimize` attribute (renamed: however a macro spells it, it is plain text by then);
   * each program is preprocessed and compiled in processes of its own (`Batch.run_each`), and every
-    diagnostic of those processes is that program's, whatever file a `#line` makes it name.
+    diagnostic of those processes is that program's, whatever file a `#line` makes it name;
+  * diagnostics gcc writes beyond the driver's limit, or that cannot be read, make the verdict an
+    error, never `safe`.
 Code from system headers is compiled as ordinary code too (it cannot be told apart from code
 that claims to be a header); only diagnostics of the scenario's rules count, and the labelled set
 measures that this changes no verdict.
@@ -24,10 +27,12 @@ measures that this changes no verdict.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Sequence
 
 from astraios.security.base import AnalysisError, Batch, Checker, Finding, Target
+from astraios.security.per_program import STDERR_LIMIT
 from astraios.security.scenarios import ScenarioCheck
 
 PREPROCESS = ["-E", "-O2"]
@@ -37,6 +42,7 @@ PASSES = (
 )
 INSTALL_HINT = "install gcc (Debian/Ubuntu: apt-get install gcc)"
 BATCH_TIMEOUT_S, PER_PROGRAM_S, PROGRAM_LIMIT_S = 60.0, 3.0, 60.0
+ARRAY_START = re.compile(r"^[ \t]*\[", re.MULTILINE)
 
 
 class Gcc(Checker):
@@ -71,7 +77,12 @@ def findings(checker: str, result: dict) -> list[Finding] | AnalysisError:
         return AnalysisError(f"gcc took more than {PROGRAM_LIMIT_S:.0f} s on this program")
     found, seen = [], set()
     for step, run in enumerate(result["runs"]):
-        diagnostics = _diagnostics(run["stderr"])
+        if run.get("truncated"):  # the cut-off part may hold any diagnostic: no verdict without it
+            return AnalysisError(f"gcc wrote more than {STDERR_LIMIT:,} characters of diagnostics on this program")
+        try:
+            diagnostics = _diagnostics(run["stderr"])
+        except ValueError as error:
+            return AnalysisError(f"gcc wrote unreadable diagnostics on this program: {error}")
         errors = [diagnostic.get("message", "") for diagnostic in diagnostics if "error" in str(diagnostic.get("kind"))]
         if errors or run["exit"] != 0:
             doing = "preprocess" if step == 0 else "compile"
@@ -88,14 +99,13 @@ def findings(checker: str, result: dict) -> list[Finding] | AnalysisError:
 
 
 def _diagnostics(stderr: str) -> list[dict]:
-    """gcc writes one JSON array per compiled file; anything else on stderr is ignored."""
+    """gcc writes one JSON array per compiled file, each starting a line; other lines (the driver's
+    plain-text messages) are ignored. ValueError when an array cannot be read: a diagnostic lost
+    would silently turn into a safe verdict."""
     decoder, position, found = json.JSONDecoder(), 0, []
-    while (start := stderr.find("[", position)) != -1:
-        try:
-            value, position = decoder.raw_decode(stderr, start)
-        except ValueError:
-            position = start + 1
-            continue
-        if isinstance(value, list):
-            found += [item for item in value if isinstance(item, dict)]
+    while match := ARRAY_START.search(stderr, position):
+        value, position = decoder.raw_decode(stderr, match.end() - 1)
+        if not isinstance(value, list):
+            raise ValueError(f"a JSON {type(value).__name__} where gcc writes an array")
+        found += [item for item in value if isinstance(item, dict)]
     return found

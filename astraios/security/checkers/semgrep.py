@@ -4,7 +4,8 @@ One semgrep process checks a whole batch of programs (Python and C together) aga
 each finding then counts only for the scenario whose rules include it. semgrep runs in the jail
 (no network at all, so no registry, metrics or version check can be reached even by mistake; the
 flags say the same) with `--disable-nosem`, so a `# nosemgrep` comment in generated code hides
-nothing.
+nothing. It reads the text the compiler reads (`astraios.security.source`: Python decoded as its
+coding declaration says, C with its lines spliced and its digraphs spelt out).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from astraios.security.base import AnalysisError, Batch, Checker, Finding, Target
 from astraios.security.scenarios import ScenarioCheck
+from astraios.security.source import compiled_text
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "semgrep_rules"
 RULE_FILES = {"python": "python.yaml", "c": "c.yaml"}
@@ -42,7 +44,7 @@ class Semgrep(Checker):
         return None if semgrep_executable() else f"semgrep is not installed: {INSTALL_HINT}"
 
     def analyse(self, targets: Sequence[Target]) -> list[list[Finding] | AnalysisError]:
-        batch = Batch(targets)
+        batch = Batch(targets, transform=compiled_text)
         configs = []
         for language in sorted({target.scenario.language for target in targets}):
             rule_file = f"rules-{RULE_FILES[language]}"

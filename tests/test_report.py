@@ -356,3 +356,65 @@ def test_a_one_seed_cells_interval_is_the_ci95_astraios_eval_wrote(tmp_path):
     build_report(tmp_path / "runs", tmp_path / "report")
     (row,) = read_csv(tmp_path / "report" / "tables" / "scores.csv")
     assert [float(row["ci_low"]), float(row["ci_high"])] == pytest.approx(entry["ci95"]["pass@1"], rel=1e-12)
+
+
+def _set_results(run_dir: Path, **changes) -> None:
+    """Change a fake run's results.json: top-level keys (fingerprint) or task t's entry (`t_KEY`)."""
+    path = run_dir / "eval" / "results.json"
+    results = json.loads(path.read_text())
+    for key, value in changes.items():
+        if key.startswith("t_"):
+            results["tasks"]["t"][key[2:]] = value
+        else:
+            results[key] = value
+    path.write_text(json.dumps(results))
+
+
+def test_seeds_evaluated_differently_are_not_averaged_on_that_task(tmp_path):
+    """Three seeds of one recipe: on task t one was evaluated on fewer problems (--limit), with other
+    sampling, or under another protocol (another metric): t is left out of the pooled cell with a
+    note, never averaged; the losses still pool."""
+    runs = tmp_path / "runs"
+    variants = {"limit": {"t_request": {"sampling": None, "limit": 8, "options": {}}, "t_num_documents": 8},
+                "sampling": {"t_request": {"sampling": {"n_samples": 20, "temperature": 0.8, "top_p": 0.95,
+                                                        "max_new_tokens": 512}, "limit": None, "options": {}}},
+                "protocol": {"t_primary_metric": "f1_macro_study", "t_metrics": {"f1_macro_study": 0.25}}}
+    for name, change in variants.items():
+        root = runs / name
+        for seed, score in enumerate([0.5, 0.75, 0.25]):
+            run_dir = fake_run(root, "m1", "lora", 1.5 + seed / 10, score, trainable=10, seed=seed)
+            _set_results(run_dir, t_request={"sampling": None, "limit": None, "options": {}}, t_num_documents=40,
+                         fingerprint=f"{name}-{seed}")
+        _set_results(root / "m1-lora-seed2", **change)
+        report = build_report(root, tmp_path / f"report-{name}")
+        assert read_csv(tmp_path / f"report-{name}" / "tables" / "scores.csv") == []
+        losses = read_csv(tmp_path / f"report-{name}" / "tables" / "losses.csv")
+        assert len(losses) == 1 and float(losses[0]["final_test_loss"]) == pytest.approx(1.6)
+        assert any("m1 x lora: t is left out of its seeds' mean: its seeds were evaluated differently" in note
+                   for note in report.notes), report.notes
+    fake_run(runs / "partial", "m1", "lora", 1.5, 0.5, trainable=10, seed=0)
+    fake_run(runs / "partial", "m1", "lora", 1.6, None, trainable=10, seed=1)
+    report = build_report(runs / "partial", tmp_path / "report-partial")
+    assert any("t is left out of its seeds' mean: scored by 1 of its 2 seeds (not by" in note for note in report.notes)
+
+
+def test_copies_of_one_trained_model_are_not_seeds(tmp_path):
+    """A run copied and its config's seed edited by hand: the same model fingerprint twice is a copy,
+    not a second seed; a config edited to another max_steps than the summary says was trained is
+    another recipe."""
+    runs = tmp_path / "runs"
+    for seed in (0, 7):
+        run_dir = fake_run(runs, "m1", "lora", 1.5, 0.5, trainable=10, seed=seed)
+        _set_results(run_dir, fingerprint="0b95ea100c82ccc2")
+    report = build_report(runs, tmp_path / "report")
+    scores = read_csv(tmp_path / "report" / "tables" / "scores.csv")
+    assert len(scores) == 2 and {row["seeds"] for row in scores} == {"0", "7"}
+    assert any("repeat a seed or a trained model" in note for note in report.notes)
+    edited = tmp_path / "edited"
+    for trained, seed in [(5, 0), (6, 1)]:
+        run_dir = fake_run(edited, "m1", "lora", 1.5, 0.5, trainable=10, seed=seed, train={"max_steps": 5, "seed": seed})
+        summary = json.loads((run_dir / "summary.json").read_text())
+        (run_dir / "summary.json").write_text(json.dumps({**summary, "steps": trained}))
+    report = build_report(edited, tmp_path / "report-edited")
+    assert len(read_csv(tmp_path / "report-edited" / "tables" / "losses.csv")) == 2
+    assert any("train.steps_trained (5 -> 6)" in note or "train.steps_trained (6 -> 5)" in note for note in report.notes)

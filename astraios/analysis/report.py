@@ -197,7 +197,9 @@ def _seed_notes(cells: list[Cell]) -> list[str]:
     if not counts:
         return []
     return [f"Cells were trained with {' or '.join(map(str, counts))} seeds: losses and scores are means over seeds "
-            f"(± their standard deviation); score intervals pool the seeds' samples."]
+            f"(± their standard deviation); score intervals pool the seeds' samples."] + [
+        f"{cell.model} x {cell.method}: {task} is left out of its seeds' mean: {why}."
+        for cell in cells for task, why in sorted(cell.left_out.items())]
 
 
 def _average_label(tasks: list[str]) -> str:

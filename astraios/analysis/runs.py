@@ -22,10 +22,14 @@ seed; `aggregate_seeds` makes one cell per experiment with the mean of every num
 deviation over seeds of the losses and scores, and the seeds' per-problem outcomes pooled.
 
 Only runs of one experiment are pooled: the same model and method trained with the same recipe
-(the run config, less its seed and where the run lives and reports), each with its own seed. Runs
-of one model x method that are not one experiment (another recipe, or the same seed twice: a copy,
-a rerun) stay separate cells, labelled with their run directories (`label_experiments`), and the
-report says why. Every cell lists the runs it holds (`run_dirs`).
+(the run config, less its seed and where the run lives and reports, plus the steps its summary
+says were trained), each with its own seed and its own trained model. Runs of one model x method
+that are not one experiment (another recipe, the same seed twice, or the same model fingerprint
+twice: a copy, a rerun) stay separate cells, labelled with their run directories
+(`label_experiments`), and the report says why. Every cell lists the runs it holds (`run_dirs`).
+A task's score is averaged over seeds only when every seed scored it, with the same evaluation
+(`evaluation_of`: sampling, limit, options, task file, metric, problems); otherwise the pooled cell
+leaves it out and says why (`left_out`).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ from astraios.core.layout import (
     SUMMARY_FILE,
 )
 from astraios.evaluation import task_warnings
-from astraios.evaluation.results import StaleResultsError, check_current
+from astraios.evaluation.results import StaleResultsError, check_current, recorded_fingerprint
 from astraios.outcomes import Outcomes, outcomes_from_results, pool_seeds
 
 FINAL_TRAIN_SHARE = 10  # final train loss: the mean over the last 1/10 of the steps
@@ -91,6 +95,8 @@ class Cell:
     recipe: dict = field(default_factory=dict)  # the run config without seed, output_dir and log_to
     spread: dict[str, float] = field(default_factory=dict)  # over seeds: standard deviation of final_test_loss,
     # final_train_loss and each task's score
+    fingerprint: str | None = None  # of the trained model its results came from
+    left_out: dict[str, str] = field(default_factory=dict)  # task -> why the seeds' scores were not averaged
 
     @property
     def trained(self) -> bool:
@@ -146,12 +152,14 @@ def _cell(run_dir: Path, record: dict) -> Cell:
     recipe = json.loads(json.dumps(config, default=str))  # a copy
     for section, key in NOT_RECIPE:
         recipe.get(section, {}).pop(key, None)
+    summary = read_json(run_dir / SUMMARY_FILE)
+    if summary and summary.get("steps") is not None:  # what was trained, whatever config.yaml says now
+        recipe.setdefault("train", {})["steps_trained"] = summary["steps"]
     cell = Cell(run_dir=run_dir, model=record.get("model") or _model_label(model_name),
                 method=record.get("method") or config.get("method", {}).get("name", "?"),
                 status="interrupted", error=record.get("error"), seeds=[seed] if seed is not None else [],
                 run_dirs=[run_dir], recipe=recipe,
                 train_seconds=record.get("train_seconds"), eval_seconds=record.get("eval_seconds"))
-    summary = read_json(run_dir / SUMMARY_FILE)
     if summary:
         parameters = summary["parameters"]
         cell.trainable, cell.total = parameters["trainable"], parameters["total"]
@@ -174,6 +182,7 @@ def _cell(run_dir: Path, record: dict) -> Cell:
             cell.final_train_loss = sum(tail) / len(tail)
     results = read_json(run_dir / EVAL_DIR / RESULTS_FILE)
     check_current(results, run_dir)
+    cell.fingerprint = recorded_fingerprint(results or {})
     for task, entry in (results or {}).get("tasks", {}).items():
         cell.evaluations[task] = entry
         metric = entry.get("primary_metric")
@@ -219,7 +228,7 @@ def label_experiments(cells: list[Cell]) -> list[str]:
             changed = differences(recipes[0], recipes[1])
             reasons.append(f"their recipes differ ({'; '.join(changed[:3])}{'; ...' if len(changed) > 3 else ''})")
         if len(experiments) > len(recipes):
-            reasons.append("some repeat a seed (a copy or a rerun, not another seed)")
+            reasons.append("some repeat a seed or a trained model (a copy or a rerun, not another seed)")
         notes.append(f"The {len(runs)} runs of {model} x {method} are {len(experiments)} experiments, not seeds of one: "
                      f"{' and '.join(reasons)}. Each is its own cell, labelled with its run directories; nothing was "
                      f"averaged across them.")
@@ -231,15 +240,26 @@ def label_experiments(cells: list[Cell]) -> list[str]:
 
 
 def _experiments(runs: list[Cell]) -> list[list[Cell]]:
-    """The runs grouped by experiment (same recipe, distinct seeds); a run repeating a seed stands alone."""
+    """The runs grouped by experiment (same recipe, distinct seeds, distinct trained models); a group
+    in which a seed or a model fingerprint repeats is no experiment: each of its runs stands alone."""
     by_recipe: dict[str, list[Cell]] = defaultdict(list)
     for run in runs:
         by_recipe[run.experiment].append(run)
     groups = []
     for group in by_recipe.values():
         seeds = [tuple(run.seeds) for run in group]
-        groups += [group] if len(set(seeds)) == len(seeds) else [[run] for run in group]
+        models = [run.fingerprint for run in group if run.fingerprint]
+        distinct = len(set(seeds)) == len(seeds) and len(set(models)) == len(models)
+        groups += [group] if distinct else [[run] for run in group]
     return groups
+
+
+def evaluation_of(entry: dict) -> str:
+    """What decided a task's score besides the model (its results.json entry): the request
+    (sampling, limit, options, task file), the task's settings (its protocol among them), the
+    primary metric and the number of problems scored."""
+    return json.dumps({key: entry.get(key) for key in ("request", "task_settings", "primary_metric", "num_documents")},
+                      sort_keys=True, default=str)
 
 
 def aggregate_seeds(cells: list[Cell], average_over: list[str] = ()) -> list[Cell]:
@@ -268,7 +288,7 @@ def _mean_cell(group: list[Cell], average_over: list[str]) -> Cell:
         values = [value for value in values if value is not None]
         return statistics.stdev(values) if len(values) > 1 else None
 
-    tasks = set.intersection(*(set(cell.scores) for cell in group))
+    tasks, left_out = _poolable_tasks(group)
     steps = sorted(set.intersection(*(set(dict(cell.test_curve)) for cell in trained)))
     curves = [dict(cell.test_curve) for cell in trained]
     statuses = {cell.status for cell in group}
@@ -287,6 +307,7 @@ def _mean_cell(group: list[Cell], average_over: list[str]) -> Cell:
         train_seconds=mean(c.train_seconds for c in group), eval_seconds=mean(c.eval_seconds for c in group),
         tokens_per_second=mean(c.tokens_per_second for c in trained),
         peak_memory_bytes=max((c.peak_memory_bytes for c in trained if c.peak_memory_bytes), default=None),
+        left_out=left_out,
     )
     cell.spread = {key: value for key, value in {
         "final_test_loss": spread(c.final_test_loss for c in trained),
@@ -295,3 +316,19 @@ def _mean_cell(group: list[Cell], average_over: list[str]) -> Cell:
                           if average_over and set(average_over) <= set(c.scores)),
         **{task: spread(c.scores[task] for c in group) for task in tasks}}.items() if value is not None}
     return cell
+
+
+def _poolable_tasks(group: list[Cell]) -> tuple[set[str], dict[str, str]]:
+    """The tasks every seed scored with the same evaluation, and why each other scored task is not."""
+    scored = set.union(*(set(cell.scores) for cell in group))
+    tasks, left_out = set(), {}
+    for task in sorted(scored):
+        missing = [cell for cell in group if task not in cell.scores]
+        if missing:
+            left_out[task] = (f"scored by {len(group) - len(missing)} of its {len(group)} seeds (not by "
+                              f"{', '.join(str(cell.run_dir) for cell in missing)})")
+        elif len({evaluation_of(cell.evaluations[task]) for cell in group}) > 1:
+            left_out[task] = "its seeds were evaluated differently (sampling, limit, options, protocol or problems)"
+        else:
+            tasks.add(task)
+    return tasks, left_out

@@ -101,3 +101,22 @@ def test_grid_and_report_refuse_results_of_another_model_than_the_run_now(evalua
     assert outcome.failed and record["status"] == "failed"
     assert record["error"].startswith("StaleResultsError") and recorded in record["error"] and current in record["error"]
     assert "\n" not in record["error"]
+
+
+def test_a_grid_with_base_warmups_moved_keeps_its_cells_and_a_changed_warmup_fails_them(tmp_path):
+    """Cells train from the base warm-up's final/, recorded by its path: a grid moved whole keeps its
+    cells (the base is at the same place relative to them); a warm-up recipe changed afterwards makes
+    the base a mismatch, and the cells trained from the old base too, not finished and reused."""
+    def grid_with_base(root: Path, steps: int) -> Path:
+        root.mkdir(exist_ok=True)
+        return grid_file(root, methods=["ia3"], base_warmup={"set": {"train.max_steps": steps}, "evaluate": False})
+
+    first = tmp_path / "grid"
+    assert not run(grid_with_base(first, 2)).failed
+    moved = copied(first, tmp_path / "moved")
+    outcome = run(grid_with_base(moved, 2))
+    assert {Path(job).name for job in outcome.skipped_jobs} == {CELL, "tiny-gptbigcode-xs"}, outcome.records
+    outcome = run(grid_with_base(moved, 3))
+    statuses = {Path(job).name: record["status"] for job, record in outcome.records.items()}
+    assert statuses == {"tiny-gptbigcode-xs": "mismatch", CELL: "mismatch"}, outcome.records
+    assert "base warm-up" in outcome.records[str(moved / "runs" / CELL)]["error"]

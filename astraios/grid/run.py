@@ -71,11 +71,12 @@ def _run_grid(grid: Grid, *, show_progress: bool, gpus: list[str] | None, consol
             todo = []
             for job in stage:
                 state = states[str(job.run_dir)]
-                if state.is_done(evaluation):
+                base_mismatch = _base_mismatch(job, records)  # a cell trained from a base the grid no longer makes
+                if not base_mismatch and state.is_done(evaluation):
                     skipped_jobs.append(str(job.run_dir))
                     records[str(job.run_dir)] = state.record or {"status": "finished"}
                     progress.skip(job)
-                elif mismatch := state.mismatch() or _base_mismatch(job, records):
+                elif mismatch := base_mismatch or state.mismatch():
                     # Reported, not run: the directory's own record keeps saying what it holds.
                     records[str(job.run_dir)] = {**(state.record or {}), "status": "mismatch", "error": mismatch}
                     progress.mismatch(job, mismatch)

@@ -18,6 +18,7 @@ that never finished a step is simply started again.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from astraios.core.layout import (
     CONFIG_FILE,
     EVAL_DIR,
     EVAL_LOCK_PREFIX,
+    FINAL_DIR,
     LOSSES_FILE,
     RESULTS_LOCK,
     RUN_ENTRIES,
@@ -176,6 +178,18 @@ def steps_done(run_dir: Path) -> bool:
 def saved_config_differences(run_dir: Path, config: RunConfig) -> list[str]:
     """Fields in which the config a run directory was started with differs from `config`."""
     config_path = Path(run_dir) / CONFIG_FILE
-    saved = validate_config(_read_yaml(config_path), str(config_path))
-    return [difference for difference in differences(saved.to_dict(), config.to_dict())
+    saved, wanted = validate_config(_read_yaml(config_path), str(config_path)).to_dict(), config.to_dict()
+    if _moved_with_its_base(saved, wanted):
+        saved["model"]["name"] = wanted["model"]["name"]
+    return [difference for difference in differences(saved, wanted)
             if not difference.startswith(tuple(f"{key} " for key in NOT_COMPUTED))]
+
+
+def _moved_with_its_base(saved: dict, wanted: dict) -> bool:
+    """Whether the run's base is another run's final/ (a grid's warm-up) at the same place relative
+    to the run as the base the config names: the two were moved or copied together (a grid)."""
+    old, new = saved["model"]["name"], wanted["model"]["name"]
+    if old == new or Path(old).name != FINAL_DIR or Path(new).name != FINAL_DIR:
+        return False
+    return (os.path.relpath(old, saved["train"]["output_dir"])
+            == os.path.relpath(new, wanted["train"]["output_dir"]))

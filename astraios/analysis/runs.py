@@ -225,7 +225,7 @@ def label_experiments(cells: list[Cell]) -> list[str]:
         recipes = list({run.experiment: run.recipe for run in runs}.values())
         reasons = []
         if len(recipes) > 1:
-            changed = differences(recipes[0], recipes[1])
+            changed = list(dict.fromkeys(change for recipe in recipes[1:] for change in differences(recipes[0], recipe)))
             reasons.append(f"their recipes differ ({'; '.join(changed[:3])}{'; ...' if len(changed) > 3 else ''})")
         if len(experiments) > len(recipes):
             reasons.append("some repeat a seed or a trained model (a copy or a rerun, not another seed)")

@@ -318,7 +318,7 @@ def test_eval_without_a_usable_sandbox_fails_before_generating(tmp_path, monkeyp
     from astraios.sandbox import SandboxUnavailable
     from astraios.sandbox.isolation import Isolation
 
-    def refused():
+    def refused(judged=False):
         raise SandboxUnavailable("astraios.sandbox: no isolation tier works here: rlimits: the runner is root")
 
     monkeypatch.setattr(Isolation, "tier", refused)

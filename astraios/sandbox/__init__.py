@@ -196,7 +196,7 @@ def isolation(judged: bool = False) -> str:
     """The isolation tier programs run under here (chosen once per process); raises
     `SandboxUnavailable` when none may run untrusted code (`judged`: programs scored by tests),
     before any work depends on it."""
-    return Isolation.judged_tier() if judged else Isolation.tier()
+    return Isolation.tier(judged)
 
 
 __all__ = ["Program", "Result", "SandboxUnavailable", "hide_from_programs", "isolation", "run_program", "run_many"]

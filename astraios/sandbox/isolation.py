@@ -33,7 +33,11 @@ class Isolation:
     _failure: SandboxUnavailable | None = None  # no tier works: said again on every call, not probed again
 
     @classmethod
-    def tier(cls) -> str:
+    def tier(cls, judged: bool = False) -> str:
+        """The tier programs run under; for judged runs (`judged`: a program with tests) `rlimits`
+        only when forced. Under it the candidate runs as the uid of its judge and can open the judge's
+        pipes through /proc/<pid>/fd, so it could write the tests' report itself; the other tiers
+        keep it out."""
         with cls._lock:
             if cls._failure is not None:
                 raise cls._failure
@@ -43,15 +47,8 @@ class Isolation:
                 except SandboxUnavailable as failure:
                     cls._failure = failure
                     raise
-            return cls._tier
-
-    @classmethod
-    def judged_tier(cls) -> str:
-        """The tier for judged runs (a program with tests): `rlimits` only when forced. Under it the
-        candidate runs as the uid of its judge and can open the judge's pipes through /proc/<pid>/fd,
-        so it could write the tests' report itself; the other tiers keep it out."""
-        tier = cls.tier()
-        if tier == "rlimits" and os.environ.get(ISOLATION_ENV) != "rlimits":
+            tier = cls._tier
+        if judged and tier == "rlimits" and os.environ.get(ISOLATION_ENV) != "rlimits":
             raise SandboxUnavailable(
                 "astraios.sandbox: judged runs (programs scored by tests) need 'namespaces' or 'landlock' isolation, "
                 "and only 'rlimits' works here: under it a program can reach its judge's process and forge its verdict. "

@@ -19,7 +19,7 @@ def run_program(program: Program) -> Result:
     Never raises for anything the program does; a missing compiler or JDK gives status `error`
     with the install hint as `reason`.
     """
-    tier = Isolation.judged_tier() if program.tests is not None else Isolation.tier()
+    tier = Isolation.tier(judged=program.tests is not None)
     run_dir, workdir = Workspace.new_run_dir()
     try:
         return RUNNERS[program.language](program, workdir, tier)
@@ -41,8 +41,7 @@ def run_many(
     Each worker thread waits on its own jailed process, so `workers` programs run at once.
     """
     workers = workers or os.cpu_count() or 1
-    # Probe once, before the workers start.
-    Isolation.judged_tier() if any(program.tests is not None for program in programs) else Isolation.tier()
+    Isolation.tier(judged=any(program.tests is not None for program in programs))  # probe once, before the workers
     results: list[Result | None] = [None] * len(programs)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox") as pool:
         futures = {pool.submit(run_program, program): index for index, program in enumerate(programs)}
